@@ -1,0 +1,320 @@
+//! Fixed-size blocks, the per-reactor pool they come from, and the chains of blocks a flow
+//! writes from with `writev`.
+//!
+//! A block has exactly one owner at a time (a chain, or the pool's free list). Bytes are read
+//! from a socket straight into the tail block of the chain that will write them out, so a body
+//! is copied once, by the kernel, in each direction. An empty chain holds no block: an idle
+//! connection costs no buffer memory.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+
+/// Bytes in one block. Large enough that a `writev` of a few blocks fills a socket's send
+/// buffer; small enough that a short response wastes little. (The buffering issue makes this
+/// `ProxyIOBufferSize`.)
+pub const BLOCK_SIZE: usize = 16 * 1024;
+
+/// Most blocks kept on the free list; blocks returned past it are freed.
+const MAX_FREE_BLOCKS: usize = 1024;
+
+/// Most iovecs passed to one `writev`, far below `IOV_MAX` (1024 on Linux).
+const MAX_IOVECS: usize = 64;
+
+/// One fixed buffer. Invariant: `start <= end <= data.len()`; `data[start..end]` are the bytes
+/// not yet consumed.
+#[derive(Debug)]
+pub struct Block {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Block {
+    fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    fn spare(&mut self) -> &mut [u8] {
+        &mut self.data[self.end..]
+    }
+
+    fn is_pooled_size(&self) -> bool {
+        self.data.len() == BLOCK_SIZE
+    }
+}
+
+/// The per-reactor source of blocks.
+#[derive(Debug, Default)]
+pub struct BufPool {
+    free: Vec<Box<[u8]>>,
+    /// Blocks handed out and not yet returned.
+    outstanding: usize,
+}
+
+impl BufPool {
+    fn take(&mut self) -> Block {
+        self.outstanding += 1;
+        let data = self
+            .free
+            .pop()
+            .unwrap_or_else(|| vec![0; BLOCK_SIZE].into_boxed_slice());
+        Block {
+            data,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn give(&mut self, block: Block) {
+        self.outstanding -= 1;
+        if block.is_pooled_size() && self.free.len() < MAX_FREE_BLOCKS {
+            self.free.push(block.data);
+        }
+    }
+
+    /// Blocks currently owned by chains.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+}
+
+/// A queue of bytes held in blocks, written out in order.
+/// Invariant: `len` is the sum of the blocks' unconsumed bytes; no block in the middle of the
+/// queue is empty.
+#[derive(Debug, Default)]
+pub struct Chain {
+    blocks: VecDeque<Block>,
+    len: usize,
+}
+
+impl Chain {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a copy of `bytes` (heads and locally generated responses).
+    pub fn push_slice(&mut self, pool: &mut BufPool, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let tail = self.writable_tail(pool);
+            let n = tail.spare().len().min(bytes.len());
+            tail.spare()[..n].copy_from_slice(&bytes[..n]);
+            tail.end += n;
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+        self.check_invariants();
+    }
+
+    /// Reads from `src` into the tail of the chain, at most `limit` bytes (0 is not allowed).
+    /// Returns what `read` returned; the bytes read are the last `n` bytes of the chain.
+    pub fn read_from(
+        &mut self,
+        pool: &mut BufPool,
+        src: &mut impl Read,
+        limit: usize,
+    ) -> io::Result<usize> {
+        debug_assert!(limit > 0);
+        let tail = self.writable_tail(pool);
+        let spare = tail.spare();
+        let want = spare.len().min(limit);
+        let result = src.read(&mut spare[..want]);
+        if let Ok(n) = result {
+            tail.end += n;
+            self.len += n;
+        }
+        self.drop_empty_tail(pool);
+        self.check_invariants();
+        result
+    }
+
+    /// The last `n` bytes of the chain, which must all be in the tail block (as after
+    /// `read_from`).
+    pub fn tail_bytes(&self, n: usize) -> &[u8] {
+        match self.blocks.back() {
+            Some(b) => &b.bytes()[b.end - b.start - n..],
+            None => &[],
+        }
+    }
+
+    /// Removes the last `n` bytes, which must be in the tail block.
+    pub fn truncate_tail(&mut self, pool: &mut BufPool, n: usize) {
+        if let Some(b) = self.blocks.back_mut() {
+            debug_assert!(b.end - b.start >= n);
+            b.end -= n;
+            self.len -= n;
+        }
+        self.drop_empty_tail(pool);
+        self.check_invariants();
+    }
+
+    /// Writes as much as `dst` takes with vectored writes; returns the bytes written, stopping
+    /// at `WouldBlock` (returned only when nothing was written).
+    pub fn write_to(&mut self, pool: &mut BufPool, dst: &mut impl Write) -> io::Result<usize> {
+        let mut total = 0;
+        while !self.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut count = 0;
+            for (slot, block) in slices.iter_mut().zip(&self.blocks) {
+                *slot = IoSlice::new(block.bytes());
+                count += 1;
+            }
+            let n = match dst.write_vectored(&slices[..count]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => break,
+                Err(e) => return Err(e),
+            };
+            self.consume(pool, n);
+            total += n;
+        }
+        Ok(total)
+    }
+
+    /// Drops `n` bytes from the front, returning emptied blocks to the pool.
+    pub fn consume(&mut self, pool: &mut BufPool, mut n: usize) {
+        debug_assert!(n <= self.len);
+        self.len -= n;
+        while n > 0 {
+            let front = self.blocks.front_mut().expect("consume within len");
+            let here = (front.end - front.start).min(n);
+            front.start += here;
+            n -= here;
+            if front.start == front.end {
+                let block = self.blocks.pop_front().expect("front exists");
+                pool.give(block);
+            }
+        }
+        self.check_invariants();
+    }
+
+    /// Returns every block to the pool.
+    pub fn clear(&mut self, pool: &mut BufPool) {
+        for block in self.blocks.drain(..) {
+            pool.give(block);
+        }
+        self.len = 0;
+    }
+
+    fn writable_tail(&mut self, pool: &mut BufPool) -> &mut Block {
+        if self.blocks.back_mut().is_none_or(|b| b.spare().is_empty()) {
+            self.blocks.push_back(pool.take());
+        }
+        self.blocks.back_mut().expect("just ensured")
+    }
+
+    fn drop_empty_tail(&mut self, pool: &mut BufPool) {
+        if self.blocks.back().is_some_and(|b| b.start == b.end) {
+            let block = self.blocks.pop_back().expect("tail exists");
+            pool.give(block);
+        }
+    }
+
+    fn check_invariants(&self) {
+        #[cfg(debug_assertions)]
+        {
+            let sum: usize = self.blocks.iter().map(|b| b.end - b.start).sum();
+            assert_eq!(sum, self.len, "chain length");
+            for b in &self.blocks {
+                assert!(b.start <= b.end && b.end <= b.data.len(), "block bounds");
+            }
+            let n = self.blocks.len();
+            for (i, b) in self.blocks.iter().enumerate() {
+                assert!(i + 1 == n || b.start < b.end, "empty block inside chain");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that accepts at most `cap` bytes per call and then `WouldBlock`s once full.
+    struct Trickle {
+        out: Vec<u8>,
+        cap: usize,
+        room: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.cap).min(self.room);
+            self.out.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn chain_writes_what_was_pushed_in_order_across_blocks() {
+        let mut pool = BufPool::default();
+        let mut chain = Chain::default();
+        let data: Vec<u8> = (0..3 * BLOCK_SIZE + 17).map(|i| (i % 251) as u8).collect();
+        chain.push_slice(&mut pool, &data[..100]);
+        chain.push_slice(&mut pool, &data[100..]);
+        assert_eq!(chain.len(), data.len());
+        let mut w = Trickle {
+            out: Vec::new(),
+            cap: 1000,
+            room: usize::MAX,
+        };
+        chain.write_to(&mut pool, &mut w).unwrap();
+        assert_eq!(w.out, data);
+        assert!(chain.is_empty());
+        assert_eq!(pool.outstanding(), 0, "an empty chain holds no block");
+    }
+
+    #[test]
+    fn chain_stops_at_would_block_and_resumes() {
+        let mut pool = BufPool::default();
+        let mut chain = Chain::default();
+        chain.push_slice(&mut pool, b"hello world");
+        let mut w = Trickle {
+            out: Vec::new(),
+            cap: 3,
+            room: 5,
+        };
+        assert_eq!(chain.write_to(&mut pool, &mut w).unwrap(), 5);
+        assert_eq!(chain.len(), 6);
+        w.room = 100;
+        chain.write_to(&mut pool, &mut w).unwrap();
+        assert_eq!(w.out, b"hello world");
+    }
+
+    #[test]
+    fn read_from_appends_and_truncate_tail_removes() {
+        let mut pool = BufPool::default();
+        let mut chain = Chain::default();
+        let mut src: &[u8] = b"abcdef";
+        let n = chain.read_from(&mut pool, &mut src, 4).unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(chain.tail_bytes(4), b"abcd");
+        chain.truncate_tail(&mut pool, 2);
+        assert_eq!(chain.len(), 2);
+        let n = chain.read_from(&mut pool, &mut src, 100).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(chain.tail_bytes(4), b"abef");
+        chain.clear(&mut pool);
+        assert_eq!(pool.outstanding(), 0);
+    }
+
+    #[test]
+    fn read_of_nothing_leaves_no_block_behind() {
+        let mut pool = BufPool::default();
+        let mut chain = Chain::default();
+        let mut src: &[u8] = b"";
+        assert_eq!(chain.read_from(&mut pool, &mut src, 10).unwrap(), 0);
+        assert_eq!(pool.outstanding(), 0);
+    }
+}

@@ -1,0 +1,551 @@
+//! THE directive table: which directives exist, their syntax, defaults, units and where they
+//! are allowed, and the function that applies each. The parser dispatches only through
+//! [`find`], and the README's directive reference is rendered from the table by
+//! [`reference_markdown`], so adding a row is the whole of adding a directive.
+//!
+//! Invariants (tested): names are unique case-insensitively; `min_args <= max_args`; a
+//! `default` that is a value (not a description in words) is exactly what the parser assumes
+//! when the directive is absent.
+
+use std::fmt::Write as _;
+
+use super::lexer::{Line, Node};
+use super::parse::Parser;
+use super::{logs, proxy, server};
+
+/// Where a directive may appear (Apache's "Context").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    /// Outside any `<VirtualHost>` only.
+    Server,
+    /// Outside, or inside a `<VirtualHost>`.
+    ServerAndVhost,
+}
+
+impl Context {
+    /// Apache's wording, for the reference.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Context::Server => "server config",
+            Context::ServerAndVhost => "server config, virtual host",
+        }
+    }
+}
+
+/// How a directive is applied: a one-line directive gets its arguments (the parser has already
+/// checked their number); a section also gets its body.
+#[derive(Clone, Copy)]
+pub(super) enum Apply {
+    Directive(fn(&mut Parser, &[String]) -> Result<(), String>),
+    Section(fn(&mut Parser, &Line, &[Node])),
+}
+
+/// One supported directive.
+pub struct Directive {
+    /// Canonical spelling; sections are written with brackets (`<VirtualHost>`).
+    pub name: &'static str,
+    /// Usage line, as the reference shows it.
+    pub syntax: &'static str,
+    /// The value assumed when the directive is absent, or a description of it in words.
+    pub default: &'static str,
+    pub context: Context,
+    /// What a bare number means (`"seconds"`, `"bytes"`), or `""` where it does not apply.
+    pub unit: &'static str,
+    pub description: &'static str,
+    /// Fewest arguments accepted.
+    pub min_args: usize,
+    /// Most arguments accepted; `usize::MAX` for "any number".
+    pub max_args: usize,
+    pub(super) apply: Apply,
+}
+
+const ANY: usize = usize::MAX;
+
+/// Every supported directive, in the order the reference lists them.
+pub static DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "Listen",
+        syntax: "Listen [ADDR:]PORT [http|https]",
+        default: "none; at least one is required",
+        context: Context::Server,
+        unit: "",
+        description: "An address and port to accept client connections on; repeat it for \
+            more. A bare port listens on 0.0.0.0 (all IPv4 addresses; write `[::]:PORT` for \
+            IPv6). Port 0 lets the system pick a free port. `https` listeners arrive with the \
+            TLS issue.",
+        min_args: 1,
+        max_args: 2,
+        apply: Apply::Directive(server::listen),
+    },
+    Directive {
+        name: "Workers",
+        syntax: "Workers N|auto",
+        default: "auto",
+        context: Context::Server,
+        unit: "",
+        description: "How many reactor threads run, from 1 to 1024; `auto` runs one per CPU \
+            this process may use.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::workers),
+    },
+    Directive {
+        name: "<VirtualHost>",
+        syntax: "<VirtualHost ADDR[:PORT] ...> ... </VirtualHost>",
+        default: "none",
+        context: Context::Server,
+        unit: "",
+        description: "A virtual host answering on the given addresses (`*`, `*:80`, \
+            `127.0.0.1:8080`, `[::1]:80`) for the names in its ServerName and ServerAlias. It \
+            starts with the main server's ProxyPass, ProxyPassMatch and ProxyPassReverse rules \
+            (its own follow), takes the main server's ProxyPreserveHost, ProxyAddHeaders, \
+            ProxyVia and ServerName where it sets none, and logs to the main server's \
+            CustomLog targets when it has none of its own.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Section(server::virtual_host),
+    },
+    Directive {
+        name: "ServerName",
+        syntax: "ServerName [SCHEME://]HOST[:PORT]",
+        default: "the machine's host name (from /proc/sys/kernel/hostname, else localhost); \
+            in a virtual host, the main server's",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "The name of the server, compared with the client's Host header to \
+            choose a virtual host. Only the host is used (stored lowercase); a scheme and \
+            port are accepted as Apache accepts them.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::server_name),
+    },
+    Directive {
+        name: "ServerAlias",
+        syntax: "ServerAlias NAME ...",
+        default: "none",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "More names for the virtual host; `*` and `?` are wildcards. Repeatable.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(server::server_alias),
+    },
+    Directive {
+        name: "ProxyPass",
+        syntax: "ProxyPass PATH URL [KEY=VALUE ...] | ProxyPass PATH !",
+        default: "none",
+        context: Context::ServerAndVhost,
+        unit: "seconds",
+        description: "Forwards requests whose path starts with PATH to URL, the rest of the \
+            path appended to URL's path; `!` excludes PATH from proxying (answered 404). The \
+            first matching ProxyPass or ProxyPassMatch wins, so list longer paths first. URL \
+            is `http://host[:port][/path]`; its host is resolved when the configuration is \
+            loaded. Keys set the backend's parameters: `timeout` (default ProxyTimeout), \
+            `connectiontimeout` (default the backend's timeout), `max` (connections per \
+            reactor; default unlimited), `ttl` (idle pooled connection lifetime; default until \
+            the backend closes), `retry` (how long a backend that refused a connection is \
+            left alone; default 60, 0 = always retry), `disablereuse` (On/Off; default Off). \
+            The first ProxyPass naming a backend with keys sets them; others must repeat them \
+            exactly or give none.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(proxy::proxy_pass),
+    },
+    Directive {
+        name: "ProxyPassMatch",
+        syntax: "ProxyPassMatch REGEX URL [KEY=VALUE ...] | ProxyPassMatch REGEX !",
+        default: "none",
+        context: Context::ServerAndVhost,
+        unit: "seconds",
+        description: "As ProxyPass, but the request path (without the query) is searched \
+            with a regular expression (byte-oriented, without Unicode classes, as Apache's \
+            PCRE). `$0` to `$9` in URL's path are replaced by the match and its groups \
+            (`\\$` is a literal `$`); a URL without any `$N` gets the whole request path \
+            appended. Unlike ProxyPass, URL may end with a `?query`. Keys as for ProxyPass.",
+        min_args: 2,
+        max_args: ANY,
+        apply: Apply::Directive(proxy::proxy_pass_match),
+    },
+    Directive {
+        name: "ProxyPassReverse",
+        syntax: "ProxyPassReverse PATH URL",
+        default: "none",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Rewrites `Location`, `Content-Location` and `URI` response headers that \
+            start with URL so that they start with PATH on this server, keeping redirects \
+            from the backend pointing at the proxy. URL may be `http://` or `https://`, or \
+            only a path.",
+        min_args: 1,
+        max_args: 2,
+        apply: Apply::Directive(proxy::proxy_pass_reverse),
+    },
+    Directive {
+        name: "ProxyPreserveHost",
+        syntax: "ProxyPreserveHost On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "On sends the client's Host header to the backend; Off sends the host \
+            and port of the ProxyPass URL.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(proxy::proxy_preserve_host),
+    },
+    Directive {
+        name: "ProxyRequests",
+        syntax: "ProxyRequests On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Forward proxying. Only Off is accepted in this version; forward \
+            proxying arrives with the forward-proxy issue.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(proxy::proxy_requests),
+    },
+    Directive {
+        name: "ProxyVia",
+        syntax: "ProxyVia Off|On|Full|Block",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Via headers: Off leaves them alone, On adds a Via line to requests and \
+            responses, Full adds the spoonfeed version too, Block removes Via from requests \
+            to backends.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(proxy::proxy_via),
+    },
+    Directive {
+        name: "ProxyAddHeaders",
+        syntax: "ProxyAddHeaders On|Off",
+        default: "On",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Adds X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Server to \
+            requests sent to backends.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(proxy::proxy_add_headers),
+    },
+    Directive {
+        name: "ProxyTimeout",
+        syntax: "ProxyTimeout TIME",
+        default: "the value of Timeout",
+        context: Context::Server,
+        unit: "seconds",
+        description: "Longest wait for a backend to accept or send bytes; the default of the \
+            `timeout` key of ProxyPass.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(proxy::proxy_timeout),
+    },
+    Directive {
+        name: "Timeout",
+        syntax: "Timeout TIME",
+        default: "60",
+        context: Context::Server,
+        unit: "seconds",
+        description: "Longest wait for a client to send or accept bytes during an exchange.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::timeout),
+    },
+    Directive {
+        name: "KeepAlive",
+        syntax: "KeepAlive On|Off",
+        default: "On",
+        context: Context::Server,
+        unit: "",
+        description: "Whether a client connection may carry more than one exchange.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::keep_alive),
+    },
+    Directive {
+        name: "KeepAliveTimeout",
+        syntax: "KeepAliveTimeout TIME",
+        default: "5",
+        context: Context::Server,
+        unit: "seconds",
+        description: "Longest wait for the next request on an idle client connection.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::keep_alive_timeout),
+    },
+    Directive {
+        name: "MaxKeepAliveRequests",
+        syntax: "MaxKeepAliveRequests N",
+        default: "100",
+        context: Context::Server,
+        unit: "",
+        description: "Most exchanges on one client connection; 0 means unlimited.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::max_keep_alive_requests),
+    },
+    Directive {
+        name: "LimitRequestLine",
+        syntax: "LimitRequestLine SIZE",
+        default: "8190",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Longest request line, from 64 bytes to 1m; a longer one is answered \
+            414.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::limit_request_line),
+    },
+    Directive {
+        name: "LimitRequestFieldSize",
+        syntax: "LimitRequestFieldSize SIZE",
+        default: "8190",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Longest request header field line, from 64 bytes to 1m; a longer one \
+            is answered 431.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::limit_request_field_size),
+    },
+    Directive {
+        name: "LimitRequestFields",
+        syntax: "LimitRequestFields N",
+        default: "100",
+        context: Context::Server,
+        unit: "",
+        description: "Most header fields in a request, from 1 to 32767; more are answered \
+            431.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::limit_request_fields),
+    },
+    Directive {
+        name: "LimitRequestBody",
+        syntax: "LimitRequestBody SIZE",
+        default: "1073741824",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Largest request body; a larger one is answered 413. 0 means unlimited.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::limit_request_body),
+    },
+    Directive {
+        name: "ErrorLog",
+        syntax: "ErrorLog PATH|stderr",
+        default: "stderr",
+        context: Context::Server,
+        unit: "",
+        description: "Where diagnostics go: standard error (`stderr` or `/dev/stderr`) or a \
+            file, relative paths being relative to the configuration file's directory. \
+            `syslog` and piped logs are not supported.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(logs::error_log),
+    },
+    Directive {
+        name: "LogLevel",
+        syntax: "LogLevel LEVEL",
+        default: "warn",
+        context: Context::Server,
+        unit: "",
+        description: "Least severe diagnostic written: emerg, alert, crit, error, warn, \
+            notice, info, debug (trace1 to trace8 read as debug). Per-module levels are not \
+            supported.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(logs::log_level),
+    },
+    Directive {
+        name: "LogFormat",
+        syntax: "LogFormat FORMAT NICKNAME",
+        default: "common, combined and proxy are predefined",
+        context: Context::Server,
+        unit: "",
+        description: "Names an access log format for CustomLog lines below it. Predefined: \
+            `common` is `%h %l %u %t \"%r\" %>s %b`; `combined` adds \
+            `\"%{Referer}i\" \"%{User-agent}i\"`; `proxy` adds to common `%D \"%{backend}x\" \
+            %{backend_status}x %{backend_connect}x %{backend_first_byte}x %{backend_hold}x`.",
+        min_args: 1,
+        max_args: 2,
+        apply: Apply::Directive(logs::log_format),
+    },
+    Directive {
+        name: "CustomLog",
+        syntax: "CustomLog PATH|stderr FORMAT|NICKNAME",
+        default: "none",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Writes an access log line per exchange to a file (relative paths are \
+            relative to the configuration file's directory) or standard error, in a format \
+            given inline or by nickname. Repeatable. A virtual host without CustomLog uses \
+            the main server's.",
+        min_args: 2,
+        max_args: 3,
+        apply: Apply::Directive(logs::custom_log),
+    },
+];
+
+/// Directives that DESIGN.md promises but this version does not have yet, with the issue they
+/// arrive with, so that a classic configuration gets a plain answer instead of "unknown".
+static PLANNED: &[(&str, &str)] = &[
+    ("ProxyIOBufferSize", "buffering"),
+    ("ProxyReceiveBufferSize", "buffering"),
+    ("SendBufferSize", "buffering"),
+    ("ReceiveBufferSize", "buffering"),
+    ("ProxyResponseBufferSize", "buffering"),
+    ("ProxyBufferPoolSize", "buffering"),
+    ("ProxyRequestBuffering", "buffering"),
+    ("ProxySplice", "buffering"),
+    ("RequestReadTimeout", "connection limits"),
+    ("MaxConnections", "connection limits"),
+    ("CacheRoot", "cache"),
+    ("CacheSize", "cache"),
+    ("CacheGcInterval", "cache"),
+    ("CacheMaxExpire", "cache"),
+    ("CacheDefaultExpire", "cache"),
+    ("CacheLastModifiedFactor", "cache"),
+    ("CacheEnable", "cache"),
+    ("CacheDisable", "cache"),
+    ("CacheLock", "cache"),
+    ("SSLEngine", "TLS"),
+    ("SSLCertificateFile", "TLS"),
+    ("SSLCertificateKeyFile", "TLS"),
+    ("SSLProxyEngine", "TLS"),
+    ("AllowCONNECT", "forward-proxy"),
+];
+
+/// The directive named `name` (case-insensitive; sections as `<Name>`).
+pub fn find(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// Why an unknown directive is unknown, as an error message.
+pub(super) fn unknown_message(name: &str) -> String {
+    if let Some((known, issue)) = PLANNED.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        return format!(
+            "{known} is not available in this version; it arrives with the {issue} issue"
+        );
+    }
+    let closest = DIRECTIVES
+        .iter()
+        .filter(|d| !d.name.starts_with('<'))
+        .map(|d| {
+            (
+                edit_distance(&d.name.to_ascii_lowercase(), &name.to_ascii_lowercase()),
+                d.name,
+            )
+        })
+        .min();
+    match closest {
+        Some((distance, known)) if distance <= 2 && name.len() > 3 => {
+            format!("unknown directive {name} (did you mean {known}?)")
+        }
+        _ => format!("unknown directive {name}"),
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints on short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The README's directive reference, rendered from [`DIRECTIVES`].
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "Directive names are case-insensitive; `On`/`Off` values too. A time is a whole \
+         number with an optional unit `ms`, `s`, `m` or `h`; a size is a whole number of bytes \
+         with an optional suffix `k`, `m` or `g` (1024-based). A bare number is in the unit \
+         listed for the directive. Context *server config* means outside any \
+         `<VirtualHost>`; *virtual host* means inside one too. An unknown directive, key or \
+         section is an error.\n\n",
+    );
+    for d in DIRECTIVES {
+        let _ = write!(
+            out,
+            "- **{}** `{}`  \n  Default: {}. Context: {}.",
+            d.name.trim_start_matches('<').trim_end_matches('>'),
+            d.syntax,
+            d.default,
+            d.context.describe()
+        );
+        if !d.unit.is_empty() {
+            let _ = write!(out, " Bare numbers: {}.", d.unit);
+        }
+        let _ = writeln!(out, "  \n  {}", d.description);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_argument_counts_consistent() {
+        for (i, d) in DIRECTIVES.iter().enumerate() {
+            assert!(d.min_args <= d.max_args, "{}", d.name);
+            assert!(
+                DIRECTIVES[i + 1..]
+                    .iter()
+                    .all(|e| !e.name.eq_ignore_ascii_case(d.name)),
+                "{} twice",
+                d.name
+            );
+            assert!(find(d.name).is_some());
+            assert!(find(&d.name.to_ascii_uppercase()).is_some());
+        }
+    }
+
+    #[test]
+    fn planned_directives_are_not_also_supported() {
+        for (name, _) in PLANNED {
+            assert!(find(name).is_none(), "{name} is planned and supported");
+        }
+    }
+
+    #[test]
+    fn reference_mentions_every_directive_with_syntax_and_default() {
+        let md = reference_markdown();
+        for d in DIRECTIVES {
+            assert!(md.contains(d.syntax), "{} syntax missing", d.name);
+            assert!(md.contains(d.default), "{} default missing", d.name);
+            assert!(md.contains(d.description), "{} description missing", d.name);
+        }
+    }
+
+    #[test]
+    fn suggests_a_close_directive_name() {
+        assert_eq!(
+            unknown_message("ProxyPas"),
+            "unknown directive ProxyPas (did you mean ProxyPass?)"
+        );
+        assert_eq!(
+            unknown_message("Frobnicate"),
+            "unknown directive Frobnicate"
+        );
+    }
+
+    #[test]
+    fn names_the_issue_a_planned_directive_arrives_with() {
+        assert_eq!(
+            unknown_message("cacheroot"),
+            "CacheRoot is not available in this version; it arrives with the cache issue"
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! The validated configuration that reactors run on: plain data, built once by the parser,
+//! shared read-only behind an `Arc`, never mutated after parsing.
+//!
+//! Every field has its default filled in; `Duration`s and byte counts are already converted
+//! from the directive's units. Nothing here does I/O.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::bytes::Regex;
+
+/// Where a directive came from, for `file:line: message` diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// The scheme a listener speaks to clients (TLS arrives with a later issue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// One `Listen [ADDR:]PORT [scheme]` line. A bare port is `0.0.0.0:PORT` (IPv4 only); port 0
+/// asks the system for a free port and may appear more than once. Only `Http` until TLS lands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub scheme: Scheme,
+    pub origin: Origin,
+}
+
+/// `Workers N|auto`: how many reactor threads run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workers {
+    /// One reactor per CPU this process may run on.
+    Auto,
+    Count(usize),
+}
+
+/// `ProxyVia Off|On|Full|Block`, with Apache's meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViaSetting {
+    /// Leave `Via` headers alone.
+    Off,
+    /// Add a `Via` line to requests and responses.
+    On,
+    /// As `On`, with spoonfeed's version as a comment.
+    Full,
+    /// Remove `Via` from requests sent to backends; add nothing.
+    Block,
+}
+
+/// `LogLevel`: Apache's names; `trace1`..`trace8` read as `Debug`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Emerg,
+    Alert,
+    Crit,
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+/// Where a log goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    Stderr,
+    File(PathBuf),
+}
+
+/// One `CustomLog target format` line, the format already resolved from a nickname
+/// (`common`, `combined`, `proxy`, or one defined by `LogFormat`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLog {
+    pub target: LogTarget,
+    /// The format string in Apache's `%` syntax (see `crate::log::format`).
+    pub format: String,
+    pub origin: Origin,
+}
+
+/// Connection-level settings of the server (Apache's core and mod_reqtimeout-like limits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `Timeout`: longest wait for the client to send or accept bytes mid-exchange.
+    pub timeout: Duration,
+    /// `KeepAlive`: whether a client connection may carry more than one exchange.
+    pub keep_alive: bool,
+    /// `KeepAliveTimeout`: longest wait for the next request on an idle connection.
+    pub keep_alive_timeout: Duration,
+    /// `MaxKeepAliveRequests`: exchanges per client connection; 0 = unlimited.
+    pub max_keep_alive_requests: u32,
+    /// `LimitRequestLine`: longest request line in bytes; longer gets 414.
+    pub request_line: usize,
+    /// `LimitRequestFieldSize`: longest header field line in bytes; longer gets 431.
+    pub request_field_size: usize,
+    /// `LimitRequestFields`: most header fields in a request; more gets 431.
+    pub request_fields: usize,
+    /// `LimitRequestBody`: largest request body in bytes; larger gets 413. 0 = unlimited.
+    pub request_body: u64,
+}
+
+/// `http` or `https` backend (https backends arrive with the TLS issue).
+pub type BackendScheme = Scheme;
+
+/// Index into `Config::backends`.
+pub type BackendId = usize;
+
+/// Per-backend settings from `ProxyPass` keys (mod_proxy "worker" parameters). The first
+/// `ProxyPass` naming a backend URL defines them; later ones must agree or set none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendParams {
+    /// `timeout=`: longest wait for backend bytes; default `ProxyTimeout`.
+    pub timeout: Duration,
+    /// `connectiontimeout=`: longest wait for a connect; default the backend's `timeout`.
+    pub connect_timeout: Duration,
+    /// `max=`: most connections to this backend per reactor (active + idle); `None` = unlimited.
+    pub max: Option<usize>,
+    /// `ttl=`: longest time an idle pooled connection is kept; `None` = until the backend closes it.
+    pub ttl: Option<Duration>,
+    /// `retry=`: how long a backend whose connect failed is considered down (503) before trying again.
+    pub retry: Duration,
+    /// `disablereuse=On`: one connection per exchange, never pooled.
+    pub disable_reuse: bool,
+}
+
+/// A backend ("worker" in mod_proxy): one scheme://host:port that routes point at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backend {
+    /// Canonical `scheme://host:port` (lowercase host), the identity of the backend.
+    pub name: String,
+    pub scheme: BackendScheme,
+    /// Host as written in the URL (lowercased), without brackets for IPv6.
+    pub host: String,
+    pub port: u16,
+    /// `Host` header value to send unless `ProxyPreserveHost On`: the authority as written in
+    /// the URL (the port only when it was written).
+    pub authority: String,
+    /// Addresses resolved at configuration time, tried in order on connect failure.
+    pub addrs: Vec<SocketAddr>,
+    pub params: BackendParams,
+    pub origin: Origin,
+}
+
+/// What a route's path test is.
+#[derive(Clone, Debug)]
+pub enum RouteMatch {
+    /// `ProxyPass PATH …`: the request path starts with these bytes.
+    Prefix(String),
+    /// `ProxyPassMatch REGEX …`: the raw request path (without query) matches; bytes, since a
+    /// path need not be UTF-8.
+    Regex(Regex),
+}
+
+impl PartialEq for RouteMatch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RouteMatch::Prefix(a), RouteMatch::Prefix(b)) => a == b,
+            (RouteMatch::Regex(a), RouteMatch::Regex(b)) => a.as_str() == b.as_str(),
+            (RouteMatch::Prefix(_), RouteMatch::Regex(_))
+            | (RouteMatch::Regex(_), RouteMatch::Prefix(_)) => false,
+        }
+    }
+}
+
+/// What a matched route does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// `ProxyPass PATH !`: not proxied (answered 404 by spoonfeed, which serves no files).
+    Exclude,
+    /// Forward to `backend`, with the URL's path part: for a prefix route the request path's
+    /// rest is appended to it; for a regex route `$N` are substituted (and if it holds no `$`,
+    /// the whole request path is appended, as mod_proxy does). Empty or starting with `/`;
+    /// only a regex route's may hold a `?query`, and the parser has checked that each `$N`
+    /// (`$0`..`$9`) names a group of the regex.
+    Proxy { backend: BackendId, path: String },
+}
+
+/// One `ProxyPass` / `ProxyPassMatch` line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub matcher: RouteMatch,
+    pub target: RouteTarget,
+    pub origin: Origin,
+}
+
+/// One `ProxyPassReverse PATH URL` line: response headers starting with `url` have it
+/// replaced by the client's view of `path`. `url` is as written: an `http://` or `https://`
+/// URL, or (as Apache allows) only a path starting with `/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReverseRule {
+    pub path: String,
+    pub url: String,
+    pub origin: Origin,
+}
+
+/// One address a `<VirtualHost>` answers on; `None` parts are `*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VhostAddr {
+    pub ip: Option<std::net::IpAddr>,
+    pub port: Option<u16>,
+}
+
+/// A virtual host, or (index 0 of `Config::vhosts`) the main server: the directives outside any
+/// `<VirtualHost>`. A virtual host's `routes` and `reverse` start with the main server's (as
+/// mod_proxy merges them), followed by its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vhost {
+    /// Empty for the main server.
+    pub addrs: Vec<VhostAddr>,
+    /// `ServerName`, lowercase host only (no scheme or port; IPv6 in brackets); default for the
+    /// main server is the machine's host name, for a virtual host the main server's.
+    pub server_name: String,
+    /// `ServerAlias` patterns (`*` and `?` wildcards), lowercase.
+    pub aliases: Vec<String>,
+    pub routes: Vec<Route>,
+    pub reverse: Vec<ReverseRule>,
+    /// `ProxyPreserveHost`: send the client's `Host` to the backend.
+    pub preserve_host: bool,
+    /// `ProxyAddHeaders`: add `X-Forwarded-For/-Host/-Server`.
+    pub add_forwarded: bool,
+    /// `ProxyVia`.
+    pub via: ViaSetting,
+    /// `ProxyRequests`: forward proxying (absolute-form to foreign hosts, CONNECT). Only `Off`
+    /// is accepted until the forward-proxy issue lands.
+    pub proxy_requests: bool,
+    /// `CustomLog` lines; a virtual host without any uses the main server's.
+    pub access_logs: Vec<AccessLog>,
+    pub origin: Option<Origin>,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from (for messages and reloads).
+    pub file: PathBuf,
+    pub listens: Vec<Listen>,
+    pub workers: Workers,
+    pub limits: Limits,
+    /// `ProxyTimeout`: default backend timeout; default `Timeout`.
+    pub proxy_timeout: Duration,
+    /// Index 0 is the main server.
+    pub vhosts: Vec<Vhost>,
+    pub backends: Vec<Backend>,
+    pub error_log: LogTarget,
+    pub log_level: LogLevel,
+}
+
+/// Something wrong with the configuration, located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A problem that does not stop the server (a route that can never match, a value the OS
+/// will clamp), located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: warning: {}", self.origin, self.message)
+    }
+}

@@ -1,0 +1,242 @@
+//! Handlers for the core server directives: listeners, workers, `<VirtualHost>`, names and
+//! connection limits (Apache's core). Each records what its line says in the parser's drafts;
+//! defaults live here as named constants that the directive table's `default` column repeats
+//! (a test keeps the two equal).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::lexer::{Line, Node};
+use super::model::*;
+use super::parse::{Parser, VhostDraft};
+use super::values;
+
+/// Most reactor threads `Workers` accepts: far more than any machine spoonfeed runs on has
+/// cores, and a bound on threads started by a typo.
+const MAX_WORKERS: u64 = 1024;
+
+/// Shortest `LimitRequestLine` / `LimitRequestFieldSize`: below this, ordinary requests
+/// (a method, a useful path, the version; a `Host` field) no longer fit.
+const MIN_HEAD_LINE: u64 = 64;
+/// Longest `LimitRequestLine` / `LimitRequestFieldSize`: a head line past 1 MiB is an attack,
+/// not a request, and it must fit in the blocks a reactor buffers a head in.
+const MAX_HEAD_LINE: u64 = 1 << 20;
+/// Most header fields `LimitRequestFields` allows (Apache's ceiling).
+const MAX_REQUEST_FIELDS: u64 = 32767;
+
+/// The limits in force when no directive sets them (Apache 2.4's defaults).
+pub(super) fn default_limits() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(60),
+        keep_alive: true,
+        keep_alive_timeout: Duration::from_secs(5),
+        max_keep_alive_requests: 100,
+        request_line: 8190,
+        request_field_size: 8190,
+        request_fields: 100,
+        request_body: 1 << 30,
+    }
+}
+
+/// The main server's `ServerName` when none is given: the kernel's host name, else
+/// `localhost`.
+pub(super) fn default_server_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(|name| values::host_name(name.trim(), false))
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// `Listen [ADDR:]PORT [http|https]`. A bare port means 0.0.0.0:PORT (IPv4 only).
+pub(super) fn listen(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let scheme = match args.get(1) {
+        None => Scheme::Http,
+        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            return Err("https listeners need TLS, which arrives with the TLS issue".into())
+        }
+        Some(s) => return Err(format!("unknown protocol \"{s}\"; give http")),
+    };
+    let text = &args[0];
+    let (host, port) = values::split_host_port(text).map_err(|e| format!("Listen {e}"))?;
+    let addr = match port {
+        None => {
+            let port = values::port(host, true).map_err(|e| format!("Listen: {e}"))?;
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+        }
+        Some(port) => {
+            let port = values::port(port, true).map_err(|e| format!("Listen: {e}"))?;
+            let ip = match values::bracketed_ipv6(host) {
+                Some(v6) => IpAddr::V6(v6),
+                None => host.parse::<std::net::Ipv4Addr>().map(IpAddr::V4).map_err(|_| {
+                    format!("Listen address \"{host}\" is not an IP address (host names are not supported)")
+                })?,
+            };
+            SocketAddr::new(ip, port)
+        }
+    };
+    if addr.port() != 0 {
+        if let Some(earlier) = p.server.listens.iter().find(|l| l.addr == addr) {
+            return Err(format!(
+                "Listen {addr} is given twice (first at line {})",
+                earlier.origin.line
+            ));
+        }
+    }
+    p.server.listens.push(Listen {
+        addr,
+        scheme,
+        origin: p.origin.clone(),
+    });
+    Ok(())
+}
+
+/// `Workers N|auto`.
+pub(super) fn workers(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.workers = if args[0].eq_ignore_ascii_case("auto") {
+        Workers::Auto
+    } else {
+        let n = values::count(&args[0], "Workers", 1, MAX_WORKERS)
+            .map_err(|e| format!("{e} (or auto)"))?;
+        Workers::Count(n as usize)
+    };
+    Ok(())
+}
+
+/// `<VirtualHost addr…>`: reads the addresses, then the body into a new virtual host.
+pub(super) fn virtual_host(p: &mut Parser, open: &Line, body: &[Node]) {
+    let mut addrs = Vec::new();
+    for arg in &open.args {
+        match vhost_addr(arg) {
+            Ok(addr) => addrs.push(addr),
+            Err(message) => p.error(p.origin.clone(), message),
+        }
+    }
+    p.vhosts.push(VhostDraft {
+        addrs,
+        origin: Some(p.origin.clone()),
+        ..VhostDraft::default()
+    });
+    p.current = Some(p.vhosts.len() - 1);
+    p.apply_all(body);
+    p.current = None;
+}
+
+/// One `<VirtualHost>` address: `*`, `_default_`, `IP`, each with an optional `:PORT` or `:*`.
+fn vhost_addr(text: &str) -> Result<VhostAddr, String> {
+    let invalid = || {
+        format!("<VirtualHost> address \"{text}\": give *, *:PORT, IP or IP:PORT (IPv6 in brackets; host names are not supported)")
+    };
+    let (host, port) = values::split_host_port(text).map_err(|_| invalid())?;
+    let port = match port {
+        None | Some("*") => None,
+        Some(port) => Some(
+            values::port(port, false)
+                .map_err(|e| format!("<VirtualHost> address \"{text}\": {e}"))?,
+        ),
+    };
+    let ip = if host == "*" || host.eq_ignore_ascii_case("_default_") {
+        None
+    } else if let Some(v6) = values::bracketed_ipv6(host) {
+        Some(IpAddr::V6(v6))
+    } else {
+        Some(IpAddr::V4(host.parse().map_err(|_| invalid())?))
+    };
+    Ok(VhostAddr { ip, port })
+}
+
+/// `ServerName [scheme://]host[:port]`: keeps the lowercase host (IPv6 with brackets, as it
+/// appears in a Host header).
+pub(super) fn server_name(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let text = &args[0];
+    let rest = match text.split_once("://") {
+        None => text.as_str(),
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            rest
+        }
+        Some((scheme, _)) => return Err(format!("ServerName: unknown scheme {scheme}://")),
+    };
+    let (host, port) = values::split_host_port(rest).map_err(|e| format!("ServerName {e}"))?;
+    if let Some(port) = port {
+        values::port(port, false).map_err(|e| format!("ServerName {text}: {e}"))?;
+    }
+    let host = if values::bracketed_ipv6(host).is_some() {
+        host.to_ascii_lowercase()
+    } else {
+        values::host_name(host, false)
+            .ok_or_else(|| format!("ServerName: invalid host name \"{host}\""))?
+    };
+    p.scope().server_name = Some(host);
+    Ok(())
+}
+
+/// `ServerAlias name…`: host name patterns with `*` and `?`, accumulated over lines.
+pub(super) fn server_alias(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let mut aliases = Vec::with_capacity(args.len());
+    for arg in args {
+        let alias = if values::bracketed_ipv6(arg).is_some() {
+            arg.to_ascii_lowercase()
+        } else {
+            values::host_name(arg, true).ok_or_else(|| {
+                format!("ServerAlias: invalid name \"{arg}\" (letters, digits, - _ . and the wildcards * ?; no port)")
+            })?
+        };
+        aliases.push(alias);
+    }
+    p.scope().aliases.extend(aliases);
+    Ok(())
+}
+
+pub(super) fn timeout(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.limits.timeout =
+        values::positive_time(&args[0]).map_err(|e| format!("Timeout: {e}"))?;
+    Ok(())
+}
+
+pub(super) fn keep_alive(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.limits.keep_alive = values::on_off(&args[0]).map_err(|e| format!("KeepAlive: {e}"))?;
+    Ok(())
+}
+
+pub(super) fn keep_alive_timeout(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.limits.keep_alive_timeout =
+        values::positive_time(&args[0]).map_err(|e| format!("KeepAliveTimeout: {e}"))?;
+    Ok(())
+}
+
+pub(super) fn max_keep_alive_requests(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let n = values::count(&args[0], "MaxKeepAliveRequests", 0, u32::MAX.into())?;
+    p.server.limits.max_keep_alive_requests = n as u32;
+    Ok(())
+}
+
+pub(super) fn limit_request_line(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let n = values::size_within(&args[0], "LimitRequestLine", MIN_HEAD_LINE, MAX_HEAD_LINE)?;
+    p.server.limits.request_line = n as usize;
+    Ok(())
+}
+
+pub(super) fn limit_request_field_size(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let n = values::size_within(
+        &args[0],
+        "LimitRequestFieldSize",
+        MIN_HEAD_LINE,
+        MAX_HEAD_LINE,
+    )?;
+    p.server.limits.request_field_size = n as usize;
+    Ok(())
+}
+
+pub(super) fn limit_request_fields(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let n = values::count(&args[0], "LimitRequestFields", 1, MAX_REQUEST_FIELDS)?;
+    p.server.limits.request_fields = n as usize;
+    Ok(())
+}
+
+pub(super) fn limit_request_body(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.limits.request_body =
+        values::size(&args[0]).map_err(|e| format!("LimitRequestBody: {e}"))?;
+    Ok(())
+}

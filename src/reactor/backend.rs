@@ -1,0 +1,310 @@
+//! A reactor's backend connections: the ones in use, the keep-alive pool of idle ones, the
+//! per-backend connection counts that `max=` bounds, the down marks that `retry=` sets, and the
+//! queue of exchanges waiting for a connection.
+//!
+//! Every backend connection lives in one slab whatever its state, so its mio token never
+//! changes between use and idleness (no re-registration on release or reuse). An idle
+//! connection is registered for readability: any event on it means the backend closed it or
+//! sent bytes nobody asked for, and it is dropped.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry};
+use slab::Slab;
+
+use super::timer::{Deadline, Timers};
+use super::token::{Kind, Token};
+use super::Ready;
+use crate::config::{BackendId, Config};
+
+/// Idle connections kept per backend and reactor when the backend sets no `max=`.
+pub const DEFAULT_IDLE_CAP: usize = 256;
+
+/// Whether a backend connection is still connecting or usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Non-blocking connect in progress to `addrs[addr]`.
+    Connecting {
+        addr: usize,
+    },
+    Open,
+}
+
+/// One connection to a backend.
+#[derive(Debug)]
+pub struct BackendConn {
+    pub stream: TcpStream,
+    pub gen: u32,
+    pub backend: BackendId,
+    pub peer: SocketAddr,
+    pub link: Link,
+    pub ready: Ready,
+    /// The client connection (slab index) using it; `None` while idle in the pool.
+    pub owner: Option<usize>,
+    /// Exchanges completed on it; > 0 means a new exchange reuses it.
+    pub served: u32,
+    pub idle_since: Instant,
+    pub deadline: Deadline,
+    /// Which configuration generation it belongs to; a connection of an older one is closed
+    /// instead of pooled.
+    cfg_gen: u64,
+}
+
+impl BackendConn {
+    pub fn token(&self, idx: usize) -> Token {
+        Token::new(Kind::Backend, idx, self.gen)
+    }
+}
+
+/// Why no connection could be had right now.
+#[derive(Debug)]
+pub enum Unavailable {
+    /// `retry=` marked the backend down after a failed connect.
+    Down,
+    /// `max=` connections are open; the caller waits in the queue.
+    Full,
+    /// No connect could even be started (all addresses failed at once).
+    Connect(io::Error),
+}
+
+/// Per-backend bookkeeping, indexed by `BackendId` of the current configuration.
+#[derive(Debug, Default)]
+struct PerBackend {
+    /// Idle connections, most recently used last (LIFO keeps warm connections warm).
+    idle: Vec<usize>,
+    /// Open connections (connecting, in use or idle).
+    open: usize,
+    down_until: Option<Instant>,
+    /// Client connections waiting for a connection: (slab index, generation).
+    waiters: VecDeque<(usize, u32)>,
+}
+
+/// The reactor's backend connections.
+#[derive(Debug, Default)]
+pub struct BackendPool {
+    pub conns: Slab<BackendConn>,
+    per: Vec<PerBackend>,
+    cfg_gen: u64,
+}
+
+impl BackendPool {
+    /// Starts over for a new configuration: idle connections are closed, counts reset.
+    /// Connections in use finish their exchange and are then closed.
+    pub fn reset(&mut self, backends: usize, cfg_gen: u64, registry: &Registry) {
+        for per in std::mem::take(&mut self.per) {
+            for idx in per.idle {
+                let mut conn = self.conns.remove(idx);
+                let _ = registry.deregister(&mut conn.stream);
+            }
+        }
+        self.per = (0..backends).map(|_| PerBackend::default()).collect();
+        self.cfg_gen = cfg_gen;
+    }
+
+    /// How much longer `retry=` keeps the backend marked down, if it is down at `now`.
+    pub fn down_for(&self, backend: BackendId, now: Instant) -> Option<Duration> {
+        self.per[backend]
+            .down_until
+            .filter(|until| now < *until)
+            .map(|until| until - now)
+    }
+
+    pub fn mark_down(&mut self, backend: BackendId, until: Instant) {
+        self.per[backend].down_until = Some(until);
+    }
+
+    /// Hands out a connection for `owner`: an idle one (unless `fresh`), else a new connect.
+    /// `gen` is the generation the new slab entry gets.
+    #[allow(clippy::too_many_arguments)] // each is a distinct input of the decision
+    pub fn acquire(
+        &mut self,
+        cfg: &Config,
+        backend: BackendId,
+        owner: usize,
+        fresh: bool,
+        gen: &mut u32,
+        now: Instant,
+        registry: &Registry,
+    ) -> Result<usize, Unavailable> {
+        let def = &cfg.backends[backend];
+        if self.down_for(backend, now).is_some() {
+            return Err(Unavailable::Down);
+        }
+        if !fresh {
+            while let Some(idx) = self.per[backend].idle.pop() {
+                let expired = def
+                    .params
+                    .ttl
+                    .is_some_and(|ttl| now.duration_since(self.conns[idx].idle_since) >= ttl);
+                if expired {
+                    self.close(idx, registry);
+                    continue;
+                }
+                let conn = &mut self.conns[idx];
+                conn.owner = Some(owner);
+                conn.deadline.clear();
+                return Ok(idx);
+            }
+        }
+        if def
+            .params
+            .max
+            .is_some_and(|max| self.per[backend].open >= max)
+        {
+            return Err(Unavailable::Full);
+        }
+        let mut last_err =
+            io::Error::new(io::ErrorKind::AddrNotAvailable, "backend has no address");
+        for (i, addr) in def.addrs.iter().enumerate() {
+            match self.start_connect(backend, i, *addr, owner, gen, registry) {
+                Ok(idx) => return Ok(idx),
+                Err(e) => last_err = e,
+            }
+        }
+        Err(Unavailable::Connect(last_err))
+    }
+
+    /// Starts a non-blocking connect (mio's steps: connect, register writable, wait for the
+    /// event, then `take_error` and `peer_addr`; see `connect_result`).
+    #[allow(clippy::too_many_arguments)] // each is a distinct input of the connect
+    pub fn start_connect(
+        &mut self,
+        backend: BackendId,
+        addr_index: usize,
+        addr: SocketAddr,
+        owner: usize,
+        gen: &mut u32,
+        registry: &Registry,
+    ) -> io::Result<usize> {
+        let stream = TcpStream::connect(addr)?;
+        *gen = gen.wrapping_add(1) & Token::GEN_MASK;
+        let entry = self.conns.vacant_entry();
+        let idx = entry.key();
+        let mut conn = BackendConn {
+            stream,
+            gen: *gen,
+            backend,
+            peer: addr,
+            link: Link::Connecting { addr: addr_index },
+            ready: Ready::default(),
+            owner: Some(owner),
+            served: 0,
+            idle_since: Instant::now(),
+            deadline: Deadline::default(),
+            cfg_gen: self.cfg_gen,
+        };
+        let token = conn.token(idx);
+        registry.register(
+            &mut conn.stream,
+            token.into(),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        conn.stream.set_nodelay(true)?;
+        entry.insert(conn);
+        self.per[backend].open += 1;
+        Ok(idx)
+    }
+
+    /// Gives a connection back after an exchange: pooled when `reusable` and there is room,
+    /// else closed. Returns a waiter to wake, if any.
+    pub fn release(
+        &mut self,
+        idx: usize,
+        reusable: bool,
+        cfg: &Config,
+        now: Instant,
+        timers: &mut Timers,
+        registry: &Registry,
+    ) -> Option<(usize, u32)> {
+        let conn = &mut self.conns[idx];
+        let backend = conn.backend;
+        let current = conn.cfg_gen == self.cfg_gen;
+        if reusable && current {
+            let params = &cfg.backends[backend].params;
+            let cap = params.max.unwrap_or(DEFAULT_IDLE_CAP);
+            if self.per[backend].idle.len() < cap && !params.disable_reuse {
+                conn.owner = None;
+                conn.served += 1;
+                conn.idle_since = now;
+                if let Some(ttl) = params.ttl {
+                    let token = conn.token(idx).0;
+                    conn.deadline.set(now + ttl, timers, token);
+                }
+                self.per[backend].idle.push(idx);
+                return self.per[backend].waiters.pop_front();
+            }
+        }
+        self.close(idx, registry)
+    }
+
+    /// Closes a connection (in use or idle). Returns a waiter to wake, if any.
+    pub fn close(&mut self, idx: usize, registry: &Registry) -> Option<(usize, u32)> {
+        let mut conn = self.conns.remove(idx);
+        let _ = registry.deregister(&mut conn.stream);
+        if conn.cfg_gen != self.cfg_gen {
+            return None;
+        }
+        let per = &mut self.per[conn.backend];
+        per.open -= 1;
+        if let Some(pos) = per.idle.iter().position(|&i| i == idx) {
+            per.idle.swap_remove(pos);
+        }
+        per.waiters.pop_front()
+    }
+
+    /// Queues a client connection until a connection to `backend` frees up.
+    pub fn wait(&mut self, backend: BackendId, waiter: (usize, u32)) {
+        self.per[backend].waiters.push_back(waiter);
+    }
+
+    /// Removes a client connection from a wait queue (it timed out or went away).
+    pub fn unwait(&mut self, backend: BackendId, waiter: (usize, u32)) {
+        if let Some(per) = self.per.get_mut(backend) {
+            per.waiters.retain(|w| *w != waiter);
+        }
+    }
+
+    /// Whether a client connection is still queued for `backend`.
+    pub fn is_waiting(&self, backend: BackendId, waiter: (usize, u32)) -> bool {
+        self.per
+            .get(backend)
+            .is_some_and(|p| p.waiters.contains(&waiter))
+    }
+
+    /// Whether the connection is idle in the pool.
+    pub fn is_idle(&self, idx: usize) -> bool {
+        self.conns[idx].owner.is_none()
+    }
+}
+
+/// The outcome of a connect once its socket reported readiness.
+#[derive(Debug)]
+pub enum ConnectResult {
+    Connected,
+    /// Spurious wake-up: keep waiting.
+    Pending,
+    Failed(io::Error),
+}
+
+/// mio's steps after a writable event on a connecting socket: `take_error`, then `peer_addr`
+/// (`NotConnected` means the connect is still in progress).
+pub fn connect_result(stream: &TcpStream) -> ConnectResult {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => return ConnectResult::Failed(e),
+        Ok(None) => {}
+    }
+    match stream.peer_addr() {
+        Ok(_) => ConnectResult::Connected,
+        Err(e)
+            if e.kind() == io::ErrorKind::NotConnected
+                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+        {
+            ConnectResult::Pending
+        }
+        Err(e) => ConnectResult::Failed(e),
+    }
+}

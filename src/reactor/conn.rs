@@ -1,0 +1,532 @@
+//! One client connection: its phases (reading a head, proxying an exchange, waiting for a
+//! backend connection, writing an answer of our own, lingering before close), the bytes it
+//! has read and not consumed, and the bytes it owes the client.
+//!
+//! Phases are an enum moved by value; each has one handler `on_<phase>` that returns the next
+//! phase and whether anything moved. `drive` runs handlers until nothing moves or the step
+//! budget is spent (then the connection goes on the re-run queue). Readiness flags are set by
+//! events and cleared only by `WouldBlock`, so no edge is ever lost.
+
+use std::io::{self, Read};
+use std::mem;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::TcpStream;
+
+use super::exchange::{self, Exchange};
+use super::reply::{self, After, Failure};
+use super::timer::Deadline;
+use super::token::{Kind, Token};
+use super::{Ready, Shared};
+use crate::buf::Chain;
+use crate::config::{Config, LogLevel, Scheme};
+use crate::http1::request::{parse_request, RequestHead};
+use crate::http1::Method;
+use crate::log::format::LogRecord;
+
+/// Handler steps per `drive` call before the connection yields to others (STYLE rule 8).
+const STEP_BUDGET: usize = 32;
+
+/// Bytes asked of one `read` from a client.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// How long a closing connection waits for the client to close after our FIN (Apache's
+/// lingering close uses 2 s).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Most bytes a lingering close discards before it gives up and closes anyway.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// What the reactor does with a connection after driving it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    Keep,
+    Close,
+}
+
+/// A request's head kept for the access log, with when it began.
+#[derive(Debug)]
+pub struct ReqLog {
+    /// The head bytes as the client sent them (or the start of an unparsable one).
+    pub head: Vec<u8>,
+    pub parsed: Option<RequestHead>,
+    pub started: Instant,
+    pub wall: SystemTime,
+}
+
+impl ReqLog {
+    pub fn request_line(&self) -> &[u8] {
+        let line = self.head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        line.strip_suffix(b"\r").unwrap_or(line)
+    }
+
+    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        let parsed = self.parsed.as_ref()?;
+        parsed
+            .headers
+            .iter()
+            .find(|h| h.name.of(&self.head).eq_ignore_ascii_case(name))
+            .map(|h| h.value.of(&self.head))
+    }
+}
+
+/// An answer of spoonfeed's own being written.
+#[derive(Debug)]
+pub struct Reply {
+    pub after: After,
+}
+
+/// The phases of a client connection.
+#[derive(Debug)]
+pub enum Phase {
+    /// Reading a request head (an idle keep-alive connection is here with no bytes).
+    Head,
+    /// An exchange waits for a connection to a backend at its `max=`.
+    Wait(Box<Exchange>),
+    /// An exchange with a backend is under way.
+    Proxy(Box<Exchange>),
+    /// An answer of ours is being written.
+    Reply(Reply),
+    /// Our side is shut for writing; input is read and discarded until the client closes.
+    Linger { until: Instant, discarded: usize },
+    /// Nothing left to do: the reactor closes the connection.
+    Closed,
+}
+
+impl Phase {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Head => "head",
+            Phase::Wait(_) => "wait",
+            Phase::Proxy(_) => "proxy",
+            Phase::Reply(_) => "reply",
+            Phase::Linger { .. } => "linger",
+            Phase::Closed => "closed",
+        }
+    }
+}
+
+/// A client connection.
+#[derive(Debug)]
+pub struct Conn {
+    pub client: TcpStream,
+    pub gen: u32,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub scheme: Scheme,
+    pub ready: Ready,
+    /// Bytes read from the client and not consumed yet (a head, body, pipelined requests).
+    /// Emptied and freed when the connection idles.
+    pub cin: Vec<u8>,
+    /// Bytes owed to the client.
+    pub cout: Chain,
+    pub phase: Phase,
+    /// Exchanges completed on this connection.
+    pub exchanges: u32,
+    pub deadline: Deadline,
+}
+
+impl Conn {
+    pub fn new(
+        client: TcpStream,
+        gen: u32,
+        peer: SocketAddr,
+        local: SocketAddr,
+        scheme: Scheme,
+    ) -> Conn {
+        Conn {
+            client,
+            gen,
+            peer,
+            local,
+            scheme,
+            ready: Ready {
+                readable: true,
+                writable: true,
+            },
+            cin: Vec::new(),
+            cout: Chain::default(),
+            phase: Phase::Head,
+            exchanges: 0,
+            deadline: Deadline::default(),
+        }
+    }
+
+    pub fn token(&self, idx: usize) -> Token {
+        Token::new(Kind::Client, idx, self.gen)
+    }
+
+    /// Runs phase handlers until nothing moves or the budget is spent.
+    pub fn drive(&mut self, idx: usize, sh: &mut Shared) -> Step {
+        let mut moved_any = false;
+        let mut budget = STEP_BUDGET;
+        loop {
+            let (next, moved) = match mem::replace(&mut self.phase, Phase::Closed) {
+                Phase::Head => self.on_head(idx, sh),
+                Phase::Wait(ex) => exchange::on_wait(self, ex, idx, sh),
+                Phase::Proxy(ex) => exchange::on_proxy(self, ex, idx, sh),
+                Phase::Reply(r) => self.on_reply(r, sh),
+                Phase::Linger { until, discarded } => self.on_linger(until, discarded, sh),
+                Phase::Closed => (Phase::Closed, false),
+            };
+            self.phase = next;
+            moved_any |= moved;
+            if matches!(self.phase, Phase::Closed) {
+                self.cout.clear(&mut sh.pool);
+                return Step::Close;
+            }
+            if !moved {
+                break;
+            }
+            budget -= 1;
+            if budget == 0 {
+                sh.rerun.push_back(self.token(idx));
+                break;
+            }
+        }
+        if moved_any {
+            self.arm_deadline(idx, sh);
+        }
+        Step::Keep
+    }
+
+    /// Sets the deadline the current phase lives under, from now.
+    fn arm_deadline(&mut self, idx: usize, sh: &mut Shared) {
+        let limits = &sh.cfg.limits;
+        let at = match &self.phase {
+            Phase::Head if self.cin.is_empty() && self.exchanges > 0 => {
+                sh.now + limits.keep_alive_timeout
+            }
+            Phase::Head | Phase::Reply(_) => sh.now + limits.timeout,
+            Phase::Wait(ex) | Phase::Proxy(ex) => sh.now + ex.timeout(limits.timeout),
+            Phase::Linger { until, .. } => *until,
+            Phase::Closed => return,
+        };
+        let token = self.token(idx).0;
+        self.deadline.set(at, &mut sh.timers, token);
+    }
+
+    /// The connection's deadline passed.
+    pub fn on_timeout(&mut self, idx: usize, sh: &mut Shared) -> Step {
+        if sh.log.enabled(LogLevel::Debug) {
+            sh.log.log(
+                LogLevel::Debug,
+                Some(self.peer),
+                format_args!("timeout in phase {}", self.phase.name()),
+            );
+        }
+        self.phase = match mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Head if self.cin.is_empty() => Phase::Closed,
+            Phase::Head => {
+                let log = self.unparsed_log(sh);
+                self.reply(Failure::RequestTimeout, Some(log), None, sh)
+            }
+            Phase::Wait(ex) => exchange::on_wait_timeout(self, ex, idx, sh),
+            Phase::Proxy(ex) => exchange::on_proxy_timeout(self, ex, sh),
+            Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => Phase::Closed,
+        };
+        if matches!(self.phase, Phase::Closed) {
+            return Step::Close;
+        }
+        self.drive(idx, sh)
+    }
+
+    /// Releases what the connection holds in the reactor: its backend connection (closed,
+    /// since its exchange did not finish), its place in a wait queue, its blocks.
+    pub fn close(mut self, idx: usize, sh: &mut Shared) {
+        match mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Wait(ex) | Phase::Proxy(ex) => exchange::abandon(ex, (idx, self.gen), sh),
+            Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
+        }
+        self.cout.clear(&mut sh.pool);
+        let _ = sh.registry.deregister(&mut self.client);
+    }
+
+    /// Whether the server is stopping and this connection holds no request: it can go now.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.phase, Phase::Head) && self.cin.is_empty() && self.cout.is_empty()
+    }
+
+    fn on_head(&mut self, idx: usize, sh: &mut Shared) -> (Phase, bool) {
+        if !self.cin.is_empty() {
+            let limits = crate::http1::request::Limits {
+                request_line: sh.cfg.limits.request_line,
+                field_size: sh.cfg.limits.request_field_size,
+                fields: sh.cfg.limits.request_fields,
+            };
+            match parse_request(&self.cin, &limits) {
+                Ok(Some(head)) => return (exchange::start(self, head, idx, sh), true),
+                Ok(None) => {}
+                Err(e) => {
+                    let log = self.unparsed_log(sh);
+                    return (self.reply(Failure::Request(e), Some(log), None, sh), true);
+                }
+            }
+        }
+        if sh.draining && self.cin.is_empty() && self.exchanges > 0 {
+            return (Phase::Closed, true);
+        }
+        if !self.ready.readable {
+            return (Phase::Head, false);
+        }
+        match read_some(&mut self.client, &mut self.cin, READ_CHUNK) {
+            Ok(0) => {
+                if !self.cin.is_empty() {
+                    sh.log.log(
+                        LogLevel::Info,
+                        Some(self.peer),
+                        format_args!("client closed the connection mid-head"),
+                    );
+                }
+                (Phase::Closed, true)
+            }
+            Ok(_) => (Phase::Head, true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.ready.readable = false;
+                if self.cin.is_empty() && self.cin.capacity() > 0 {
+                    // An idle connection holds no buffer.
+                    self.cin = Vec::new();
+                }
+                (Phase::Head, false)
+            }
+            Err(_) => (Phase::Closed, true),
+        }
+    }
+
+    /// Starts writing an answer of our own; logs it. `log` is the request it answers.
+    pub fn reply(
+        &mut self,
+        failure: Failure,
+        log: Option<ReqLog>,
+        vhost: Option<usize>,
+        sh: &mut Shared,
+    ) -> Phase {
+        let (status, mut after) = failure.answer();
+        let head_only = log
+            .as_ref()
+            .and_then(|l| l.parsed.as_ref())
+            .is_some_and(|h| h.method == Method::Head);
+        let keep = log
+            .as_ref()
+            .and_then(|l| l.parsed.as_ref())
+            .is_some_and(|h| self.may_keep_alive(h, sh));
+        if !keep {
+            after = After::Close;
+        }
+        let level = if failure.is_backend_side() {
+            LogLevel::Error
+        } else {
+            LogLevel::Info
+        };
+        if sh.log.enabled(level) && status >= 400 {
+            let line = log
+                .as_ref()
+                .map(|l| String::from_utf8_lossy(l.request_line()).into_owned())
+                .unwrap_or_default();
+            sh.log.log(
+                level,
+                Some(self.peer),
+                format_args!("{status} {}: \"{}\"", failure.reason(), line.escape_debug()),
+            );
+        }
+        let mut out = mem::take(&mut sh.scratch);
+        out.clear();
+        let body = reply::encode(&failure, after, head_only, SystemTime::now(), &mut out);
+        self.cout.push_slice(&mut sh.pool, &out);
+        sh.scratch = out;
+        if let Some(log) = log {
+            self.log_exchange(&log, vhost.unwrap_or(0), status, body, None, sh);
+        }
+        Phase::Reply(Reply { after })
+    }
+
+    /// Whether the connection may carry another exchange after this request.
+    pub fn may_keep_alive(&self, head: &RequestHead, sh: &Shared) -> bool {
+        let limits = &sh.cfg.limits;
+        limits.keep_alive
+            && head.wants_keep_alive()
+            && !sh.draining
+            && (limits.max_keep_alive_requests == 0
+                || self.exchanges + 1 < limits.max_keep_alive_requests)
+    }
+
+    fn on_reply(&mut self, r: Reply, sh: &mut Shared) -> (Phase, bool) {
+        match self.flush(sh) {
+            Err(_) => (Phase::Closed, true),
+            Ok(moved) if !self.cout.is_empty() => (Phase::Reply(r), moved),
+            Ok(_) => {
+                self.exchanges += 1;
+                match r.after {
+                    After::KeepAlive => (Phase::Head, true),
+                    After::Close => (self.start_linger(sh), true),
+                }
+            }
+        }
+    }
+
+    /// Writes what the client is owed; `Ok(true)` when bytes moved.
+    pub fn flush(&mut self, sh: &mut Shared) -> io::Result<bool> {
+        if self.cout.is_empty() || !self.ready.writable {
+            return Ok(false);
+        }
+        match self.cout.write_to(&mut sh.pool, &mut self.client) {
+            Ok(n) => Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.ready.writable = false;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends FIN and reads until the client closes, so that it receives our last response
+    /// instead of a reset triggered by its unread bytes.
+    pub fn start_linger(&mut self, sh: &mut Shared) -> Phase {
+        if self.client.shutdown(Shutdown::Write).is_err() {
+            return Phase::Closed;
+        }
+        self.cin = Vec::new();
+        Phase::Linger {
+            until: sh.now + LINGER_TIME,
+            discarded: 0,
+        }
+    }
+
+    fn on_linger(&mut self, until: Instant, discarded: usize, sh: &mut Shared) -> (Phase, bool) {
+        if !self.ready.readable {
+            return (Phase::Linger { until, discarded }, false);
+        }
+        let mut buf = mem::take(&mut sh.scratch);
+        buf.resize(READ_CHUNK, 0);
+        let result = self.client.read(&mut buf);
+        sh.scratch = buf;
+        match result {
+            Ok(0) => (Phase::Closed, true),
+            Ok(n) if discarded + n >= LINGER_BYTES => (Phase::Closed, true),
+            Ok(n) => (
+                Phase::Linger {
+                    until,
+                    discarded: discarded + n,
+                },
+                true,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.ready.readable = false;
+                (Phase::Linger { until, discarded }, false)
+            }
+            Err(_) => (Phase::Closed, true),
+        }
+    }
+
+    /// The log record of a head that could not be parsed: its first line, capped.
+    fn unparsed_log(&self, sh: &Shared) -> ReqLog {
+        let cap = sh.cfg.limits.request_line.min(self.cin.len());
+        let end = memchr::memchr(b'\n', &self.cin[..cap]).map_or(cap, |i| i + 1);
+        ReqLog {
+            head: self.cin[..end].to_vec(),
+            parsed: None,
+            started: sh.now,
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// Writes the access-log line of one exchange.
+    pub fn log_exchange(
+        &self,
+        log: &ReqLog,
+        vhost: usize,
+        status: u16,
+        body_bytes: u64,
+        backend: Option<exchange::BackendLog<'_>>,
+        sh: &mut Shared,
+    ) {
+        if !sh.access.wants(vhost) {
+            return;
+        }
+        let cfg: Arc<Config> = Arc::clone(&sh.cfg);
+        let (method, path, query, protocol) = split_request_line(log.request_line());
+        let req_header = |name: &[u8]| log.header(name);
+        let resp_header = |name: &[u8]| backend.as_ref().and_then(|b| b.response_header(name));
+        let rec = LogRecord {
+            client: self.peer,
+            local: self.local,
+            server_name: cfg.vhosts.get(vhost).map_or("", |v| v.server_name.as_str()),
+            request_line: log.request_line(),
+            method,
+            path,
+            query,
+            protocol,
+            status,
+            body_bytes,
+            bytes_sent: body_bytes,
+            started: log.wall,
+            duration: sh.now.saturating_duration_since(log.started),
+            request_header: &req_header,
+            response_header: &resp_header,
+            backend: backend.as_ref().map(|b| b.fields()),
+            keepalive_count: self.exchanges,
+            connection_status: if matches!(self.phase, Phase::Closed) {
+                b'-'
+            } else {
+                b'+'
+            },
+        };
+        sh.access.log(vhost, &rec);
+    }
+}
+
+/// Splits `METHOD target PROTOCOL` into method, path, `?query` part and protocol.
+fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let method = parts.next().unwrap_or(&[]);
+    let target = parts.next().unwrap_or(&[]);
+    let protocol = parts.next().unwrap_or(&[]);
+    let (path, query) = match memchr::memchr(b'?', target) {
+        Some(q) => (&target[..q], &target[q..]),
+        None => (target, &target[target.len()..]),
+    };
+    (method, path, query, protocol)
+}
+
+/// Reads once from `src`, appending to `buf`; at most `chunk` bytes.
+pub fn read_some(src: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> io::Result<usize> {
+    let len = buf.len();
+    buf.resize(len + chunk, 0);
+    let result = loop {
+        match src.read(&mut buf[len..]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    buf.truncate(len + *result.as_ref().unwrap_or(&0));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_line_splits_into_log_fields() {
+        let (m, p, q, v) = split_request_line(b"GET /a/b?x=1&y HTTP/1.1");
+        assert_eq!(
+            (m, p, q, v),
+            (&b"GET"[..], &b"/a/b"[..], &b"?x=1&y"[..], &b"HTTP/1.1"[..])
+        );
+        let (m, p, q, v) = split_request_line(b"garbage");
+        assert_eq!(
+            (m, p, q, v),
+            (&b"garbage"[..], &b""[..], &b""[..], &b""[..])
+        );
+    }
+
+    #[test]
+    fn read_some_appends_and_keeps_length_on_error() {
+        let mut buf = b"ab".to_vec();
+        let mut src: &[u8] = b"cdef";
+        assert_eq!(read_some(&mut src, &mut buf, 3).unwrap(), 3);
+        assert_eq!(buf, b"abcde");
+    }
+}

@@ -1,0 +1,1098 @@
+//! One proxied exchange: routing a parsed request, the backend connection it runs on, the
+//! request flow (client → backend) and the response flow (backend → client), the release of
+//! the backend the moment the response's last byte is in, and the timeline it is logged with.
+//!
+//! Errors are sorted by when they happen: before the response head went to the client they
+//! become an answer of ours (`Failure`, one mapping in `reply`); after it, the client
+//! connection is closed without completing the response, so a broken response never looks
+//! complete (a chunked response is not terminated, a length is not reached).
+
+use std::io;
+use std::mem;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::backend::{connect_result, ConnectResult, Link, Unavailable};
+use super::conn::{read_some, Conn, Phase, ReqLog, READ_CHUNK};
+use super::reply::{After, Failure};
+use super::token::{Kind, Token};
+use super::{Ready, Shared};
+use crate::buf::{Chain, BLOCK_SIZE};
+use crate::config::{BackendId, Config, LogLevel, ViaSetting};
+use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::request::{RequestBody, RequestHead, TargetForm};
+use crate::http1::response::{parse_response, response_body, ResponseBody, ResponseHead};
+use crate::http1::{Method, Version};
+use crate::log::format::BackendFields;
+use crate::proxy::forward::{
+    encode_backend_request, encode_client_response, BackendRequest, ClientFraming, ClientResponse,
+    Forwarded, ViaMode,
+};
+use crate::proxy::reverse::{self, ClientView};
+use crate::proxy::route::{self, Decision};
+
+/// Most response bytes held for a client before the backend is no longer read (back-pressure,
+/// never failure). The buffering issue makes this `ProxyResponseBufferSize`.
+pub const RESPONSE_BUFFER: usize = 1024 * 1024;
+
+/// Most request-body bytes held for a backend before the client is no longer read.
+const REQUEST_BUFFER: usize = 256 * 1024;
+
+/// Largest backend response head; a larger one is a 502.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Most header fields in a backend response head; more is a 502.
+const MAX_RESPONSE_FIELDS: usize = 256;
+
+/// Interim (1xx) responses accepted before the final one; more is a 502.
+const MAX_INTERIM_RESPONSES: u32 = 16;
+
+/// How the request body still flows from the client to the backend.
+#[derive(Debug)]
+enum ReqBody {
+    Done,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// How the response body arrives from the backend.
+#[derive(Debug)]
+enum RespBody {
+    Length(u64),
+    /// Validated and passed through as it is.
+    Chunked(ChunkedDecoder),
+    /// Decoded for an HTTP/1.0 client, which is sent the data until close.
+    Dechunk(ChunkedDecoder),
+    UntilClose,
+}
+
+#[derive(Debug)]
+enum Resp {
+    /// Waiting for (the rest of) a response head.
+    Head,
+    Body(RespBody),
+    /// The last byte is in; `reusable` says whether the backend connection may be pooled.
+    Done {
+        reusable: bool,
+    },
+}
+
+/// Why `on_proxy` stops short.
+#[derive(Debug)]
+enum Break {
+    /// Answer with an error of ours (or abort, if the response head already went out).
+    Fail(Failure),
+    /// Close the client connection without completing the response.
+    Abort(&'static str),
+    /// The reused backend connection failed before answering: replay on a fresh one.
+    Retry,
+}
+
+/// A proxied exchange.
+#[derive(Debug)]
+pub struct Exchange {
+    cfg: Arc<Config>,
+    vhost: usize,
+    backend_id: BackendId,
+    /// The backend connection (slab index); `None` before one is had and after release.
+    backend: Option<usize>,
+    backend_addr: Option<SocketAddr>,
+    /// Whether the connection came from the keep-alive pool.
+    reused: bool,
+    /// The encoded request head, kept while a replay is allowed: an idempotent request
+    /// without body on a reused connection, not yet replayed.
+    replay: Option<Vec<u8>>,
+    method: Method,
+    client_version: Version,
+    /// Whether the client connection may carry another exchange after this one.
+    keep_alive: bool,
+    req_body: ReqBody,
+    bout: Chain,
+    bin: Vec<u8>,
+    interim: u32,
+    resp: Resp,
+    resp_head: Option<(Vec<u8>, ResponseHead)>,
+    /// Whether the response head was queued for the client (errors after it abort).
+    head_sent: bool,
+    status: u16,
+    body_bytes: u64,
+    log: ReqLog,
+    t_connect: Instant,
+    t_connected: Option<Instant>,
+    t_req: Option<Instant>,
+    t_first: Option<Instant>,
+    t_release: Option<Instant>,
+}
+
+impl Exchange {
+    /// How long the exchange may go without progress in its current state.
+    pub fn timeout(&self, client_timeout: Duration) -> Duration {
+        let params = &self.cfg.backends[self.backend_id].params;
+        match (&self.resp, self.backend_link_connecting()) {
+            (_, true) => params.connect_timeout,
+            (Resp::Done { .. }, false) => client_timeout,
+            (Resp::Head | Resp::Body(_), false) => params.timeout,
+        }
+    }
+
+    fn backend_link_connecting(&self) -> bool {
+        self.backend.is_some() && self.t_connected.is_none()
+    }
+
+    fn request(&self) -> &RequestHead {
+        self.log
+            .parsed
+            .as_ref()
+            .expect("an exchange has a parsed request")
+    }
+}
+
+/// The backend side of an exchange, for the access log.
+#[derive(Debug)]
+pub struct BackendLog<'a> {
+    name: &'a str,
+    addr: Option<SocketAddr>,
+    status: Option<u16>,
+    connect: Option<Duration>,
+    first_byte: Option<Duration>,
+    hold: Option<Duration>,
+    head: Option<&'a (Vec<u8>, ResponseHead)>,
+}
+
+impl<'a> BackendLog<'a> {
+    pub fn fields(&self) -> BackendFields<'a> {
+        BackendFields {
+            name: self.name,
+            addr: self.addr,
+            status: self.status,
+            connect: self.connect,
+            first_byte: self.first_byte,
+            hold: self.hold,
+        }
+    }
+
+    pub fn response_header(&self, name: &[u8]) -> Option<&'a [u8]> {
+        let (buf, head) = self.head?;
+        head.headers
+            .iter()
+            .find(|h| h.name.of(buf).eq_ignore_ascii_case(name))
+            .map(|h| h.value.of(buf))
+    }
+}
+
+fn via_mode(setting: ViaSetting) -> ViaMode {
+    match setting {
+        ViaSetting::Off => ViaMode::Off,
+        ViaSetting::On => ViaMode::On,
+        ViaSetting::Full => ViaMode::Full,
+        ViaSetting::Block => ViaMode::Block,
+    }
+}
+
+/// Starts the exchange of a parsed request: routes it, encodes the backend request, and gets a
+/// backend connection. Answers by itself when the request cannot be proxied.
+pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) -> Phase {
+    let cfg = Arc::clone(&sh.cfg);
+    let head_len = head.head_len;
+    let log = ReqLog {
+        head: conn.cin[..head_len].to_vec(),
+        parsed: Some(head),
+        started: sh.now,
+        wall: std::time::SystemTime::now(),
+    };
+    conn.cin.drain(..head_len);
+    let head = log.parsed.as_ref().expect("just set");
+    let buf = &log.head;
+    let host = head.host.map(|s| s.of(buf));
+    let vhost_idx = route::select_vhost(&cfg, conn.local, host);
+    let vhost = &cfg.vhosts[vhost_idx];
+    let body_unread = !matches!(head.body, RequestBody::None | RequestBody::Length(0));
+
+    let refused = match head.form {
+        TargetForm::Absolute { authority } => {
+            !route::is_local_authority(&cfg, conn.local, authority.of(buf))
+        }
+        TargetForm::Authority => true,
+        TargetForm::Origin | TargetForm::Asterisk => false,
+    };
+    let early = if refused || head.method == Method::Connect {
+        Some(Failure::ForwardProxyRefused)
+    } else if matches!(head.form, TargetForm::Asterisk) {
+        Some(Failure::ServerOptions)
+    } else if matches!(head.body, RequestBody::Length(n) if cfg.limits.request_body > 0 && n > cfg.limits.request_body)
+    {
+        Some(Failure::BodyTooLarge)
+    } else {
+        None
+    };
+    if let Some(failure) = early {
+        return answer(conn, failure, log, vhost_idx, body_unread, sh);
+    }
+    let (backend_id, path) = match route::route(vhost, head.path.of(buf)) {
+        Decision::Proxy { backend, path, .. } => (backend, path),
+        Decision::Excluded { .. } => {
+            return answer(conn, Failure::Excluded, log, vhost_idx, body_unread, sh)
+        }
+        Decision::NoRoute => {
+            return answer(conn, Failure::NoRoute, log, vhost_idx, body_unread, sh)
+        }
+    };
+    if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
+        return answer(
+            conn,
+            Failure::BackendDown(wait),
+            log,
+            vhost_idx,
+            body_unread,
+            sh,
+        );
+    }
+
+    let backend = &cfg.backends[backend_id];
+    let via_by = match vhost.via {
+        ViaSetting::Off | ViaSetting::Block => String::new(),
+        ViaSetting::On | ViaSetting::Full => format!("{}:{}", vhost.server_name, conn.local.port()),
+    };
+    let request = BackendRequest {
+        path: &path,
+        host: match (vhost.preserve_host, host) {
+            (true, Some(h)) => h,
+            _ => backend.authority.as_bytes(),
+        },
+        body: head.body,
+        forwarded: vhost.add_forwarded.then(|| Forwarded {
+            client_ip: conn.peer.ip(),
+            host,
+            server: vhost.server_name.as_bytes(),
+        }),
+        via: via_mode(vhost.via),
+        via_by: via_by.as_bytes(),
+        keep_alive: !backend.params.disable_reuse,
+    };
+    let mut out = mem::take(&mut sh.scratch);
+    out.clear();
+    encode_backend_request(buf, head, &request, &mut out);
+    let mut bout = Chain::default();
+    bout.push_slice(&mut sh.pool, &out);
+    let replay = (head.method.is_idempotent() && !body_unread).then(|| out.clone());
+    sh.scratch = out;
+
+    if head.expect_continue && body_unread && head.version == Version::Http11 && conn.cin.is_empty()
+    {
+        conn.cout
+            .push_slice(&mut sh.pool, b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let req_body = match head.body {
+        RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
+        RequestBody::Length(n) => ReqBody::Length(n),
+        RequestBody::Chunked => ReqBody::Chunked(ChunkedDecoder::default()),
+    };
+    let ex = Box::new(Exchange {
+        keep_alive: conn.may_keep_alive(head, sh),
+        method: head.method,
+        client_version: head.version,
+        cfg,
+        vhost: vhost_idx,
+        backend_id,
+        backend: None,
+        backend_addr: None,
+        reused: false,
+        replay,
+        req_body,
+        bout,
+        bin: Vec::new(),
+        interim: 0,
+        resp: Resp::Head,
+        resp_head: None,
+        head_sent: false,
+        status: 0,
+        body_bytes: 0,
+        log,
+        t_connect: sh.now,
+        t_connected: None,
+        t_req: None,
+        t_first: None,
+        t_release: None,
+    });
+    acquire(conn, ex, idx, false, sh)
+}
+
+/// Answers a request that is not proxied; the connection closes if the request's body was
+/// not read.
+fn answer(
+    conn: &mut Conn,
+    failure: Failure,
+    log: ReqLog,
+    vhost: usize,
+    body_unread: bool,
+    sh: &mut Shared,
+) -> Phase {
+    match conn.reply(failure, Some(log), Some(vhost), sh) {
+        Phase::Reply(mut r) if body_unread => {
+            r.after = After::Close;
+            Phase::Reply(r)
+        }
+        other => other,
+    }
+}
+
+/// Gets a backend connection for the exchange: pooled (unless `fresh`), new, or a place in the
+/// queue of `max=`.
+fn acquire(
+    conn: &mut Conn,
+    mut ex: Box<Exchange>,
+    idx: usize,
+    fresh: bool,
+    sh: &mut Shared,
+) -> Phase {
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        // The configuration was reloaded while this exchange waited or replayed: its backend
+        // numbering is not the pool's any more.
+        return fail(conn, ex, Failure::BackendClosed, sh);
+    }
+    ex.t_connect = sh.now;
+    ex.t_connected = None;
+    match sh.backends.acquire(
+        &ex.cfg,
+        ex.backend_id,
+        idx,
+        fresh,
+        &mut sh.gen,
+        sh.now,
+        &sh.registry,
+    ) {
+        Ok(b) => {
+            let bc = &sh.backends.conns[b];
+            ex.backend = Some(b);
+            ex.backend_addr = Some(bc.peer);
+            ex.reused = bc.served > 0;
+            if ex.reused {
+                ex.t_connected = Some(sh.now);
+            } else {
+                // Only a reused connection's failure may be replayed.
+                ex.replay = None;
+            }
+            Phase::Proxy(ex)
+        }
+        Err(Unavailable::Full) => {
+            sh.backends.wait(ex.backend_id, (idx, conn.gen));
+            Phase::Wait(ex)
+        }
+        Err(Unavailable::Down) => {
+            let wait = sh
+                .backends
+                .down_for(ex.backend_id, sh.now)
+                .unwrap_or_default();
+            fail(conn, ex, Failure::BackendDown(wait), sh)
+        }
+        Err(Unavailable::Connect(e)) => {
+            let name = ex.cfg.backends[ex.backend_id].name.clone();
+            sh.log.log(
+                LogLevel::Error,
+                Some(conn.peer),
+                format_args!("connect to {name} failed: {e}"),
+            );
+            mark_down(&ex, sh);
+            fail(conn, ex, Failure::ConnectFailed, sh)
+        }
+    }
+}
+
+fn mark_down(ex: &Exchange, sh: &mut Shared) {
+    let retry = ex.cfg.backends[ex.backend_id].params.retry;
+    if !retry.is_zero() {
+        sh.backends.mark_down(ex.backend_id, sh.now + retry);
+    }
+}
+
+/// Ends the exchange with an answer of ours (or an abort, if the response already started).
+fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Shared) -> Phase {
+    drop_backend(&mut ex, sh);
+    if ex.head_sent {
+        sh.log.log(
+            LogLevel::Error,
+            Some(conn.peer),
+            format_args!("aborting response: {}", failure.reason()),
+        );
+        return Phase::Closed;
+    }
+    let body_unread = !matches!(ex.req_body, ReqBody::Done);
+    let vhost = ex.vhost;
+    let log = mem::replace(
+        &mut ex.log,
+        ReqLog {
+            head: Vec::new(),
+            parsed: None,
+            started: sh.now,
+            wall: std::time::SystemTime::now(),
+        },
+    );
+    ex.bout.clear(&mut sh.pool);
+    answer(conn, failure, log, vhost, body_unread, sh)
+}
+
+/// Closes the exchange's backend connection (it did not finish cleanly).
+fn drop_backend(ex: &mut Exchange, sh: &mut Shared) {
+    if let Some(b) = ex.backend.take() {
+        let waiter = sh.backends.close(b, &sh.registry);
+        wake(waiter, sh);
+    }
+}
+
+/// Puts a client connection that waited for a backend connection on the re-run queue.
+fn wake(waiter: Option<(usize, u32)>, sh: &mut Shared) {
+    if let Some((idx, gen)) = waiter {
+        sh.rerun.push_back(Token::new(Kind::Client, idx, gen));
+    }
+}
+
+/// The client connection went away or the reactor is closing it: give back what the exchange
+/// holds.
+pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), sh: &mut Shared) {
+    sh.backends.unwait(ex.backend_id, me);
+    drop_backend(&mut ex, sh);
+    ex.bout.clear(&mut sh.pool);
+}
+
+/// Waiting for a connection under `max=`: try again once a release woke us.
+pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> (Phase, bool) {
+    if sh.backends.is_waiting(ex.backend_id, (idx, conn.gen)) {
+        return (Phase::Wait(ex), false);
+    }
+    (acquire(conn, ex, idx, false, sh), true)
+}
+
+pub fn on_wait_timeout(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
+    sh.backends.unwait(ex.backend_id, (idx, conn.gen));
+    fail(conn, ex, Failure::BackendBusy, sh)
+}
+
+pub fn on_proxy_timeout(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared) -> Phase {
+    if ex.backend_link_connecting() {
+        mark_down(&ex, sh);
+        return fail(conn, ex, Failure::ConnectTimeout, sh);
+    }
+    match ex.resp {
+        Resp::Head => fail(conn, ex, Failure::ResponseTimeout, sh),
+        Resp::Body(_) | Resp::Done { .. } => {
+            sh.log.log(
+                LogLevel::Info,
+                Some(conn.peer),
+                format_args!("exchange timed out mid-response; closing"),
+            );
+            drop_backend(&mut ex, sh);
+            ex.bout.clear(&mut sh.pool);
+            Phase::Closed
+        }
+    }
+}
+
+/// One round of the exchange: connect completion, request bytes to the backend, response
+/// bytes to the client, release, completion.
+pub fn on_proxy(
+    conn: &mut Conn,
+    mut ex: Box<Exchange>,
+    idx: usize,
+    sh: &mut Shared,
+) -> (Phase, bool) {
+    match proxy_round(conn, &mut ex, idx, sh) {
+        Ok(moved) => finish_if_done(conn, ex, moved, sh),
+        Err(Break::Fail(failure)) => (fail(conn, ex, failure, sh), true),
+        Err(Break::Abort(why)) => {
+            sh.log.log(
+                LogLevel::Info,
+                Some(conn.peer),
+                format_args!("closing client connection: {why}"),
+            );
+            drop_backend(&mut ex, sh);
+            ex.bout.clear(&mut sh.pool);
+            (Phase::Closed, true)
+        }
+        Err(Break::Retry) => {
+            drop_backend(&mut ex, sh);
+            let head = ex.replay.take().expect("retry only with a replayable head");
+            ex.bout.clear(&mut sh.pool);
+            ex.bout.push_slice(&mut sh.pool, &head);
+            ex.bin.clear();
+            ex.t_req = None;
+            ex.t_first = None;
+            sh.log.log(
+                LogLevel::Info,
+                Some(conn.peer),
+                format_args!(
+                    "pooled backend connection failed before answering; replaying on a new one"
+                ),
+            );
+            (acquire(conn, ex, idx, true, sh), true)
+        }
+    }
+}
+
+fn proxy_round(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    idx: usize,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
+    let mut moved = false;
+    if ex.backend_link_connecting() {
+        match finish_connect(conn, ex, idx, sh)? {
+            true => moved = true,
+            false => return Ok(false),
+        }
+    }
+    moved |= pump_request(conn, ex, sh)?;
+    moved |= send_to_backend(ex, sh)?;
+    moved |= read_backend(conn, ex, sh)?;
+    moved |= conn
+        .flush(sh)
+        .map_err(|_| Break::Abort("client write failed"))?;
+    Ok(moved)
+}
+
+/// mio's connect steps after an event; a failed address moves on to the next one.
+fn finish_connect(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    idx: usize,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
+    let b = ex.backend.expect("connecting has a backend");
+    let bc = &mut sh.backends.conns[b];
+    let Link::Connecting { addr } = bc.link else {
+        ex.t_connected = Some(sh.now);
+        return Ok(true);
+    };
+    if !bc.ready.writable && !bc.ready.readable {
+        return Ok(false);
+    }
+    match connect_result(&bc.stream) {
+        ConnectResult::Connected => {
+            bc.link = Link::Open;
+            ex.t_connected = Some(sh.now);
+            Ok(true)
+        }
+        ConnectResult::Pending => {
+            bc.ready = Ready::default();
+            Ok(false)
+        }
+        ConnectResult::Failed(e) => {
+            let name = ex.cfg.backends[ex.backend_id].name.clone();
+            sh.log.log(
+                LogLevel::Error,
+                Some(conn.peer),
+                format_args!("connect to {name} ({}) failed: {e}", bc.peer),
+            );
+            drop_backend(ex, sh);
+            let addrs = &ex.cfg.backends[ex.backend_id].addrs;
+            for (i, a) in addrs.iter().enumerate().skip(addr + 1) {
+                if let Ok(nb) =
+                    sh.backends
+                        .start_connect(ex.backend_id, i, *a, idx, &mut sh.gen, &sh.registry)
+                {
+                    ex.backend = Some(nb);
+                    ex.backend_addr = Some(*a);
+                    return Ok(true);
+                }
+            }
+            mark_down(ex, sh);
+            Err(Break::Fail(Failure::ConnectFailed))
+        }
+    }
+}
+
+/// Moves request-body bytes from the client to the backend's queue, reading the client when
+/// its buffered bytes are used up.
+fn pump_request(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
+    let mut moved = false;
+    let limit = ex.cfg.limits.request_body;
+    loop {
+        let room = REQUEST_BUFFER.saturating_sub(ex.bout.len());
+        if room == 0 {
+            return Ok(moved);
+        }
+        let take = conn.cin.len().min(room);
+        let (used, done) = match &mut ex.req_body {
+            ReqBody::Done => return Ok(moved),
+            ReqBody::Length(rem) => {
+                let n = take.min(usize::try_from(*rem).unwrap_or(usize::MAX));
+                *rem -= n as u64;
+                (n, *rem == 0)
+            }
+            ReqBody::Chunked(dec) => {
+                let mut used = 0;
+                while used < take && !dec.is_done() {
+                    let d = dec
+                        .decode(&conn.cin[used..take])
+                        .map_err(|e| Break::Fail(Failure::BadRequestBody(e)))?;
+                    if d.consumed == 0 {
+                        break;
+                    }
+                    used += d.consumed;
+                }
+                if limit > 0 && dec.body_bytes() > limit {
+                    return Err(Break::Fail(Failure::BodyTooLarge));
+                }
+                (used, dec.is_done())
+            }
+        };
+        if used > 0 {
+            ex.bout.push_slice(&mut sh.pool, &conn.cin[..used]);
+            conn.cin.drain(..used);
+            moved = true;
+        }
+        if done {
+            ex.req_body = ReqBody::Done;
+            return Ok(true);
+        }
+        if !conn.cin.is_empty() && used > 0 {
+            continue;
+        }
+        if !conn.ready.readable {
+            return Ok(moved);
+        }
+        match read_some(&mut conn.client, &mut conn.cin, READ_CHUNK) {
+            Ok(0) => return Err(Break::Abort("client closed mid-request-body")),
+            Ok(_) => moved = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.ready.readable = false;
+                return Ok(moved);
+            }
+            Err(_) => return Err(Break::Abort("client read failed")),
+        }
+    }
+}
+
+/// What a backend I/O failure means at this point of the exchange.
+fn backend_failed(ex: &Exchange) -> Break {
+    if ex.reused && ex.t_first.is_none() && ex.replay.is_some() {
+        Break::Retry
+    } else if ex.head_sent {
+        Break::Abort("backend connection failed mid-response")
+    } else {
+        Break::Fail(Failure::BackendClosed)
+    }
+}
+
+fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
+    let Some(b) = ex.backend else {
+        return Ok(false);
+    };
+    let bc = &mut sh.backends.conns[b];
+    if ex.bout.is_empty() || !bc.ready.writable {
+        return Ok(false);
+    }
+    match ex.bout.write_to(&mut sh.pool, &mut bc.stream) {
+        Ok(n) => {
+            ex.t_req.get_or_insert(sh.now);
+            Ok(n > 0)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            bc.ready.writable = false;
+            Ok(false)
+        }
+        Err(_) if matches!(ex.resp, Resp::Done { .. }) => {
+            // The backend answered without reading the whole body and went away: the answer
+            // stands; the client connection closes after it.
+            ex.bout.clear(&mut sh.pool);
+            ex.keep_alive = false;
+            Ok(true)
+        }
+        Err(_) => Err(backend_failed(ex)),
+    }
+}
+
+/// Reads the backend: the response head into `bin`, then the body straight into the client's
+/// blocks, as long as fewer than `RESPONSE_BUFFER` bytes wait for the client.
+fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
+    let Some(b) = ex.backend else {
+        return Ok(false);
+    };
+    if !sh.backends.conns[b].ready.readable
+        || matches!(ex.resp, Resp::Done { .. })
+        || ex.backend_link_connecting()
+    {
+        return Ok(false);
+    }
+    if matches!(ex.resp, Resp::Head) {
+        let bc = &mut sh.backends.conns[b];
+        return match read_some(&mut bc.stream, &mut ex.bin, READ_CHUNK) {
+            Ok(0) if ex.bin.is_empty() => Err(backend_failed(ex)),
+            Ok(0) => Err(Break::Fail(Failure::BadResponse(
+                "connection closed inside the response head",
+            ))),
+            Ok(_) => {
+                ex.t_first.get_or_insert(sh.now);
+                parse_head(conn, ex, sh)?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                bc.ready.readable = false;
+                Ok(false)
+            }
+            Err(_) => Err(backend_failed(ex)),
+        };
+    }
+    if conn.cout.len() >= RESPONSE_BUFFER {
+        return Ok(false);
+    }
+    let bc = &mut sh.backends.conns[b];
+    let result = match &ex.resp {
+        Resp::Body(RespBody::Length(rem)) => {
+            let limit = usize::try_from(*rem).unwrap_or(usize::MAX).min(BLOCK_SIZE);
+            conn.cout.read_from(&mut sh.pool, &mut bc.stream, limit)
+        }
+        Resp::Body(RespBody::Dechunk(_)) => {
+            let mut scratch = mem::take(&mut sh.scratch);
+            scratch.clear();
+            let r = read_some(&mut bc.stream, &mut scratch, READ_CHUNK);
+            if let Ok(n) = r {
+                if n > 0 {
+                    body_slice(conn, ex, &scratch, sh)?;
+                }
+            }
+            sh.scratch = scratch;
+            return match r {
+                Ok(0) => Err(Break::Abort("backend closed inside a chunked body")),
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    sh.backends.conns[b].ready.readable = false;
+                    Ok(false)
+                }
+                Err(_) => Err(Break::Abort("backend read failed mid-response")),
+            };
+        }
+        Resp::Body(RespBody::Chunked(_) | RespBody::UntilClose) => {
+            conn.cout
+                .read_from(&mut sh.pool, &mut bc.stream, BLOCK_SIZE)
+        }
+        Resp::Head | Resp::Done { .. } => unreachable!("checked above"),
+    };
+    match result {
+        Ok(0) => match ex.resp {
+            Resp::Body(RespBody::UntilClose) => {
+                ex.resp = Resp::Done { reusable: false };
+                Ok(true)
+            }
+            _ => Err(Break::Abort(
+                "backend closed before the end of the response body",
+            )),
+        },
+        Ok(n) => {
+            ex.body_bytes += n as u64;
+            body_in_tail(conn, ex, n, sh)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            sh.backends.conns[b].ready.readable = false;
+            Ok(false)
+        }
+        Err(_) => Err(Break::Abort("backend read failed mid-response")),
+    }
+}
+
+/// Accounts for `n` body bytes just read into the tail of the client's chain.
+fn body_in_tail(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    n: usize,
+    sh: &mut Shared,
+) -> Result<(), Break> {
+    match &mut ex.resp {
+        Resp::Body(RespBody::Length(rem)) => {
+            *rem -= n as u64;
+            if *rem == 0 {
+                ex.resp = Resp::Done { reusable: true };
+            }
+        }
+        Resp::Body(RespBody::Chunked(dec)) => {
+            let bytes = conn.cout.tail_bytes(n);
+            let mut used = 0;
+            while used < n && !dec.is_done() {
+                let d = dec
+                    .decode(&bytes[used..])
+                    .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
+                used += d.consumed;
+                if d.consumed == 0 {
+                    break;
+                }
+            }
+            if dec.is_done() {
+                let extra = n - used;
+                conn.cout.truncate_tail(&mut sh.pool, extra);
+                ex.body_bytes -= extra as u64;
+                ex.resp = Resp::Done {
+                    reusable: extra == 0,
+                };
+            }
+        }
+        Resp::Body(RespBody::UntilClose) => {}
+        Resp::Body(RespBody::Dechunk(_)) | Resp::Head | Resp::Done { .. } => {
+            unreachable!("bytes read into the tail only for these")
+        }
+    }
+    Ok(())
+}
+
+/// Accounts for body bytes that arrived in a separate buffer (after the head, or for
+/// de-chunking): copies what belongs to the body into the client's chain.
+fn body_slice(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    bytes: &[u8],
+    sh: &mut Shared,
+) -> Result<(), Break> {
+    match &mut ex.resp {
+        Resp::Body(RespBody::Length(rem)) => {
+            let n = bytes.len().min(usize::try_from(*rem).unwrap_or(usize::MAX));
+            conn.cout.push_slice(&mut sh.pool, &bytes[..n]);
+            ex.body_bytes += n as u64;
+            *rem -= n as u64;
+            if *rem == 0 {
+                ex.resp = Resp::Done {
+                    reusable: n == bytes.len(),
+                };
+            }
+        }
+        Resp::Body(RespBody::Chunked(dec)) => {
+            let mut used = 0;
+            while used < bytes.len() && !dec.is_done() {
+                let d = dec
+                    .decode(&bytes[used..])
+                    .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
+                if d.consumed == 0 {
+                    break;
+                }
+                used += d.consumed;
+            }
+            conn.cout.push_slice(&mut sh.pool, &bytes[..used]);
+            ex.body_bytes += used as u64;
+            if dec.is_done() {
+                ex.resp = Resp::Done {
+                    reusable: used == bytes.len(),
+                };
+            }
+        }
+        Resp::Body(RespBody::Dechunk(dec)) => {
+            let mut used = 0;
+            while used < bytes.len() && !dec.is_done() {
+                let d = dec
+                    .decode(&bytes[used..])
+                    .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
+                if let Some(data) = d.data {
+                    let piece = &bytes[used..][data.start..data.end];
+                    conn.cout.push_slice(&mut sh.pool, piece);
+                    ex.body_bytes += piece.len() as u64;
+                }
+                if d.consumed == 0 {
+                    break;
+                }
+                used += d.consumed;
+            }
+            if dec.is_done() {
+                ex.resp = Resp::Done {
+                    reusable: used == bytes.len(),
+                };
+            }
+        }
+        Resp::Body(RespBody::UntilClose) => {
+            conn.cout.push_slice(&mut sh.pool, bytes);
+            ex.body_bytes += bytes.len() as u64;
+        }
+        Resp::Head | Resp::Done { .. } => {}
+    }
+    Ok(())
+}
+
+/// Parses response heads in `bin`: interim (1xx) ones are passed on or dropped, the final one
+/// is rewritten for the client and the bytes after it start the body.
+fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(), Break> {
+    loop {
+        let head = match parse_response(&ex.bin, MAX_RESPONSE_HEAD, MAX_RESPONSE_FIELDS) {
+            Ok(Some(head)) => head,
+            Ok(None) if ex.bin.len() >= MAX_RESPONSE_HEAD => {
+                return Err(Break::Fail(Failure::BadResponse("response head too large")))
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(Break::Fail(Failure::BadResponse(e.reason()))),
+        };
+        if head.status == 101 {
+            return Err(Break::Fail(Failure::BadResponse(
+                "101 Switching Protocols without an upgrade request",
+            )));
+        }
+        if (100..200).contains(&head.status) {
+            ex.interim += 1;
+            if ex.interim > MAX_INTERIM_RESPONSES {
+                return Err(Break::Fail(Failure::BadResponse(
+                    "too many interim responses",
+                )));
+            }
+            // 100 Continue was ours to send; other interim responses go to HTTP/1.1 clients.
+            if head.status != 100 && ex.client_version == Version::Http11 {
+                encode_for_client(conn, ex, &head, ClientFraming::AsIs, true, sh);
+            }
+            ex.bin.drain(..head.head_len);
+            continue;
+        }
+        let body = response_body(&ex.bin, &head, ex.method)
+            .map_err(|e| Break::Fail(Failure::BadResponse(e.reason())))?;
+        let client_11 = ex.client_version == Version::Http11;
+        let (framing, resp, delimited) = match body {
+            ResponseBody::Empty => (ClientFraming::AsIs, Resp::Done { reusable: true }, true),
+            ResponseBody::Length(0) => (
+                ClientFraming::Length(0),
+                Resp::Done { reusable: true },
+                true,
+            ),
+            ResponseBody::Length(n) => (
+                ClientFraming::Length(n),
+                Resp::Body(RespBody::Length(n)),
+                true,
+            ),
+            ResponseBody::Chunked if client_11 => (
+                ClientFraming::Chunked,
+                Resp::Body(RespBody::Chunked(ChunkedDecoder::default())),
+                true,
+            ),
+            ResponseBody::Chunked => (
+                ClientFraming::UntilClose,
+                Resp::Body(RespBody::Dechunk(ChunkedDecoder::default())),
+                false,
+            ),
+            ResponseBody::UntilClose => (
+                ClientFraming::UntilClose,
+                Resp::Body(RespBody::UntilClose),
+                false,
+            ),
+        };
+        let backend_keeps = head.is_keep_alive();
+        let resp = match resp {
+            Resp::Done { .. } => Resp::Done {
+                reusable: backend_keeps,
+            },
+            other => other,
+        };
+        ex.keep_alive &= delimited && !sh.draining;
+        ex.status = head.status;
+        let keep_alive = ex.keep_alive;
+        encode_for_client(conn, ex, &head, framing, keep_alive, sh);
+        ex.head_sent = true;
+        let rest = ex.bin.split_off(head.head_len);
+        let head_bytes = mem::take(&mut ex.bin);
+        ex.resp = resp;
+        ex.resp_head = Some((head_bytes, head));
+        if !rest.is_empty() {
+            body_slice(conn, ex, &rest, sh)?;
+        }
+        if !backend_keeps {
+            if let Resp::Done { reusable } = &mut ex.resp {
+                *reusable = false;
+            }
+        }
+        return Ok(());
+    }
+}
+
+/// Queues a response head for the client, with `ProxyPassReverse` applied.
+fn encode_for_client(
+    conn: &mut Conn,
+    ex: &Exchange,
+    head: &ResponseHead,
+    framing: ClientFraming,
+    keep_alive: bool,
+    sh: &mut Shared,
+) {
+    let vhost = &ex.cfg.vhosts[ex.vhost];
+    let req = ex.request();
+    let host = req.host.map(|s| s.of(&ex.log.head));
+    let fallback = if conn.local.port() == conn.scheme.default_port() {
+        vhost.server_name.clone()
+    } else {
+        format!("{}:{}", vhost.server_name, conn.local.port())
+    };
+    let view = ClientView {
+        scheme: conn.scheme,
+        host,
+        fallback: &fallback,
+    };
+    let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
+    let via_by = match vhost.via {
+        ViaSetting::Off | ViaSetting::Block => String::new(),
+        ViaSetting::On | ViaSetting::Full => format!("{}:{}", vhost.server_name, conn.local.port()),
+    };
+    let client = ClientResponse {
+        framing,
+        keep_alive,
+        client_version: ex.client_version,
+        via: via_mode(vhost.via),
+        via_by: via_by.as_bytes(),
+        rewrite: &rewrite,
+    };
+    let mut out = mem::take(&mut sh.scratch);
+    out.clear();
+    encode_client_response(&ex.bin, head, &client, &mut out);
+    conn.cout.push_slice(&mut sh.pool, &out);
+    sh.scratch = out;
+}
+
+/// Releases the backend once the response is in, and ends the exchange once the client has
+/// every byte.
+fn finish_if_done(
+    conn: &mut Conn,
+    mut ex: Box<Exchange>,
+    moved: bool,
+    sh: &mut Shared,
+) -> (Phase, bool) {
+    let Resp::Done { reusable } = ex.resp else {
+        return (Phase::Proxy(ex), moved);
+    };
+    let mut moved = moved;
+    if let Some(b) = ex.backend.take() {
+        let request_sent = matches!(ex.req_body, ReqBody::Done) && ex.bout.is_empty();
+        if !request_sent {
+            ex.keep_alive = false;
+            ex.bout.clear(&mut sh.pool);
+        }
+        ex.t_release = Some(sh.now);
+        let waiter = sh.backends.release(
+            b,
+            reusable && request_sent,
+            &ex.cfg,
+            sh.now,
+            &mut sh.timers,
+            &sh.registry,
+        );
+        wake(waiter, sh);
+        moved = true;
+    }
+    if !conn.cout.is_empty() {
+        return (Phase::Proxy(ex), moved);
+    }
+    let t = |at: Option<Instant>, from: Option<Instant>| Some(at?.saturating_duration_since(from?));
+    let backend = BackendLog {
+        name: &ex.cfg.backends[ex.backend_id].name,
+        addr: ex.backend_addr,
+        status: (ex.status != 0).then_some(ex.status),
+        connect: t(ex.t_connected, Some(ex.t_connect)),
+        first_byte: t(ex.t_first, ex.t_req),
+        hold: t(ex.t_release, ex.t_req),
+        head: ex.resp_head.as_ref(),
+    };
+    let next_keep = ex.keep_alive && matches!(ex.req_body, ReqBody::Done);
+    conn.exchanges += 1;
+    conn.log_exchange(
+        &ex.log,
+        ex.vhost,
+        ex.status,
+        ex.body_bytes,
+        Some(backend),
+        sh,
+    );
+    if next_keep {
+        (Phase::Head, true)
+    } else {
+        (conn.start_linger(sh), true)
+    }
+}

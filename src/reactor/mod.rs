@@ -1,0 +1,466 @@
+//! One event loop on one thread: its listeners, its client connections, its backend
+//! connections and keep-alive pool, its blocks, timers and logs. It shares nothing mutable with
+//! other reactors; control messages (reload, stop) arrive through a channel and a `Waker`.
+//!
+//! Sockets are registered once for both readability and writability, edge-triggered. Events
+//! only set readiness flags; handlers drain to `WouldBlock` and clear them. Work that has no
+//! kernel event to come (a pipelined request already buffered, a handler out of budget, a
+//! waiter whose backend connection was freed) goes on the re-run queue.
+
+mod backend;
+mod conn;
+mod exchange;
+mod reply;
+mod timer;
+mod token;
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Registry, Waker};
+use slab::Slab;
+
+use crate::buf::BufPool;
+use crate::config::{Config, LogLevel, Scheme};
+use crate::log::{AccessLogs, ErrorLog};
+use backend::BackendPool;
+use conn::{Conn, Step};
+use timer::Timers;
+use token::{Kind, Token};
+
+/// Connections accepted from one listener per loop turn before others get their turn.
+const ACCEPT_BUDGET: usize = 64;
+
+/// Re-run entries handled per loop turn (the rest wait for the next turn, after events).
+const RERUN_BUDGET: usize = 1024;
+
+/// Events taken from the kernel per `poll`.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Readiness of a socket as last reported and not yet used up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    pub readable: bool,
+    pub writable: bool,
+}
+
+impl Ready {
+    fn absorb(&mut self, event: &mio::event::Event) {
+        // Errors and hang-ups are reported as both: the next read or write sees them.
+        let broken = event.is_error() || event.is_read_closed() || event.is_write_closed();
+        self.readable |= event.is_readable() || broken;
+        self.writable |= event.is_writable() || broken;
+    }
+}
+
+/// A message from the main thread.
+#[derive(Debug)]
+pub enum Control {
+    /// Use this configuration for new exchanges (listeners stay as they are).
+    Reload(Arc<Config>),
+    /// Stop accepting, finish what is in flight, and exit by the deadline.
+    Drain(Instant),
+    /// Exit now.
+    Quit,
+}
+
+/// What handlers share within a reactor: passed down as `&mut`, never behind a lock.
+#[derive(Debug)]
+pub struct Shared {
+    pub registry: Registry,
+    pub cfg: Arc<Config>,
+    pub cfg_gen: u64,
+    pub pool: BufPool,
+    pub backends: BackendPool,
+    pub timers: Timers,
+    pub rerun: VecDeque<Token>,
+    pub log: ErrorLog,
+    pub access: AccessLogs,
+    /// The time of this loop turn.
+    pub now: Instant,
+    /// The last generation handed to a slab entry.
+    pub gen: u32,
+    pub draining: bool,
+    /// A reusable buffer for encoding heads and discarding bytes.
+    pub scratch: Vec<u8>,
+}
+
+/// One listening socket of this reactor.
+#[derive(Debug)]
+struct Listener {
+    socket: TcpListener,
+    scheme: Scheme,
+    /// Connections are waiting beyond the accept budget.
+    pending: bool,
+}
+
+/// An event loop.
+#[derive(Debug)]
+pub struct Reactor {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    conns: Slab<Conn>,
+    sh: Shared,
+    controls: Receiver<Control>,
+    drain_deadline: Option<Instant>,
+}
+
+impl Reactor {
+    /// A reactor over already-bound listeners (one `SO_REUSEPORT` socket per reactor and
+    /// address). Returns the waker that control messages must be followed by.
+    pub fn new(
+        cfg: Arc<Config>,
+        listeners: Vec<(std::net::TcpListener, Scheme)>,
+        controls: Receiver<Control>,
+    ) -> io::Result<(Reactor, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Arc::new(Waker::new(&registry, Token::new(Kind::Waker, 0, 0).into())?);
+        let mut own = Vec::new();
+        for (i, (socket, scheme)) in listeners.into_iter().enumerate() {
+            socket.set_nonblocking(true)?;
+            let mut socket = TcpListener::from_std(socket);
+            registry.register(
+                &mut socket,
+                Token::new(Kind::Listener, i, 0).into(),
+                Interest::READABLE,
+            )?;
+            own.push(Listener {
+                socket,
+                scheme,
+                pending: false,
+            });
+        }
+        let mut backends = BackendPool::default();
+        backends.reset(cfg.backends.len(), 0, &registry);
+        let sh = Shared {
+            log: ErrorLog::open(&cfg)?,
+            access: AccessLogs::open(&cfg)?,
+            registry,
+            cfg,
+            cfg_gen: 0,
+            pool: BufPool::default(),
+            backends,
+            timers: Timers::default(),
+            rerun: VecDeque::new(),
+            now: Instant::now(),
+            gen: 0,
+            draining: false,
+            scratch: Vec::new(),
+        };
+        Ok((
+            Reactor {
+                poll,
+                listeners: own,
+                conns: Slab::new(),
+                sh,
+                controls,
+                drain_deadline: None,
+            },
+            waker,
+        ))
+    }
+
+    /// Runs until told to stop (and, when draining, until the last connection is done).
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.sh.now = Instant::now();
+            for event in events.iter() {
+                let token = Token(event.token().0);
+                match token.kind() {
+                    Kind::Listener => {
+                        if let Some(l) = self.listeners.get_mut(token.idx()) {
+                            l.pending = true;
+                        }
+                    }
+                    Kind::Client => self.client_event(token, event),
+                    Kind::Backend => self.backend_event(token, event),
+                    Kind::Waker => {
+                        if self.on_controls() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            self.accept_pending();
+            self.run_rerun_queue();
+            self.fire_timers();
+            self.sh.access.flush();
+            if self.sh.draining {
+                self.close_idle();
+                let late = self.drain_deadline.is_some_and(|d| self.sh.now >= d);
+                if self.conns.is_empty() || late {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.sh.rerun.is_empty() || self.listeners.iter().any(|l| l.pending) {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let timer = self
+            .sh
+            .timers
+            .next()
+            .map(|t| t.saturating_duration_since(now));
+        let drain = self
+            .drain_deadline
+            .map(|t| t.saturating_duration_since(now));
+        match (timer, drain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn client_event(&mut self, token: Token, event: &mio::event::Event) {
+        let idx = token.idx();
+        match self.conns.get_mut(idx) {
+            Some(conn) if conn.gen == token.gen() => conn.ready.absorb(event),
+            _ => return,
+        }
+        self.drive(idx);
+    }
+
+    fn backend_event(&mut self, token: Token, event: &mio::event::Event) {
+        let idx = token.idx();
+        let owner = match self.sh.backends.conns.get_mut(idx) {
+            Some(bc) if bc.gen == token.gen() => {
+                bc.ready.absorb(event);
+                bc.owner
+            }
+            _ => return,
+        };
+        match owner {
+            Some(client) => self.drive(client),
+            None => {
+                // An event on an idle pooled connection: an edge left over from its last
+                // response (spurious), or the backend closed it or sent bytes nobody asked for.
+                // A read tells which; only the first keeps it usable.
+                let mut probe = [0u8; 1];
+                let bc = &mut self.sh.backends.conns[idx];
+                match bc.stream.read(&mut probe) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        bc.ready.readable = false;
+                        return;
+                    }
+                    Ok(_) | Err(_) => {}
+                }
+                if self.sh.log.enabled(LogLevel::Debug) {
+                    let peer = self.sh.backends.conns[idx].peer;
+                    self.sh.log.log(
+                        LogLevel::Debug,
+                        None,
+                        format_args!("pooled connection to {peer} closed by the backend"),
+                    );
+                }
+                let waiter = self.sh.backends.close(idx, &self.sh.registry);
+                if let Some((c, gen)) = waiter {
+                    self.sh.rerun.push_back(Token::new(Kind::Client, c, gen));
+                }
+            }
+        }
+    }
+
+    fn drive(&mut self, idx: usize) {
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if conn.drive(idx, &mut self.sh) == Step::Close {
+            let conn = self.conns.remove(idx);
+            conn.close(idx, &mut self.sh);
+        }
+    }
+
+    fn accept_pending(&mut self) {
+        for i in 0..self.listeners.len() {
+            if !self.listeners[i].pending || self.sh.draining {
+                continue;
+            }
+            let mut accepted = 0;
+            self.listeners[i].pending = loop {
+                if accepted == ACCEPT_BUDGET {
+                    break true;
+                }
+                match self.listeners[i].socket.accept() {
+                    Ok((stream, peer)) => {
+                        accepted += 1;
+                        self.admit(stream, peer, self.listeners[i].scheme);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                    Err(e)
+                        if e.kind() == io::ErrorKind::Interrupted
+                            || e.kind() == io::ErrorKind::ConnectionAborted =>
+                    {
+                        continue
+                    }
+                    Err(e) => {
+                        // Out of descriptors or memory: log, and try again next turn rather than spin.
+                        self.sh
+                            .log
+                            .log(LogLevel::Error, None, format_args!("accept failed: {e}"));
+                        break true;
+                    }
+                }
+            };
+        }
+    }
+
+    fn admit(&mut self, mut stream: mio::net::TcpStream, peer: SocketAddr, scheme: Scheme) {
+        let _ = stream.set_nodelay(true);
+        let Ok(local) = stream.local_addr() else {
+            return;
+        };
+        self.sh.gen = self.sh.gen.wrapping_add(1) & Token::GEN_MASK;
+        let entry = self.conns.vacant_entry();
+        let idx = entry.key();
+        let token = Token::new(Kind::Client, idx, self.sh.gen);
+        if let Err(e) = self.sh.registry.register(
+            &mut stream,
+            token.into(),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.sh.log.log(
+                LogLevel::Error,
+                Some(peer),
+                format_args!("cannot register connection: {e}"),
+            );
+            return;
+        }
+        entry.insert(Conn::new(stream, self.sh.gen, peer, local, scheme));
+        self.drive(idx);
+    }
+
+    fn run_rerun_queue(&mut self) {
+        let n = self.sh.rerun.len().min(RERUN_BUDGET);
+        for _ in 0..n {
+            let Some(token) = self.sh.rerun.pop_front() else {
+                break;
+            };
+            if self
+                .conns
+                .get(token.idx())
+                .is_some_and(|c| c.gen == token.gen())
+            {
+                self.drive(token.idx());
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.sh.now;
+        while let Some((at, raw)) = self.sh.timers.pop_due(now) {
+            let token = Token(raw);
+            let idx = token.idx();
+            match token.kind() {
+                Kind::Client => {
+                    let Some(conn) = self.conns.get_mut(idx).filter(|c| c.gen == token.gen())
+                    else {
+                        continue;
+                    };
+                    if conn.deadline.fire(at, now, &mut self.sh.timers, raw)
+                        && conn.on_timeout(idx, &mut self.sh) == Step::Close
+                    {
+                        let conn = self.conns.remove(idx);
+                        conn.close(idx, &mut self.sh);
+                    }
+                }
+                Kind::Backend => {
+                    let Some(bc) = self
+                        .sh
+                        .backends
+                        .conns
+                        .get_mut(idx)
+                        .filter(|b| b.gen == token.gen())
+                    else {
+                        continue;
+                    };
+                    if bc.deadline.fire(at, now, &mut self.sh.timers, raw)
+                        && self.sh.backends.is_idle(idx)
+                    {
+                        let waiter = self.sh.backends.close(idx, &self.sh.registry);
+                        if let Some((c, gen)) = waiter {
+                            self.sh.rerun.push_back(Token::new(Kind::Client, c, gen));
+                        }
+                    }
+                }
+                Kind::Listener | Kind::Waker => {}
+            }
+        }
+    }
+
+    /// Handles control messages; returns true when the reactor must exit now.
+    fn on_controls(&mut self) -> bool {
+        loop {
+            match self.controls.try_recv() {
+                Ok(Control::Reload(cfg)) => self.reload(cfg),
+                Ok(Control::Drain(deadline)) => {
+                    self.sh.draining = true;
+                    self.drain_deadline = Some(deadline);
+                    for l in &mut self.listeners {
+                        let _ = self.sh.registry.deregister(&mut l.socket);
+                    }
+                    self.listeners.clear();
+                }
+                Ok(Control::Quit) | Err(TryRecvError::Disconnected) => return true,
+                Err(TryRecvError::Empty) => return false,
+            }
+        }
+    }
+
+    fn reload(&mut self, cfg: Arc<Config>) {
+        match (ErrorLog::open(&cfg), AccessLogs::open(&cfg)) {
+            (Ok(log), Ok(access)) => {
+                self.sh.access.flush();
+                self.sh.log = log;
+                self.sh.access = access;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.sh.log.log(
+                    LogLevel::Error,
+                    None,
+                    format_args!("reload: keeping the old logs: {e}"),
+                );
+            }
+        }
+        self.sh.cfg_gen += 1;
+        self.sh
+            .backends
+            .reset(cfg.backends.len(), self.sh.cfg_gen, &self.sh.registry);
+        self.sh.cfg = cfg;
+        self.sh.log.log(
+            LogLevel::Notice,
+            None,
+            format_args!("configuration reloaded"),
+        );
+    }
+
+    /// While draining, connections with no request in progress close at once.
+    fn close_idle(&mut self) {
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_idle())
+            .map(|(i, _)| i)
+            .collect();
+        for idx in idle {
+            let conn = self.conns.remove(idx);
+            conn.close(idx, &mut self.sh);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Answers spoonfeed writes itself: the one exhaustive mapping from what went wrong to the
+//! status code and whether the client connection must close, and the bytes of such a response.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use crate::http1::chunked::ChunkedError;
+use crate::http1::request::RequestError;
+use crate::log::UtcTime;
+
+/// Why an exchange is answered by spoonfeed instead of a backend. Who caused it decides the
+/// class: the client (4xx), the backend (502/503/504), or spoonfeed itself (500).
+#[derive(Debug)]
+pub enum Failure {
+    /// The client's request head is unacceptable.
+    Request(RequestError),
+    /// The request head did not arrive within `Timeout`.
+    RequestTimeout,
+    /// The request body is larger than `LimitRequestBody`.
+    BodyTooLarge,
+    /// The chunked request body is malformed.
+    BadRequestBody(ChunkedError),
+    /// An absolute-form request for a host that is not ours, or a CONNECT, with
+    /// `ProxyRequests Off`.
+    ForwardProxyRefused,
+    /// No `ProxyPass` route matches (spoonfeed serves no files of its own).
+    NoRoute,
+    /// A `ProxyPass PATH !` exclusion matched.
+    Excluded,
+    /// `OPTIONS *`: answered by spoonfeed itself.
+    ServerOptions,
+    /// `retry=` has the backend marked down after a failed connect; retry after this long.
+    BackendDown(Duration),
+    /// `max=` connections to the backend stayed busy for the whole timeout.
+    BackendBusy,
+    /// Every address of the backend refused or failed the connect.
+    ConnectFailed,
+    /// The connect did not complete within `connectiontimeout`.
+    ConnectTimeout,
+    /// No complete response head within the backend's `timeout`.
+    ResponseTimeout,
+    /// The backend's response head is invalid or its framing ambiguous.
+    BadResponse(&'static str),
+    /// The backend closed or reset the connection before a complete response head.
+    BackendClosed,
+}
+
+/// Whether the client connection may carry another exchange after the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    KeepAlive,
+    Close,
+}
+
+impl Failure {
+    /// The wire answer. No wildcard arm: a new kind must decide its own status.
+    pub fn answer(&self) -> (u16, After) {
+        match self {
+            Failure::Request(e) => (e.status(), After::Close),
+            Failure::RequestTimeout => (408, After::Close),
+            Failure::BodyTooLarge => (413, After::Close),
+            Failure::BadRequestBody(_) => (400, After::Close),
+            Failure::ForwardProxyRefused => (403, After::KeepAlive),
+            Failure::NoRoute | Failure::Excluded => (404, After::KeepAlive),
+            Failure::ServerOptions => (200, After::KeepAlive),
+            Failure::BackendDown(_) | Failure::BackendBusy => (503, After::KeepAlive),
+            Failure::ConnectFailed | Failure::BadResponse(_) | Failure::BackendClosed => {
+                (502, After::KeepAlive)
+            }
+            Failure::ConnectTimeout | Failure::ResponseTimeout => (504, After::KeepAlive),
+        }
+    }
+
+    /// A short reason for the error log.
+    pub fn reason(&self) -> String {
+        match self {
+            Failure::Request(e) => format!("bad request: {}", e.reason()),
+            Failure::RequestTimeout => "request head timed out".into(),
+            Failure::BodyTooLarge => "request body exceeds LimitRequestBody".into(),
+            Failure::BadRequestBody(e) => format!("bad chunked request body: {}", e.reason()),
+            Failure::ForwardProxyRefused => {
+                "forward proxy request refused (ProxyRequests Off)".into()
+            }
+            Failure::NoRoute => "no ProxyPass route matches".into(),
+            Failure::Excluded => "excluded by ProxyPass !".into(),
+            Failure::ServerOptions => "OPTIONS *".into(),
+            Failure::BackendDown(_) => "backend marked down (retry=)".into(),
+            Failure::BackendBusy => "backend at max= connections for the whole timeout".into(),
+            Failure::ConnectFailed => "backend connect failed".into(),
+            Failure::ConnectTimeout => "backend connect timed out".into(),
+            Failure::ResponseTimeout => "backend response head timed out".into(),
+            Failure::BadResponse(why) => format!("invalid backend response: {why}"),
+            Failure::BackendClosed => "backend closed the connection before a response".into(),
+        }
+    }
+
+    /// Whether this is worth an error-log line at `warn` or above (client noise goes to `info`).
+    pub fn is_backend_side(&self) -> bool {
+        match self {
+            Failure::BackendDown(_)
+            | Failure::BackendBusy
+            | Failure::ConnectFailed
+            | Failure::ConnectTimeout
+            | Failure::ResponseTimeout
+            | Failure::BadResponse(_)
+            | Failure::BackendClosed => true,
+            Failure::Request(_)
+            | Failure::RequestTimeout
+            | Failure::BodyTooLarge
+            | Failure::BadRequestBody(_)
+            | Failure::ForwardProxyRefused
+            | Failure::NoRoute
+            | Failure::Excluded
+            | Failure::ServerOptions => false,
+        }
+    }
+}
+
+/// The reason phrase for the statuses spoonfeed generates.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+/// Appends an RFC 9110 IMF-fixdate (`Wed, 25 Nov 2026 21:43:36 GMT`).
+pub fn http_date(now: SystemTime, out: &mut Vec<u8>) {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = UtcTime::from(now);
+    let days = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        / 86_400;
+    let _ = write!(
+        out,
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        t.day,
+        MONTHS[(t.month - 1) as usize],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
+    );
+}
+
+/// Encodes a complete response of spoonfeed's own: status line, `Date`, `Server`, framing,
+/// `Connection`, and a small HTML body (none for HEAD). Returns the body length.
+pub fn encode(
+    failure: &Failure,
+    after: After,
+    head_only: bool,
+    now: SystemTime,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let (status, _) = failure.answer();
+    let phrase = reason_phrase(status);
+    let body = if status == 200 {
+        String::new()
+    } else {
+        format!("<!DOCTYPE html>\n<html><head><title>{status} {phrase}</title></head><body><h1>{phrase}</h1></body></html>\n")
+    };
+    let _ = write!(out, "HTTP/1.1 {status} {phrase}\r\nDate: ");
+    http_date(now, out);
+    out.extend_from_slice(b"\r\nServer: spoonfeed\r\n");
+    match failure {
+        Failure::BackendDown(wait) => {
+            let _ = write!(out, "Retry-After: {}\r\n", wait.as_secs().max(1));
+        }
+        Failure::ServerOptions => {
+            out.extend_from_slice(b"Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n")
+        }
+        _ => {}
+    }
+    if !body.is_empty() {
+        out.extend_from_slice(b"Content-Type: text/html; charset=utf-8\r\n");
+    }
+    let _ = write!(out, "Content-Length: {}\r\n", body.len());
+    if after == After::Close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !head_only {
+        out.extend_from_slice(body.as_bytes());
+    }
+    if head_only {
+        0
+    } else {
+        body.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn http_date_is_imf_fixdate() {
+        let mut out = Vec::new();
+        http_date(UNIX_EPOCH + Duration::from_secs(1_795_643_016), &mut out);
+        assert_eq!(out, b"Wed, 25 Nov 2026 21:43:36 GMT");
+    }
+
+    #[test]
+    fn backend_down_answer_carries_retry_after() {
+        let mut out = Vec::new();
+        let f = Failure::BackendDown(Duration::from_secs(42));
+        let (status, after) = f.answer();
+        assert_eq!((status, after), (503, After::KeepAlive));
+        encode(&f, after, false, UNIX_EPOCH, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nRetry-After: 42\r\n"), "{text}");
+        assert!(!text.contains("Connection: close"), "{text}");
+    }
+
+    #[test]
+    fn head_only_answer_keeps_length_but_sends_no_body() {
+        let mut out = Vec::new();
+        let n = encode(&Failure::NoRoute, After::Close, true, UNIX_EPOCH, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(n, 0);
+        assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
+        assert!(text.contains("Content-Length: "), "{text}");
+    }
+}

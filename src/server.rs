@@ -1,0 +1,142 @@
+//! Starting and stopping a server: binds every `Listen` address once per reactor with
+//! `SO_REUSEPORT`, starts the reactor threads (pinned to a CPU each under `Workers auto`), and
+//! carries reload and stop requests to them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+
+use crate::config::{Config, Workers};
+use crate::reactor::{Control, Reactor};
+use crate::sys;
+
+/// Most reactor threads, whatever `Workers` says.
+pub const MAX_WORKERS: usize = 1024;
+
+#[derive(Debug)]
+struct Handle {
+    controls: Sender<Control>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// A running server: its reactors and the addresses it listens on.
+#[derive(Debug)]
+pub struct Server {
+    reactors: Vec<Handle>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Binds the listeners and starts the reactors. A `Listen` port of 0 is resolved by the
+    /// first bind and shared by every reactor's socket.
+    pub fn start(cfg: Config) -> io::Result<Server> {
+        let cpus = sys::allowed_cpus().unwrap_or_default();
+        let (workers, pin) = match cfg.workers {
+            Workers::Auto => (cpus.len().max(1), !cpus.is_empty()),
+            Workers::Count(n) => (n.clamp(1, MAX_WORKERS), false),
+        };
+        let mut per_worker: Vec<Vec<(std::net::TcpListener, crate::config::Scheme)>> =
+            (0..workers).map(|_| Vec::new()).collect();
+        let mut addrs = Vec::new();
+        for listen in &cfg.listens {
+            let mut addr = listen.addr;
+            for sockets in &mut per_worker {
+                let socket = sys::reuseport_listener(addr).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("{}: cannot listen on {addr}: {e}", listen.origin),
+                    )
+                })?;
+                if addr.port() == 0 {
+                    addr = socket.local_addr()?;
+                }
+                sockets.push((socket, listen.scheme));
+            }
+            addrs.push(addr);
+        }
+        let mut reactors = Vec::new();
+        for (i, listeners) in per_worker.into_iter().enumerate() {
+            let (tx, rx) = mpsc::channel();
+            // Each reactor gets its own copy, so reference counting never bounces a cache line
+            // between cores.
+            let (reactor, waker) = Reactor::new(Arc::new(cfg.clone()), listeners, rx)?;
+            let cpu = pin.then(|| cpus[i % cpus.len()]);
+            let thread = std::thread::Builder::new()
+                .name(format!("spoonfeed-reactor-{i}"))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        // Pinning is an optimisation; a reactor that cannot be pinned still serves.
+                        let _ = sys::pin_current_thread(cpu);
+                    }
+                    reactor.run()
+                })?;
+            reactors.push(Handle {
+                controls: tx,
+                waker,
+                thread: Some(thread),
+            });
+        }
+        Ok(Server { reactors, addrs })
+    }
+
+    /// The bound address of each `Listen`, in configuration order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Hands a new configuration to every reactor; exchanges in flight finish on the old one.
+    /// Listeners are not changed by a reload.
+    pub fn reload(&self, cfg: &Config) {
+        self.send_all(|| Control::Reload(Arc::new(cfg.clone())));
+    }
+
+    /// Stops accepting, lets exchanges in flight finish for at most `grace`, and returns when
+    /// every reactor has exited.
+    pub fn drain(mut self, grace: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + grace;
+        self.send_all(|| Control::Drain(deadline));
+        self.join()
+    }
+
+    /// Stops every reactor at once.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.send_all(|| Control::Quit);
+        self.join()
+    }
+
+    fn send_all(&self, mut msg: impl FnMut() -> Control) {
+        for r in &self.reactors {
+            // A reactor that already exited has dropped its receiver; nothing to tell it.
+            if r.controls.send(msg()).is_ok() {
+                let _ = r.waker.wake();
+            }
+        }
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for r in &mut self.reactors {
+            if let Some(thread) = r.thread.take() {
+                match thread.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => result = Err(e),
+                    Err(_) => result = Err(io::Error::other("a reactor thread panicked")),
+                }
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.send_all(|| Control::Quit);
+        let _ = self.join();
+    }
+}

@@ -1,0 +1,182 @@
+//! Every libc call spoonfeed makes, each `unsafe` block with its `// SAFETY:` reasoning.
+//!
+//! The rest of the crate is `#![deny(unsafe_code)]`; this module exposes safe functions that
+//! take and return std types. Nothing here keeps state.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Backlog of each listening socket; the kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: libc::c_int = 4096;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn set_int_opt(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` lives across the call and its size is passed exactly; `fd` is an open
+    // socket owned by the caller.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// Builds the `sockaddr` for `addr` into `storage`, returning its length.
+fn sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr type.
+            let sin = unsafe {
+                &mut *(storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.ip().octets()),
+            };
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above.
+            let sin6 = unsafe {
+                &mut *(storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.ip().octets(),
+            };
+            sin6.sin6_scope_id = a.scope_id();
+            mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+/// A non-blocking listening socket with `SO_REUSEPORT`, so every reactor can own one for the
+/// same address and the kernel spreads connections across them. IPv6 sockets are v6-only, so
+/// `[::]:80` and `0.0.0.0:80` can both be listened on.
+pub fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain syscall; the returned descriptor is owned right below.
+    let raw = cvt(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_int_opt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    set_int_opt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    if family == libc::AF_INET6 {
+        set_int_opt(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    // SAFETY: zeroed sockaddr_storage is a valid value of that plain C struct.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = sockaddr(&addr, &mut storage);
+    // SAFETY: `storage` holds a sockaddr of `len` bytes for this socket's family.
+    cvt(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
+    // SAFETY: plain syscall on a bound socket we own.
+    cvt(unsafe { libc::listen(raw, LISTEN_BACKLOG) })?;
+    Ok(TcpListener::from(fd))
+}
+
+/// The CPUs this process may run on, in ascending order.
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: zeroed cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    cvt(unsafe { libc::sched_getaffinity(0, mem::size_of::<libc::cpu_set_t>(), &mut set) })?;
+    let max = 8 * mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET only reads the set, and `cpu` is below the set's capacity.
+    Ok((0..max)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Pins the calling thread to one CPU.
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    // SAFETY: zeroed cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
+    // SAFETY: CPU_SET writes inside the set; out-of-range CPUs are ignored by libc's macro.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; 0 names the calling thread.
+    cvt(unsafe { libc::sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), &set) }).map(drop)
+}
+
+/// Signals the command-line server handles itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// `SIGHUP`: reload the configuration.
+    Reload,
+    /// `SIGTERM` / `SIGINT`: drain and stop.
+    Stop,
+    /// `SIGQUIT`: stop at once.
+    Quit,
+}
+
+fn handled_set() -> libc::sigset_t {
+    // SAFETY: zeroed sigset_t is then initialised by sigemptyset before any use.
+    let mut set: libc::sigset_t = unsafe { mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t; the signal numbers are valid constants.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
+            libc::sigaddset(&mut set, sig);
+        }
+    }
+    set
+}
+
+/// Blocks the handled signals in the calling thread (and so in threads it spawns later), so
+/// that `wait_signal` receives them synchronously instead of a handler running anywhere.
+pub fn block_signals() -> io::Result<()> {
+    let set = handled_set();
+    // SAFETY: `set` is initialised; the old mask is not wanted.
+    let ret = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(ret))
+    }
+}
+
+/// Waits for one of the signals blocked by `block_signals`.
+pub fn wait_signal() -> io::Result<Signal> {
+    let set = handled_set();
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `set` is initialised and `sig` is a valid out-pointer.
+    let ret = unsafe { libc::sigwait(&set, &mut sig) };
+    if ret != 0 {
+        return Err(io::Error::from_raw_os_error(ret));
+    }
+    Ok(match sig {
+        libc::SIGHUP => Signal::Reload,
+        libc::SIGQUIT => Signal::Quit,
+        _ => Signal::Stop,
+    })
+}

@@ -1,0 +1,165 @@
+//! `origin`: runs the bundled origin server as a process, for benchmarks and manual testing.
+//!
+//! Owns command-line parsing only; the server is `spoonfeed_tools::origin`. Prints the bound
+//! address, alone on one line, on stdout once it accepts connections, then runs until killed.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::thread;
+
+use spoonfeed_tools::origin::{Origin, OriginConfig, DEFAULT_MAX_CONNECTIONS};
+
+/// Listen address when `--listen` is not given.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
+
+const USAGE: &str = "\
+usage: origin [--listen ADDR:PORT] [--max-connections N]
+
+Runs the spoonfeed test origin server until killed. Prints the bound address on stdout.
+
+options:
+  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8081; port 0 picks one)
+  --max-connections N    connections served at once; more wait in the backlog (default 256)
+  --help                 print this help
+
+Endpoints are documented in spoonfeed_tools::origin: /bytes/N, /sink, /echo, /inspect,
+/redirect, /status/N, /close-after-head, /reset.
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Help,
+    Serve {
+        listen: SocketAddr,
+        max_connections: usize,
+    },
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut listen = None;
+    let mut max_connections = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                (name.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        match name.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--listen" | "--max-connections" => {
+                let value = inline
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{name} needs a value"))?;
+                if name == "--listen" {
+                    let addr = value.parse().map_err(|_| {
+                        format!("--listen {value:?} is not ADDR:PORT, like 127.0.0.1:8081")
+                    })?;
+                    listen = Some(addr);
+                } else {
+                    let n = value
+                        .parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or_else(|| {
+                            format!("--max-connections {value:?} is not a positive number")
+                        })?;
+                    max_connections = Some(n);
+                }
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Command::Serve {
+        listen: listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses")),
+        max_connections: max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+    })
+}
+
+fn main() -> ExitCode {
+    let (listen, max_connections) = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Serve {
+            listen,
+            max_connections,
+        }) => (listen, max_connections),
+        Err(why) => {
+            eprintln!("origin: {why}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = OriginConfig {
+        listen,
+        max_connections,
+        ..OriginConfig::default()
+    };
+    let origin = match Origin::start(cfg) {
+        Ok(origin) => origin,
+        Err(err) => {
+            eprintln!("origin: cannot listen on {listen}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", origin.addr());
+    loop {
+        thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn defaults_to_port_8081_on_loopback() {
+        let Ok(Command::Serve {
+            listen,
+            max_connections,
+        }) = parse(&[])
+        else {
+            panic!("no arguments must serve");
+        };
+        assert_eq!(listen.to_string(), "127.0.0.1:8081");
+        assert_eq!(max_connections, DEFAULT_MAX_CONNECTIONS);
+    }
+
+    #[test]
+    fn accepts_options_as_separate_or_joined_values() {
+        let expected = Command::Serve {
+            listen: "0.0.0.0:0".parse().unwrap(),
+            max_connections: 9,
+        };
+        assert_eq!(
+            parse(&["--listen", "0.0.0.0:0", "--max-connections", "9"]),
+            Ok(expected)
+        );
+        assert_eq!(parse(&["--listen=[::1]:80"]).map(|_| ()), Ok(()));
+        assert_eq!(parse(&["--max-connections=3", "--help"]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn refuses_bad_arguments_with_a_reason() {
+        for args in [
+            &["--listen"][..],
+            &["--listen", "localhost"],
+            &["--listen", "1.2.3.4"],
+            &["--max-connections", "0"],
+            &["--max-connections", "x"],
+            &["--port", "1"],
+            &["8081"],
+        ] {
+            let why = parse(args).unwrap_err();
+            assert!(!why.is_empty(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The `origin` binary as benchmark tools run it: flags, the address line on stdout, serving.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use spoonfeed_tools::origin::{body_checksum, to_hex};
+
+const ORIGIN: &str = env!("CARGO_BIN_EXE_origin");
+
+#[test]
+fn prints_the_bound_address_and_serves_on_it() {
+    let mut child = Command::new(ORIGIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let served = (|| {
+        let addr = line.trim_end().parse::<std::net::SocketAddr>().ok()?;
+        let mut stream = TcpStream::connect(addr).ok()?;
+        stream
+            .write_all(b"GET /bytes/100 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).ok()?;
+        Some(String::from_utf8_lossy(&response).into_owned())
+    })();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let response = served.unwrap_or_else(|| panic!("nothing served at {line:?}"));
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response:?}");
+    let checksum = format!("X-Checksum: {}\r\n", to_hex(body_checksum(0, 100)));
+    assert!(response.contains(&checksum), "{response:?}");
+}
+
+#[test]
+fn help_prints_usage_and_succeeds() {
+    let output = Command::new(ORIGIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("usage: origin"));
+}
+
+#[test]
+fn bad_arguments_exit_2_with_the_reason_on_stderr() {
+    let output = Command::new(ORIGIN)
+        .args(["--listen", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--listen \"nowhere\" is not ADDR:PORT"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
