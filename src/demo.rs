@@ -26,8 +26,8 @@ pub fn config_text(origin: SocketAddr) -> String {
          Listen 127.0.0.1:0\n\
          Workers auto\n\
          ServerName localhost\n\
-         ProxyPass        /perl/ http://localhost:{port}/\n\
-         ProxyPassReverse /perl/ http://localhost:{port}/\n"
+         ProxyPass        /perl/ http://localhost:{port}/perl/\n\
+         ProxyPassReverse /perl/ http://localhost:{port}/perl/\n"
     )
 }
 
@@ -105,7 +105,11 @@ pub fn run(once: bool, out: &mut impl Write) -> io::Result<()> {
         // Before any thread starts, so that Ctrl-C reaches `wait_signal` below.
         crate::sys::block_signals()?;
     }
-    let origin = Origin::start(OriginConfig::default())?;
+    // The heavy application mounted at /perl/, like the chapter's mod_perl server.
+    let origin = Origin::start(OriginConfig {
+        mount: "/perl".into(),
+        ..OriginConfig::default()
+    })?;
     let text = config_text(origin.addr());
     let loaded = config::parse_str(&text, Path::new("demo.conf")).map_err(|errors| {
         io::Error::other(
@@ -154,7 +158,7 @@ pub fn run(once: bool, out: &mut impl Write) -> io::Result<()> {
         verdict(&large)
     )?;
 
-    let redirect = fetch(proxy, &host, "/perl/redirect?to=/bytes/10")?;
+    let redirect = fetch(proxy, &host, "/perl/redirect?to=/perl/bytes/10")?;
     let location = redirect.header("location").unwrap_or("(none)");
     writeln!(
         out,
@@ -163,7 +167,7 @@ pub fn run(once: bool, out: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "    the origin said http://localhost:{}/bytes/10; ProxyPassReverse gave the client its own view",
+        "    the origin said http://localhost:{}/perl/bytes/10; ProxyPassReverse gave the client its own view",
         origin.addr().port()
     )?;
     writeln!(out)?;

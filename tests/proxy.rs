@@ -342,10 +342,10 @@ fn query_string_and_percent_encoding_pass_byte_for_byte() {
         finish(s);
     });
     let proxy = Proxy::start(&format!("ProxyPass /app/ http://{}/base/\n", backend.addr));
-    let r = proxy.get("/app/x/%2e%2E/a%20b;p?q=%41%zz&x=/../&&");
+    let r = proxy.get("/app/x/%2e%2Ex/%7e%41%20b;p?q=%41%zz&x=/../&&");
     assert_eq!(
         r.text(),
-        "GET /base/x/%2e%2E/a%20b;p?q=%41%zz&x=/../&& HTTP/1.1"
+        "GET /base/x/%2e%2Ex/%7e%41%20b;p?q=%41%zz&x=/../&& HTTP/1.1"
     );
 }
 
@@ -360,6 +360,27 @@ fn exclusions_and_unrouted_paths_get_404_and_reach_no_backend() {
     assert_eq!(proxy.get("/other").status, 404);
     assert_eq!(origin.stats().requests, 0);
     assert_eq!(proxy.get("/app/bytes/1").status, 200);
+}
+
+#[test]
+fn exclusions_cannot_be_bypassed_by_dot_segments_or_encodings() {
+    let origin = origin();
+    let port = origin.addr().port();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass /app/admin !\nProxyPass /app/ http://127.0.0.1:{port}/\n"
+    ));
+    assert_eq!(proxy.get("/app/x/../admin/inspect").status, 400);
+    assert_eq!(proxy.get("/app/x/%2e%2E/admin/inspect").status, 400);
+    assert_eq!(proxy.get("/app/%61dmin/inspect").status, 404);
+    assert_eq!(proxy.get("/app//admin/inspect").status, 404);
+    assert_eq!(origin.stats().requests, 0);
+    let r = proxy.get("/app/%62ytes/3");
+    assert_ne!(r.status, 400);
+    assert_eq!(
+        origin.stats().requests,
+        1,
+        "an encoded spelling of an allowed path is forwarded"
+    );
 }
 
 #[test]

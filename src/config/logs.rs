@@ -96,7 +96,9 @@ fn check_format(directive: &str, format: &str) -> Result<(), String> {
             "{directive}: a log format cannot end with a backslash"
         ));
     }
-    Ok(())
+    crate::log::format::LogFormat::parse(format)
+        .map(drop)
+        .map_err(|e| format!("{directive}: {e}"))
 }
 
 /// `LogFormat FORMAT NICKNAME`. Without a nickname Apache sets TransferLog's format, which

@@ -172,8 +172,8 @@ pub enum Decision {
 ///
 /// Unlike mod_proxy, which matches the *decoded*, dot-segment-free path, nothing is decoded
 /// here: `/%61dmin` and `/x/../admin` do not match `ProxyPass /admin !`, while a backend may
-/// well read them as `/admin`. An exclusion only protects a path if the caller rejects (or
-/// normalises) targets holding dot-segments or percent-encoded unreserved bytes before routing.
+/// well read them as `/admin`. The caller therefore refuses dot-segments and decodes
+/// unreserved escapes first (`super::path`).
 pub fn route(vhost: &Vhost, path_and_query: &[u8]) -> Decision {
     if path_and_query.first() != Some(&b'/') {
         return Decision::NoRoute;

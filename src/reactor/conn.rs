@@ -22,7 +22,8 @@ use super::token::{Kind, Token};
 use super::{Ready, Shared};
 use crate::buf::Chain;
 use crate::config::{Config, LogLevel, Scheme};
-use crate::http1::request::{parse_request, RequestHead};
+use crate::http1::request::{parse_request_incremental, RequestHead};
+use crate::http1::HeadProgress;
 use crate::http1::Method;
 use crate::log::format::LogRecord;
 
@@ -120,6 +121,9 @@ pub struct Conn {
     /// Bytes read from the client and not consumed yet (a head, body, pipelined requests).
     /// Emptied and freed when the connection idles.
     pub cin: Vec<u8>,
+    /// How far the head at the start of `cin` has been scanned; reset whenever `cin` loses
+    /// its front.
+    pub progress: HeadProgress,
     /// Bytes owed to the client.
     pub cout: Chain,
     pub phase: Phase,
@@ -147,6 +151,7 @@ impl Conn {
                 writable: true,
             },
             cin: Vec::new(),
+            progress: HeadProgress::default(),
             cout: Chain::default(),
             phase: Phase::Head,
             exchanges: 0,
@@ -256,7 +261,7 @@ impl Conn {
                 field_size: sh.cfg.limits.request_field_size,
                 fields: sh.cfg.limits.request_fields,
             };
-            match parse_request(&self.cin, &limits) {
+            match parse_request_incremental(&self.cin, &limits, &mut self.progress) {
                 Ok(Some(head)) => return (exchange::start(self, head, idx, sh), true),
                 Ok(None) => {}
                 Err(e) => {

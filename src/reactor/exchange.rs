@@ -22,13 +22,16 @@ use crate::buf::{Chain, BLOCK_SIZE};
 use crate::config::{BackendId, Config, LogLevel, ViaSetting};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
-use crate::http1::response::{parse_response, response_body, ResponseBody, ResponseHead};
-use crate::http1::{Method, Version};
+use crate::http1::response::{
+    parse_response_incremental, response_body, ResponseBody, ResponseHead,
+};
+use crate::http1::{HeadProgress, Method, Version};
 use crate::log::format::BackendFields;
 use crate::proxy::forward::{
     encode_backend_request, encode_client_response, BackendRequest, ClientFraming, ClientResponse,
     Forwarded, ViaMode,
 };
+use crate::proxy::path;
 use crate::proxy::reverse::{self, ClientView};
 use crate::proxy::route::{self, Decision};
 
@@ -110,6 +113,8 @@ pub struct Exchange {
     req_body: ReqBody,
     bout: Chain,
     bin: Vec<u8>,
+    /// How far the response head at the start of `bin` has been scanned.
+    bin_progress: HeadProgress,
     interim: u32,
     resp: Resp,
     resp_head: Option<(Vec<u8>, ResponseHead)>,
@@ -202,6 +207,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         wall: std::time::SystemTime::now(),
     };
     conn.cin.drain(..head_len);
+    conn.progress = HeadProgress::default();
     let head = log.parsed.as_ref().expect("just set");
     let buf = &log.head;
     let host = head.host.map(|s| s.of(buf));
@@ -229,7 +235,11 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     if let Some(failure) = early {
         return answer(conn, failure, log, vhost_idx, body_unread, sh);
     }
-    let (backend_id, path) = match route::route(vhost, head.path.of(buf)) {
+    let target = head.path.of(buf);
+    if path::has_dot_segment(target) {
+        return answer(conn, Failure::DotSegment, log, vhost_idx, body_unread, sh);
+    }
+    let (backend_id, path) = match route_canonically(vhost, target) {
         Decision::Proxy { backend, path, .. } => (backend, path),
         Decision::Excluded { .. } => {
             return answer(conn, Failure::Excluded, log, vhost_idx, body_unread, sh)
@@ -302,6 +312,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         req_body,
         bout,
         bin: Vec::new(),
+        bin_progress: HeadProgress::default(),
         interim: 0,
         resp: Resp::Head,
         resp_head: None,
@@ -316,6 +327,28 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         t_release: None,
     });
     acquire(conn, ex, idx, false, sh)
+}
+
+/// Routes the request as its canonical spelling decides, forwarding the raw bytes when the
+/// raw spelling takes the same route (the normal case), the decoded ones otherwise: a
+/// percent-encoded spelling can never route around a rule.
+fn route_canonically(vhost: &crate::config::Vhost, target: &[u8]) -> Decision {
+    let raw = route::route(vhost, target);
+    match path::decode_unreserved(target) {
+        std::borrow::Cow::Borrowed(_) => raw,
+        std::borrow::Cow::Owned(decoded) => {
+            let canonical = route::route(vhost, &decoded);
+            let same = match (&raw, &canonical) {
+                (Decision::Proxy { route: a, .. }, Decision::Proxy { route: b, .. }) => a == b,
+                _ => false,
+            };
+            if same {
+                raw
+            } else {
+                canonical
+            }
+        }
+    }
 }
 
 /// Answers a request that is not proxied; the connection closes if the request's body was
@@ -515,6 +548,7 @@ pub fn on_proxy(
             ex.bout.clear(&mut sh.pool);
             ex.bout.push_slice(&mut sh.pool, &head);
             ex.bin.clear();
+            ex.bin_progress = HeadProgress::default();
             ex.t_req = None;
             ex.t_first = None;
             sh.log.log(
@@ -909,7 +943,12 @@ fn body_slice(
 /// is rewritten for the client and the bytes after it start the body.
 fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(), Break> {
     loop {
-        let head = match parse_response(&ex.bin, MAX_RESPONSE_HEAD, MAX_RESPONSE_FIELDS) {
+        let head = match parse_response_incremental(
+            &ex.bin,
+            MAX_RESPONSE_HEAD,
+            MAX_RESPONSE_FIELDS,
+            &mut ex.bin_progress,
+        ) {
             Ok(Some(head)) => head,
             Ok(None) if ex.bin.len() >= MAX_RESPONSE_HEAD => {
                 return Err(Break::Fail(Failure::BadResponse("response head too large")))
@@ -934,6 +973,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
                 encode_for_client(conn, ex, &head, ClientFraming::AsIs, true, sh);
             }
             ex.bin.drain(..head.head_len);
+            ex.bin_progress = HeadProgress::default();
             continue;
         }
         let body = response_body(&ex.bin, &head, ex.method)

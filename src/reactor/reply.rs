@@ -23,6 +23,8 @@ pub enum Failure {
     /// An absolute-form request for a host that is not ours, or a CONNECT, with
     /// `ProxyRequests Off`.
     ForwardProxyRefused,
+    /// The path has a `.` or `..` segment, which could route around an exclusion.
+    DotSegment,
     /// No `ProxyPass` route matches (spoonfeed serves no files of its own).
     NoRoute,
     /// A `ProxyPass PATH !` exclusion matched.
@@ -61,6 +63,7 @@ impl Failure {
             Failure::BodyTooLarge => (413, After::Close),
             Failure::BadRequestBody(_) => (400, After::Close),
             Failure::ForwardProxyRefused => (403, After::KeepAlive),
+            Failure::DotSegment => (400, After::KeepAlive),
             Failure::NoRoute | Failure::Excluded => (404, After::KeepAlive),
             Failure::ServerOptions => (200, After::KeepAlive),
             Failure::BackendDown(_) | Failure::BackendBusy => (503, After::KeepAlive),
@@ -81,6 +84,7 @@ impl Failure {
             Failure::ForwardProxyRefused => {
                 "forward proxy request refused (ProxyRequests Off)".into()
             }
+            Failure::DotSegment => "dot-segment in the request path".into(),
             Failure::NoRoute => "no ProxyPass route matches".into(),
             Failure::Excluded => "excluded by ProxyPass !".into(),
             Failure::ServerOptions => "OPTIONS *".into(),
@@ -109,6 +113,7 @@ impl Failure {
             | Failure::BodyTooLarge
             | Failure::BadRequestBody(_)
             | Failure::ForwardProxyRefused
+            | Failure::DotSegment
             | Failure::NoRoute
             | Failure::Excluded
             | Failure::ServerOptions => false,
