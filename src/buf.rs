@@ -110,13 +110,13 @@ impl Chain {
     }
 
     /// Reads from `src` into the tail of the chain, at most `limit` bytes (0 is not allowed).
-    /// Returns what `read` returned; the bytes read are the last `n` bytes of the chain.
+    /// Returns the bytes read (the last `n` of the chain) and how many were asked for.
     pub fn read_from(
         &mut self,
         pool: &mut BufPool,
         src: &mut impl Read,
         limit: usize,
-    ) -> io::Result<usize> {
+    ) -> io::Result<(usize, usize)> {
         debug_assert!(limit > 0);
         let tail = self.writable_tail(pool);
         let spare = tail.spare();
@@ -128,7 +128,7 @@ impl Chain {
         }
         self.drop_empty_tail(pool);
         self.check_invariants();
-        result
+        result.map(|n| (n, want))
     }
 
     /// The last `n` bytes of the chain, which must all be in the tail block (as after
@@ -297,13 +297,13 @@ mod tests {
         let mut pool = BufPool::default();
         let mut chain = Chain::default();
         let mut src: &[u8] = b"abcdef";
-        let n = chain.read_from(&mut pool, &mut src, 4).unwrap();
-        assert_eq!(n, 4);
+        let (n, asked) = chain.read_from(&mut pool, &mut src, 4).unwrap();
+        assert_eq!((n, asked), (4, 4));
         assert_eq!(chain.tail_bytes(4), b"abcd");
         chain.truncate_tail(&mut pool, 2);
         assert_eq!(chain.len(), 2);
-        let n = chain.read_from(&mut pool, &mut src, 100).unwrap();
-        assert_eq!(n, 2);
+        let (n, asked) = chain.read_from(&mut pool, &mut src, 100).unwrap();
+        assert_eq!((n, asked), (2, 100));
         assert_eq!(chain.tail_bytes(4), b"abef");
         chain.clear(&mut pool);
         assert_eq!(pool.outstanding(), 0);
@@ -314,7 +314,7 @@ mod tests {
         let mut pool = BufPool::default();
         let mut chain = Chain::default();
         let mut src: &[u8] = b"";
-        assert_eq!(chain.read_from(&mut pool, &mut src, 10).unwrap(), 0);
+        assert_eq!(chain.read_from(&mut pool, &mut src, 10).unwrap(), (0, 10));
         assert_eq!(pool.outstanding(), 0);
     }
 }

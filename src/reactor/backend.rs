@@ -223,7 +223,7 @@ impl BackendPool {
         let conn = &mut self.conns[idx];
         let backend = conn.backend;
         let current = conn.cfg_gen == self.cfg_gen;
-        if reusable && current {
+        if reusable && current && !conn.ready.read_closed {
             let params = &cfg.backends[backend].params;
             let cap = params.max.unwrap_or(DEFAULT_IDLE_CAP);
             if self.per[backend].idle.len() < cap && !params.disable_reuse {

@@ -30,9 +30,6 @@ use crate::log::format::LogRecord;
 /// Handler steps per `drive` call before the connection yields to others (STYLE rule 8).
 const STEP_BUDGET: usize = 32;
 
-/// Bytes asked of one `read` from a client.
-pub const READ_CHUNK: usize = 16 * 1024;
-
 /// How long a closing connection waits for the client to close after our FIN (Apache's
 /// lingering close uses 2 s).
 const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -149,6 +146,7 @@ impl Conn {
             ready: Ready {
                 readable: true,
                 writable: true,
+                read_closed: false,
             },
             cin: Vec::new(),
             progress: HeadProgress::default(),
@@ -190,6 +188,10 @@ impl Conn {
                 sh.rerun.push_back(self.token(idx));
                 break;
             }
+        }
+        if matches!(self.phase, Phase::Head) && self.cin.is_empty() && self.cin.capacity() > 0 {
+            // An idle connection holds no buffer.
+            self.cin = Vec::new();
         }
         if moved_any {
             self.arm_deadline(idx, sh);
@@ -276,7 +278,8 @@ impl Conn {
         if !self.ready.readable {
             return (Phase::Head, false);
         }
-        match read_some(&mut self.client, &mut self.cin, READ_CHUNK) {
+        let asked = sh.landing.len();
+        match read_some(&mut self.client, &mut self.cin, &mut sh.landing) {
             Ok(0) => {
                 if !self.cin.is_empty() {
                     sh.log.log(
@@ -287,13 +290,12 @@ impl Conn {
                 }
                 (Phase::Closed, true)
             }
-            Ok(_) => (Phase::Head, true),
+            Ok(n) => {
+                self.ready.note_read(n, asked);
+                (Phase::Head, true)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.ready.readable = false;
-                if self.cin.is_empty() && self.cin.capacity() > 0 {
-                    // An idle connection holds no buffer.
-                    self.cin = Vec::new();
-                }
                 (Phase::Head, false)
             }
             Err(_) => (Phase::Closed, true),
@@ -403,20 +405,14 @@ impl Conn {
         if !self.ready.readable {
             return (Phase::Linger { until, discarded }, false);
         }
-        let mut buf = mem::take(&mut sh.scratch);
-        buf.resize(READ_CHUNK, 0);
-        let result = self.client.read(&mut buf);
-        sh.scratch = buf;
-        match result {
+        match self.client.read(&mut sh.landing) {
             Ok(0) => (Phase::Closed, true),
             Ok(n) if discarded + n >= LINGER_BYTES => (Phase::Closed, true),
-            Ok(n) => (
-                Phase::Linger {
-                    until,
-                    discarded: discarded + n,
-                },
-                true,
-            ),
+            Ok(n) => {
+                self.ready.note_read(n, sh.landing.len());
+                let discarded = discarded + n;
+                (Phase::Linger { until, discarded }, true)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.ready.readable = false;
                 (Phase::Linger { until, discarded }, false)
@@ -495,18 +491,17 @@ fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
     (method, path, query, protocol)
 }
 
-/// Reads once from `src`, appending to `buf`; at most `chunk` bytes.
-pub fn read_some(src: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + chunk, 0);
-    let result = loop {
-        match src.read(&mut buf[len..]) {
+/// Reads once from `src` into `landing` (a buffer initialised once per reactor, so no read
+/// pays for zeroing memory) and appends what arrived to `buf`.
+pub fn read_some(src: &mut impl Read, buf: &mut Vec<u8>, landing: &mut [u8]) -> io::Result<usize> {
+    let n = loop {
+        match src.read(landing) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other,
+            other => break other?,
         }
     };
-    buf.truncate(len + *result.as_ref().unwrap_or(&0));
-    result
+    buf.extend_from_slice(&landing[..n]);
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -531,7 +526,7 @@ mod tests {
     fn read_some_appends_and_keeps_length_on_error() {
         let mut buf = b"ab".to_vec();
         let mut src: &[u8] = b"cdef";
-        assert_eq!(read_some(&mut src, &mut buf, 3).unwrap(), 3);
+        assert_eq!(read_some(&mut src, &mut buf, &mut [0; 3]).unwrap(), 3);
         assert_eq!(buf, b"abcde");
     }
 }

@@ -7,14 +7,14 @@
 //! connection is closed without completing the response, so a broken response never looks
 //! complete (a chunked response is not terminated, a length is not reached).
 
-use std::io;
+use std::io::{self, Read};
 use std::mem;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::backend::{connect_result, ConnectResult, Link, Unavailable};
-use super::conn::{read_some, Conn, Phase, ReqLog, READ_CHUNK};
+use super::conn::{read_some, Conn, Phase, ReqLog};
 use super::reply::{After, Failure};
 use super::token::{Kind, Token};
 use super::{Ready, Shared};
@@ -686,9 +686,13 @@ fn pump_request(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
         if !conn.ready.readable {
             return Ok(moved);
         }
-        match read_some(&mut conn.client, &mut conn.cin, READ_CHUNK) {
+        let asked = sh.landing.len();
+        match read_some(&mut conn.client, &mut conn.cin, &mut sh.landing) {
             Ok(0) => return Err(Break::Abort("client closed mid-request-body")),
-            Ok(_) => moved = true,
+            Ok(n) => {
+                conn.ready.note_read(n, asked);
+                moved = true;
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 conn.ready.readable = false;
                 return Ok(moved);
@@ -751,12 +755,14 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
     }
     if matches!(ex.resp, Resp::Head) {
         let bc = &mut sh.backends.conns[b];
-        return match read_some(&mut bc.stream, &mut ex.bin, READ_CHUNK) {
+        let asked = sh.landing.len();
+        return match read_some(&mut bc.stream, &mut ex.bin, &mut sh.landing) {
             Ok(0) if ex.bin.is_empty() => Err(backend_failed(ex)),
             Ok(0) => Err(Break::Fail(Failure::BadResponse(
                 "connection closed inside the response head",
             ))),
-            Ok(_) => {
+            Ok(n) => {
+                bc.ready.note_read(n, asked);
                 ex.t_first.get_or_insert(sh.now);
                 parse_head(conn, ex, sh)?;
                 Ok(true)
@@ -773,20 +779,24 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
     }
     let bc = &mut sh.backends.conns[b];
     let result = match &ex.resp {
-        Resp::Body(RespBody::Length(rem)) => {
-            let limit = usize::try_from(*rem).unwrap_or(usize::MAX).min(BLOCK_SIZE);
-            conn.cout.read_from(&mut sh.pool, &mut bc.stream, limit)
-        }
+        // Bodies of every kind are read a block at a time (never just the bytes still due),
+        // so that a short read tells the socket is drained; bytes past the end of a body
+        // are cut off and make the connection unusable.
+        Resp::Body(RespBody::Length(_) | RespBody::Chunked(_) | RespBody::UntilClose) => conn
+            .cout
+            .read_from(&mut sh.pool, &mut bc.stream, BLOCK_SIZE),
         Resp::Body(RespBody::Dechunk(_)) => {
-            let mut scratch = mem::take(&mut sh.scratch);
-            scratch.clear();
-            let r = read_some(&mut bc.stream, &mut scratch, READ_CHUNK);
+            let mut landing = mem::take(&mut sh.landing);
+            let r = bc.stream.read(&mut landing);
             if let Ok(n) = r {
-                if n > 0 {
-                    body_slice(conn, ex, &scratch, sh)?;
-                }
+                bc.ready.note_read(n, landing.len());
             }
-            sh.scratch = scratch;
+            let decoded = match r {
+                Ok(n) if n > 0 => body_slice(conn, ex, &landing[..n], sh),
+                _ => Ok(()),
+            };
+            sh.landing = landing;
+            decoded?;
             return match r {
                 Ok(0) => Err(Break::Abort("backend closed inside a chunked body")),
                 Ok(_) => Ok(true),
@@ -797,14 +807,10 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
                 Err(_) => Err(Break::Abort("backend read failed mid-response")),
             };
         }
-        Resp::Body(RespBody::Chunked(_) | RespBody::UntilClose) => {
-            conn.cout
-                .read_from(&mut sh.pool, &mut bc.stream, BLOCK_SIZE)
-        }
         Resp::Head | Resp::Done { .. } => unreachable!("checked above"),
     };
     match result {
-        Ok(0) => match ex.resp {
+        Ok((0, _)) => match ex.resp {
             Resp::Body(RespBody::UntilClose) => {
                 ex.resp = Resp::Done { reusable: false };
                 Ok(true)
@@ -813,7 +819,8 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
                 "backend closed before the end of the response body",
             )),
         },
-        Ok(n) => {
+        Ok((n, asked)) => {
+            sh.backends.conns[b].ready.note_read(n, asked);
             ex.body_bytes += n as u64;
             body_in_tail(conn, ex, n, sh)?;
             Ok(true)
@@ -835,9 +842,15 @@ fn body_in_tail(
 ) -> Result<(), Break> {
     match &mut ex.resp {
         Resp::Body(RespBody::Length(rem)) => {
-            *rem -= n as u64;
+            let used = n.min(usize::try_from(*rem).unwrap_or(usize::MAX));
+            *rem -= used as u64;
             if *rem == 0 {
-                ex.resp = Resp::Done { reusable: true };
+                let extra = n - used;
+                conn.cout.truncate_tail(&mut sh.pool, extra);
+                ex.body_bytes -= extra as u64;
+                ex.resp = Resp::Done {
+                    reusable: extra == 0,
+                };
             }
         }
         Resp::Body(RespBody::Chunked(dec)) => {
@@ -1047,7 +1060,10 @@ fn encode_for_client(
     let vhost = &ex.cfg.vhosts[ex.vhost];
     let req = ex.request();
     let host = req.host.map(|s| s.of(&ex.log.head));
-    let fallback = if conn.local.port() == conn.scheme.default_port() {
+    let fallback = if host.is_some() {
+        // Only a request without Host needs the server's own name.
+        String::new()
+    } else if conn.local.port() == conn.scheme.default_port() {
         vhost.server_name.clone()
     } else {
         format!("{}:{}", vhost.server_name, conn.local.port())

@@ -39,6 +39,9 @@ const ACCEPT_BUDGET: usize = 64;
 /// Re-run entries handled per loop turn (the rest wait for the next turn, after events).
 const RERUN_BUDGET: usize = 1024;
 
+/// Bytes asked of one `read` of a head or a request body.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// Events taken from the kernel per `poll`.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -47,12 +50,26 @@ const EVENTS_CAPACITY: usize = 1024;
 pub struct Ready {
     pub readable: bool,
     pub writable: bool,
+    /// The peer closed its side (or the socket failed): reads will end in EOF or an error,
+    /// however short the last one was. Sticky.
+    pub read_closed: bool,
 }
 
 impl Ready {
+    /// A read that returned fewer bytes than asked drained the socket. Under edge-triggered
+    /// polling the next arrival raises a new event, so no read is tried until then: this saves
+    /// the read that would only say `WouldBlock`. Not so once the peer closed: its FIN may
+    /// have come with the data, and no new event would announce it.
+    pub fn note_read(&mut self, n: usize, asked: usize) {
+        if n < asked && !self.read_closed {
+            self.readable = false;
+        }
+    }
+
     fn absorb(&mut self, event: &mio::event::Event) {
         // Errors and hang-ups are reported as both: the next read or write sees them.
         let broken = event.is_error() || event.is_read_closed() || event.is_write_closed();
+        self.read_closed |= event.is_error() || event.is_read_closed();
         self.readable |= event.is_readable() || broken;
         self.writable |= event.is_writable() || broken;
     }
@@ -86,8 +103,11 @@ pub struct Shared {
     /// The last generation handed to a slab entry.
     pub gen: u32,
     pub draining: bool,
-    /// A reusable buffer for encoding heads and discarding bytes.
+    /// A reusable buffer for encoding heads.
     pub scratch: Vec<u8>,
+    /// Where reads of heads and request bodies land before being appended to a connection's
+    /// buffer; initialised once so that no read pays for zeroing memory.
+    pub landing: Box<[u8]>,
 }
 
 /// One listening socket of this reactor.
@@ -152,6 +172,7 @@ impl Reactor {
             gen: 0,
             draining: false,
             scratch: Vec::new(),
+            landing: vec![0; READ_CHUNK].into_boxed_slice(),
         };
         Ok((
             Reactor {
