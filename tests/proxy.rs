@@ -773,3 +773,92 @@ fn reload_switches_routes_for_new_requests() {
     }
     assert!(served_by_b, "the new route is used after the reload");
 }
+
+#[test]
+fn idle_keep_alive_connection_is_closed_after_keep_alive_timeout() {
+    let origin = origin();
+    let proxy = proxy_to(&origin, "KeepAliveTimeout 200ms\n");
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let rest = read_until_close(&mut s);
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert_eq!(
+        read_response(&mut BufReader::new(&rest[..]), false)
+            .unwrap()
+            .body
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn head_that_never_completes_gets_408_and_a_close() {
+    let origin = origin();
+    let proxy = proxy_to(&origin, "Timeout 300ms\n");
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/3 HTTP/1.1\r\nHo").unwrap();
+    let rest = read_until_close(&mut s);
+    let r = read_response(&mut BufReader::new(&rest[..]), false).unwrap();
+    assert_eq!(r.status, 408);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert_eq!(origin.stats().requests, 0);
+}
+
+#[test]
+fn interim_responses_reach_http11_clients_and_continue_is_not_repeated() {
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!("ProxyPass / http://{}/\n", backend.addr));
+    let mut s = proxy.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let all = String::from_utf8(read_until_close(&mut s)).unwrap();
+    assert!(
+        all.starts_with(
+            "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\n"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains("100 Continue"), "{all}");
+    assert!(all.ends_with("\r\n\r\nok"), "{all}");
+
+    let mut s = proxy.connect();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let all = String::from_utf8(read_until_close(&mut s)).unwrap();
+    assert!(
+        all.starts_with("HTTP/1.1 200 OK\r\n"),
+        "an HTTP/1.0 client gets no interim response: {all}"
+    );
+}
+
+#[test]
+fn content_location_and_uri_are_rewritten_like_location() {
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 201 Created\r\nLocation: http://app.internal:8000/items/7\r\nContent-Location: http://app.internal:8000/items/7?v=1\r\nURI: http://app.internal:8000/items/\r\nContent-Length: 0\r\n\r\n");
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass /shop/ http://{}/\nProxyPassReverse /shop/ http://app.internal:8000/\n",
+        backend.addr
+    ));
+    let r = proxy.send(b"POST /shop/items HTTP/1.1\r\nHost: Shop.Example:8443\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        r.header("location"),
+        Some("http://Shop.Example:8443/shop/items/7")
+    );
+    assert_eq!(
+        r.header("content-location"),
+        Some("http://Shop.Example:8443/shop/items/7?v=1")
+    );
+    assert_eq!(
+        r.header("uri"),
+        Some("http://Shop.Example:8443/shop/items/")
+    );
+}

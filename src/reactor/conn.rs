@@ -251,9 +251,14 @@ impl Conn {
         let _ = sh.registry.deregister(&mut self.client);
     }
 
-    /// Whether the server is stopping and this connection holds no request: it can go now.
+    /// Whether the connection is an idle keep-alive one: between exchanges, holding no byte of
+    /// a request. A draining server closes these at once; a fresh connection is given the
+    /// chance to send its first request (it is answered with `Connection: close`).
     pub fn is_idle(&self) -> bool {
-        matches!(self.phase, Phase::Head) && self.cin.is_empty() && self.cout.is_empty()
+        matches!(self.phase, Phase::Head)
+            && self.exchanges > 0
+            && self.cin.is_empty()
+            && self.cout.is_empty()
     }
 
     fn on_head(&mut self, idx: usize, sh: &mut Shared) -> (Phase, bool) {

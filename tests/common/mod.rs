@@ -75,6 +75,9 @@ impl Drop for Proxy {
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect");
+    // Requests are written in one piece by the tests, but a `write!` of several pieces must not
+    // wait out a delayed ACK either.
+    s.set_nodelay(true).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s
