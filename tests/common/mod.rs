@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use spoonfeed::Server;
-pub use spoonfeed_tools::origin::{Checksum, Origin, OriginConfig};
+pub use spoonfeed_tools::origin::{Origin, OriginConfig};
 
 /// Longest any test socket operation may block: a hung proxy fails the test instead of
 /// hanging the suite.
