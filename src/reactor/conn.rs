@@ -193,7 +193,9 @@ impl Conn {
             // An idle connection holds no buffer.
             self.cin = Vec::new();
         }
-        if moved_any {
+        // A connection always lives under a deadline: also one that has not moved yet (a new
+        // connection that sends nothing, an answer the client does not read).
+        if moved_any || !self.deadline.is_set() {
             self.arm_deadline(idx, sh);
         }
         Step::Keep

@@ -118,6 +118,9 @@ pub struct Exchange {
     interim: u32,
     resp: Resp,
     resp_head: Option<(Vec<u8>, ResponseHead)>,
+    /// Whether the backend allows another exchange on its connection (its response's
+    /// `Connection` and version, and no stray bytes after a bodiless response).
+    backend_keeps: bool,
     /// Whether the response head was queued for the client (errors after it abort).
     head_sent: bool,
     status: u16,
@@ -316,6 +319,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         interim: 0,
         resp: Resp::Head,
         resp_head: None,
+        backend_keeps: true,
         head_sent: false,
         status: 0,
         body_bytes: 0,
@@ -1034,16 +1038,13 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
         ex.head_sent = true;
         let rest = ex.bin.split_off(head.head_len);
         let head_bytes = mem::take(&mut ex.bin);
+        let stray = matches!(resp, Resp::Done { .. }) && !rest.is_empty();
         ex.resp = resp;
         ex.resp_head = Some((head_bytes, head));
         if !rest.is_empty() {
             body_slice(conn, ex, &rest, sh)?;
         }
-        if !backend_keeps {
-            if let Resp::Done { reusable } = &mut ex.resp {
-                *reusable = false;
-            }
-        }
+        ex.backend_keeps = backend_keeps && !stray;
         return Ok(());
     }
 }
@@ -1114,7 +1115,7 @@ fn finish_if_done(
         ex.t_release = Some(sh.now);
         let waiter = sh.backends.release(
             b,
-            reusable && request_sent,
+            reusable && request_sent && ex.backend_keeps,
             &ex.cfg,
             sh.now,
             &mut sh.timers,

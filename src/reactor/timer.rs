@@ -54,6 +54,11 @@ impl Deadline {
         }
     }
 
+    /// Whether a deadline is set.
+    pub fn is_set(&self) -> bool {
+        self.at.is_some()
+    }
+
     /// No deadline (entries already in the heap become stale).
     pub fn clear(&mut self) {
         self.at = None;
