@@ -1036,14 +1036,20 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
         let keep_alive = ex.keep_alive;
         encode_for_client(conn, ex, &head, framing, keep_alive, sh);
         ex.head_sent = true;
-        let rest = ex.bin.split_off(head.head_len);
-        let head_bytes = mem::take(&mut ex.bin);
-        let stray = matches!(resp, Resp::Done { .. }) && !rest.is_empty();
+        // The bytes after the head start the body; they are passed on from where they are,
+        // and the buffer then keeps only the head (its spans serve the access log).
+        let mut bytes = mem::take(&mut ex.bin);
+        let rest_len = bytes.len() - head.head_len;
+        let stray = matches!(resp, Resp::Done { .. }) && rest_len > 0;
         ex.resp = resp;
-        ex.resp_head = Some((head_bytes, head));
-        if !rest.is_empty() {
-            body_slice(conn, ex, &rest, sh)?;
-        }
+        let sliced = if rest_len > 0 {
+            body_slice(conn, ex, &bytes[head.head_len..], sh)
+        } else {
+            Ok(())
+        };
+        bytes.truncate(head.head_len);
+        ex.resp_head = Some((bytes, head));
+        sliced?;
         ex.backend_keeps = backend_keeps && !stray;
         return Ok(());
     }
