@@ -9,16 +9,14 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 
-/// Bytes in one block. Large enough that a `writev` of a few blocks fills a socket's send
-/// buffer; small enough that a short response wastes little. (The buffering issue makes this
-/// `ProxyIOBufferSize`.)
-pub const BLOCK_SIZE: usize = 16 * 1024;
-
 /// Most blocks kept on the free list; blocks returned past it are freed.
 const MAX_FREE_BLOCKS: usize = 1024;
 
 /// Most iovecs passed to one `writev`, far below `IOV_MAX` (1024 on Linux).
 const MAX_IOVECS: usize = 64;
+
+/// Fewest blocks kept back from body reads for heads and answers of our own.
+const MIN_RESERVE: usize = 4;
 
 /// One fixed buffer. Invariant: `start <= end <= data.len()`; `data[start..end]` are the bytes
 /// not yet consumed.
@@ -37,44 +35,114 @@ impl Block {
     fn spare(&mut self) -> &mut [u8] {
         &mut self.data[self.end..]
     }
-
-    fn is_pooled_size(&self) -> bool {
-        self.data.len() == BLOCK_SIZE
-    }
 }
 
-/// The per-reactor source of blocks.
-#[derive(Debug, Default)]
+/// The pool is at its cap: no block can be had until one is returned.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Exhausted;
+
+/// The per-reactor source of blocks (`ProxyIOBufferSize` each, at most `ProxyBufferPoolSize`
+/// in all). Blocks are allocated when first needed and kept on a free list when returned.
+///
+/// A reserve of blocks is kept back from body reads ([`BufPool::can_fill`]) so that heads
+/// and answers of our own can still be written when bodies have filled the pool; new
+/// exchanges stop ([`BufPool::can_start`]) before the reserve is half used. The cap itself is
+/// never exceeded: a take past it fails.
+#[derive(Debug)]
 pub struct BufPool {
     free: Vec<Box<[u8]>>,
+    block_size: usize,
+    /// Most blocks handed out at once.
+    cap: usize,
+    reserve: usize,
     /// Blocks handed out and not yet returned.
     outstanding: usize,
+    /// Most blocks handed out at once so far.
+    peak: usize,
 }
 
 impl BufPool {
-    fn take(&mut self) -> Block {
+    /// A pool of `block_size`-byte blocks holding at most `pool_bytes` (at least one block).
+    pub fn new(block_size: usize, pool_bytes: usize) -> BufPool {
+        let mut pool = BufPool {
+            free: Vec::new(),
+            block_size,
+            cap: 0,
+            reserve: 0,
+            outstanding: 0,
+            peak: 0,
+        };
+        pool.configure(block_size, pool_bytes);
+        pool
+    }
+
+    /// Applies new sizes (a reload). Blocks of the old size in use are freed when returned.
+    pub fn configure(&mut self, block_size: usize, pool_bytes: usize) {
+        if block_size != self.block_size {
+            self.free.clear();
+        }
+        self.block_size = block_size;
+        self.cap = (pool_bytes / block_size).max(1);
+        self.reserve = (self.cap / 8).max(MIN_RESERVE).min(self.cap / 2);
+    }
+
+    fn take(&mut self) -> Result<Block, Exhausted> {
+        if self.outstanding >= self.cap {
+            return Err(Exhausted);
+        }
         self.outstanding += 1;
+        self.peak = self.peak.max(self.outstanding);
         let data = self
             .free
             .pop()
-            .unwrap_or_else(|| vec![0; BLOCK_SIZE].into_boxed_slice());
-        Block {
+            .unwrap_or_else(|| vec![0; self.block_size].into_boxed_slice());
+        Ok(Block {
             data,
             start: 0,
             end: 0,
-        }
+        })
     }
 
     fn give(&mut self, block: Block) {
         self.outstanding -= 1;
-        if block.is_pooled_size() && self.free.len() < MAX_FREE_BLOCKS {
+        if block.data.len() == self.block_size && self.free.len() < MAX_FREE_BLOCKS {
             self.free.push(block.data);
         }
+    }
+
+    /// Bytes in one block.
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    /// Whether body bytes may be read into new blocks (the reserve stays free).
+    pub fn can_fill(&self) -> bool {
+        self.outstanding + self.reserve < self.cap
+    }
+
+    /// Whether a new exchange may start (half the reserve stays for those in flight).
+    pub fn can_start(&self) -> bool {
+        self.outstanding + self.reserve / 2 < self.cap
     }
 
     /// Blocks currently owned by chains.
     pub fn outstanding(&self) -> usize {
         self.outstanding
+    }
+
+    /// Most blocks owned by chains at once since the pool was made.
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+
+    /// Bytes of blocks allocated: in use, and on the free list.
+    pub fn allocated_bytes(&self) -> usize {
+        (self.outstanding + self.free.len()) * self.block_size
+    }
+
+    /// The cap, in bytes.
+    pub fn cap_bytes(&self) -> usize {
+        self.cap * self.block_size
     }
 }
 
@@ -96,10 +164,11 @@ impl Chain {
         self.len == 0
     }
 
-    /// Appends a copy of `bytes` (heads and locally generated responses).
-    pub fn push_slice(&mut self, pool: &mut BufPool, mut bytes: &[u8]) {
+    /// Appends a copy of `bytes` (heads and locally generated responses). At the pool's cap
+    /// the bytes that fitted stay appended and `Exhausted` is returned.
+    pub fn push_slice(&mut self, pool: &mut BufPool, mut bytes: &[u8]) -> Result<(), Exhausted> {
         while !bytes.is_empty() {
-            let tail = self.writable_tail(pool);
+            let tail = self.writable_tail(pool)?;
             let n = tail.spare().len().min(bytes.len());
             tail.spare()[..n].copy_from_slice(&bytes[..n]);
             tail.end += n;
@@ -107,10 +176,12 @@ impl Chain {
             bytes = &bytes[n..];
         }
         self.check_invariants();
+        Ok(())
     }
 
     /// Reads from `src` into the tail of the chain, at most `limit` bytes (0 is not allowed).
-    /// Returns the bytes read (the last `n` of the chain) and how many were asked for.
+    /// Returns the bytes read (the last `n` of the chain) and how many were asked for; an
+    /// `OutOfMemory` error when the pool is at its cap.
     pub fn read_from(
         &mut self,
         pool: &mut BufPool,
@@ -118,7 +189,9 @@ impl Chain {
         limit: usize,
     ) -> io::Result<(usize, usize)> {
         debug_assert!(limit > 0);
-        let tail = self.writable_tail(pool);
+        let tail = self
+            .writable_tail(pool)
+            .map_err(|Exhausted| io::Error::from(io::ErrorKind::OutOfMemory))?;
         let spare = tail.spare();
         let want = spare.len().min(limit);
         let result = src.read(&mut spare[..want]);
@@ -200,11 +273,11 @@ impl Chain {
         self.len = 0;
     }
 
-    fn writable_tail(&mut self, pool: &mut BufPool) -> &mut Block {
+    fn writable_tail(&mut self, pool: &mut BufPool) -> Result<&mut Block, Exhausted> {
         if self.blocks.back_mut().is_none_or(|b| b.spare().is_empty()) {
-            self.blocks.push_back(pool.take());
+            self.blocks.push_back(pool.take()?);
         }
-        self.blocks.back_mut().expect("just ensured")
+        Ok(self.blocks.back_mut().expect("just ensured"))
     }
 
     fn drop_empty_tail(&mut self, pool: &mut BufPool) {
@@ -234,6 +307,8 @@ impl Chain {
 mod tests {
     use super::*;
 
+    const BLOCK: usize = 16 * 1024;
+
     /// A writer that accepts at most `cap` bytes per call and then `WouldBlock`s once full.
     struct Trickle {
         out: Vec<u8>,
@@ -258,11 +333,11 @@ mod tests {
 
     #[test]
     fn chain_writes_what_was_pushed_in_order_across_blocks() {
-        let mut pool = BufPool::default();
+        let mut pool = BufPool::new(BLOCK, 64 * BLOCK);
         let mut chain = Chain::default();
-        let data: Vec<u8> = (0..3 * BLOCK_SIZE + 17).map(|i| (i % 251) as u8).collect();
-        chain.push_slice(&mut pool, &data[..100]);
-        chain.push_slice(&mut pool, &data[100..]);
+        let data: Vec<u8> = (0..3 * BLOCK + 17).map(|i| (i % 251) as u8).collect();
+        chain.push_slice(&mut pool, &data[..100]).unwrap();
+        chain.push_slice(&mut pool, &data[100..]).unwrap();
         assert_eq!(chain.len(), data.len());
         let mut w = Trickle {
             out: Vec::new(),
@@ -277,9 +352,9 @@ mod tests {
 
     #[test]
     fn chain_stops_at_would_block_and_resumes() {
-        let mut pool = BufPool::default();
+        let mut pool = BufPool::new(BLOCK, 64 * BLOCK);
         let mut chain = Chain::default();
-        chain.push_slice(&mut pool, b"hello world");
+        chain.push_slice(&mut pool, b"hello world").unwrap();
         let mut w = Trickle {
             out: Vec::new(),
             cap: 3,
@@ -294,7 +369,7 @@ mod tests {
 
     #[test]
     fn read_from_appends_and_truncate_tail_removes() {
-        let mut pool = BufPool::default();
+        let mut pool = BufPool::new(BLOCK, 64 * BLOCK);
         let mut chain = Chain::default();
         let mut src: &[u8] = b"abcdef";
         let (n, asked) = chain.read_from(&mut pool, &mut src, 4).unwrap();
@@ -311,10 +386,51 @@ mod tests {
 
     #[test]
     fn read_of_nothing_leaves_no_block_behind() {
-        let mut pool = BufPool::default();
+        let mut pool = BufPool::new(BLOCK, 64 * BLOCK);
         let mut chain = Chain::default();
         let mut src: &[u8] = b"";
         assert_eq!(chain.read_from(&mut pool, &mut src, 10).unwrap(), (0, 10));
         assert_eq!(pool.outstanding(), 0);
+    }
+
+    #[test]
+    fn the_cap_is_never_exceeded_and_the_reserve_is_kept_from_bodies() {
+        let mut pool = BufPool::new(512, 16 * 512);
+        let mut chain = Chain::default();
+        assert!(pool.can_fill() && pool.can_start());
+        let mut src = std::io::repeat(7);
+        while pool.can_fill() {
+            chain.read_from(&mut pool, &mut src, 512).unwrap();
+        }
+        assert_eq!(pool.outstanding(), 12, "a reserve of 4 blocks is left");
+        assert!(
+            pool.can_start(),
+            "new exchanges may still use half the reserve"
+        );
+        assert_eq!(chain.push_slice(&mut pool, &[1; 4 * 512]), Ok(()));
+        assert_eq!(chain.push_slice(&mut pool, &[1; 1]), Err(Exhausted));
+        let err = chain.read_from(&mut pool, &mut src, 512).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+        assert_eq!((pool.outstanding(), pool.peak()), (16, 16));
+        chain.clear(&mut pool);
+        assert_eq!(pool.outstanding(), 0);
+        assert_eq!(
+            pool.allocated_bytes(),
+            16 * 512,
+            "returned blocks are kept for reuse"
+        );
+    }
+
+    #[test]
+    fn a_reload_to_another_block_size_frees_the_old_blocks() {
+        let mut pool = BufPool::new(1024, 64 * 1024);
+        let mut chain = Chain::default();
+        chain.push_slice(&mut pool, &[0; 3000]).unwrap();
+        pool.configure(2048, 64 * 1024);
+        chain.clear(&mut pool);
+        assert_eq!(pool.allocated_bytes(), 0);
+        chain.push_slice(&mut pool, &[0; 3000]).unwrap();
+        assert_eq!(pool.outstanding(), 2);
+        chain.clear(&mut pool);
     }
 }

@@ -110,6 +110,7 @@ pub fn main(args: &[String]) -> i32 {
         Command::Dump(file) => match load(&file) {
             Some(cfg) => {
                 print!("{}", config::dump(&cfg));
+                print!("{}", crate::server::socket_buffer_report(&cfg));
                 0
             }
             None => 1,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod http1;
 pub mod log;
+pub mod metrics;
 pub mod proxy;
 mod reactor;
 pub mod server;

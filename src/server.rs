@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
-use crate::config::{Config, Workers};
+use crate::config::{Config, LogLevel, Workers};
+use crate::metrics::ReactorMetrics;
 use crate::reactor::{Control, Reactor};
-use crate::sys;
+use crate::sys::{self, SockBuf};
 
 /// Most reactor threads, whatever `Workers` says.
 pub const MAX_WORKERS: usize = 1024;
@@ -36,6 +37,7 @@ impl Server {
     /// Binds the listeners and starts the reactors. A `Listen` port of 0 is resolved by the
     /// first bind and shared by every reactor's socket.
     pub fn start(cfg: Config) -> io::Result<Server> {
+        warn_clamped(&cfg);
         let cpus = sys::allowed_cpus().unwrap_or_default();
         let (workers, pin) = match cfg.workers {
             Workers::Auto => (cpus.len().max(1), !cpus.is_empty()),
@@ -60,12 +62,20 @@ impl Server {
             }
             addrs.push(addr);
         }
+        let metrics: Arc<[Arc<ReactorMetrics>]> = (0..workers)
+            .map(|_| Arc::new(ReactorMetrics::new()))
+            .collect();
         let mut reactors = Vec::new();
         for (i, listeners) in per_worker.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel();
             // Each reactor gets its own copy, so reference counting never bounces a cache line
             // between cores.
-            let (reactor, waker) = Reactor::new(Arc::new(cfg.clone()), listeners, rx)?;
+            let (reactor, waker) = Reactor::new(
+                Arc::new(cfg.clone()),
+                listeners,
+                rx,
+                (i, Arc::clone(&metrics)),
+            )?;
             let cpu = pin.then(|| cpus[i % cpus.len()]);
             let thread = std::thread::Builder::new()
                 .name(format!("spoonfeed-reactor-{i}"))
@@ -93,6 +103,7 @@ impl Server {
     /// Hands a new configuration to every reactor; exchanges in flight finish on the old one.
     /// Listeners are not changed by a reload.
     pub fn reload(&self, cfg: &Config) {
+        warn_clamped(cfg);
         self.send_all(|| Control::Reload(Arc::new(cfg.clone())));
     }
 
@@ -131,6 +142,86 @@ impl Server {
             }
         }
         result
+    }
+}
+
+/// Applies the kernel socket buffer directives that have a value to a probe socket and reads
+/// back what Linux granted.
+pub(crate) fn socket_buffer_grants(cfg: &Config) -> io::Result<Vec<sys::BufferGrant>> {
+    let b = &cfg.buffering;
+    sys::probe_socket_buffers(&[
+        ("SendBufferSize", SockBuf::Send, b.client_send_buffer),
+        (
+            "ReceiveBufferSize",
+            SockBuf::Receive,
+            b.client_receive_buffer,
+        ),
+        ("ProxySendBufferSize", SockBuf::Send, b.backend_send_buffer),
+        (
+            "ProxyReceiveBufferSize",
+            SockBuf::Receive,
+            b.backend_receive_buffer,
+        ),
+    ])
+}
+
+/// The warning for a buffer the kernel clamped: what was asked, what was granted, and the
+/// sysctl that would allow it.
+pub(crate) fn clamp_warning(g: &sys::BufferGrant) -> String {
+    format!(
+        "{} {} was clamped by the kernel to {} bytes: raise {} to at least {} (sysctl -w {}={})",
+        g.directive,
+        g.requested,
+        g.granted,
+        g.which.sysctl(),
+        g.requested,
+        g.which.sysctl(),
+        g.requested
+    )
+}
+
+/// The `-T` report: each buffer directive's request and grant, and the kernel's ceilings.
+pub(crate) fn socket_buffer_report(cfg: &Config) -> String {
+    let mut out =
+        String::from("\n# Kernel socket buffers (requested -> granted on this machine):\n");
+    match socket_buffer_grants(cfg) {
+        Ok(grants) if grants.is_empty() => out.push_str("#   all at the OS default\n"),
+        Ok(grants) => {
+            for g in &grants {
+                let note = if g.clamped() { "  CLAMPED" } else { "" };
+                out.push_str(&format!(
+                    "#   {} {} -> {}{note}\n",
+                    g.directive, g.requested, g.granted
+                ));
+            }
+        }
+        Err(e) => out.push_str(&format!("#   cannot probe: {e}\n")),
+    }
+    for which in [SockBuf::Send, SockBuf::Receive] {
+        let max = which
+            .kernel_max()
+            .map_or("unreadable".to_string(), |m| m.to_string());
+        out.push_str(&format!("#   {} = {max}\n", which.sysctl()));
+    }
+    out
+}
+
+/// Logs a warning for every buffer directive the kernel clamps.
+fn warn_clamped(cfg: &Config) {
+    let Ok(mut log) = crate::log::ErrorLog::open(cfg) else {
+        return;
+    };
+    match socket_buffer_grants(cfg) {
+        Ok(grants) => {
+            for g in grants.iter().filter(|g| g.clamped()) {
+                log.log(LogLevel::Warn, None, format_args!("{}", clamp_warning(g)));
+            }
+        }
+        Err(e) => log.log(
+            LogLevel::Warn,
+            None,
+            format_args!("cannot check the socket buffer sizes: {e}"),
+        ),
     }
 }
 

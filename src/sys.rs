@@ -180,3 +180,139 @@ pub fn wait_signal() -> io::Result<Signal> {
         _ => Signal::Stop,
     })
 }
+
+/// Which kernel buffer of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockBuf {
+    Send,
+    Receive,
+}
+
+impl SockBuf {
+    fn option(self) -> libc::c_int {
+        match self {
+            SockBuf::Send => libc::SO_SNDBUF,
+            SockBuf::Receive => libc::SO_RCVBUF,
+        }
+    }
+
+    /// The sysctl that caps what `setsockopt` may ask for.
+    pub fn sysctl(self) -> &'static str {
+        match self {
+            SockBuf::Send => "net.core.wmem_max",
+            SockBuf::Receive => "net.core.rmem_max",
+        }
+    }
+
+    /// The sysctl's current value, if it can be read.
+    pub fn kernel_max(self) -> Option<usize> {
+        let path = format!("/proc/sys/{}", self.sysctl().replace('.', "/"));
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    }
+}
+
+/// Asks for a kernel buffer of `bytes` on `fd`.
+pub fn set_socket_buffer(fd: RawFd, which: SockBuf, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    set_int_opt(fd, libc::SOL_SOCKET, which.option(), value)
+}
+
+/// The kernel buffer `fd` has, as the size that was granted: Linux reports twice the size
+/// it accepted (the other half is its bookkeeping), so the value read back is halved.
+pub fn socket_buffer(fd: RawFd, which: SockBuf) -> io::Result<usize> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid out-pointers of the size passed; `fd` is an open
+    // socket owned by the caller.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            which.option(),
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(usize::try_from(value).unwrap_or(0) / 2)
+}
+
+/// What one buffer directive asked for and what a socket got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BufferGrant {
+    pub directive: &'static str,
+    pub which: SockBuf,
+    pub requested: usize,
+    pub granted: usize,
+}
+
+impl BufferGrant {
+    /// Whether the kernel gave less than was asked.
+    pub fn clamped(&self) -> bool {
+        self.granted < self.requested
+    }
+}
+
+/// Applies each non-zero request to a fresh TCP socket and reads back what the kernel
+/// granted, so that clamping is known (and reported) before any client connects.
+pub fn probe_socket_buffers(
+    requests: &[(&'static str, SockBuf, usize)],
+) -> io::Result<Vec<BufferGrant>> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&probe);
+    let mut out = Vec::new();
+    for &(directive, which, requested) in requests {
+        if requested == 0 {
+            continue;
+        }
+        set_socket_buffer(fd, which, requested)?;
+        out.push(BufferGrant {
+            directive,
+            which,
+            requested,
+            granted: socket_buffer(fd, which)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Starts a non-blocking connect to `addr` with kernel buffers set first (a receive buffer
+/// must be set before the SYN for its window scale to be offered). Zero keeps the default.
+pub fn connect_with_buffers(
+    addr: SocketAddr,
+    send: usize,
+    receive: usize,
+) -> io::Result<std::net::TcpStream> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain syscall; the returned descriptor is owned right below.
+    let raw = cvt(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    if send > 0 {
+        set_socket_buffer(raw, SockBuf::Send, send)?;
+    }
+    if receive > 0 {
+        set_socket_buffer(raw, SockBuf::Receive, receive)?;
+    }
+    // SAFETY: zeroed sockaddr_storage is a valid value of that plain C struct.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = sockaddr(&addr, &mut storage);
+    // SAFETY: `storage` holds a sockaddr of `len` bytes for this socket's family.
+    let ret =
+        unsafe { libc::connect(raw, (&storage as *const libc::sockaddr_storage).cast(), len) };
+    if ret == -1 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(std::net::TcpStream::from(fd))
+}

@@ -70,7 +70,32 @@ fn dump_fills_in_every_default_and_parses_again() {
     }
     let again = spoonfeed::config::parse_str(&text, Path::new("tests/golden/warnings.conf"))
         .expect("the dump parses");
-    assert_eq!(spoonfeed::config::dump(&again.config), text);
+    let dumped = spoonfeed::config::dump(&again.config);
+    let report = text
+        .strip_prefix(&dumped)
+        .expect("the dump, then the buffer report");
+    assert!(
+        report.starts_with("\n# Kernel socket buffers (requested -> granted on this machine):\n"),
+        "{report}"
+    );
+    assert!(report.contains("#   net.core.rmem_max = "), "{report}");
+}
+
+#[test]
+fn dump_reports_a_socket_buffer_the_kernel_clamps() {
+    let dir = std::env::temp_dir().join(format!("spoonfeed-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("clamped.conf");
+    std::fs::write(&file, "Listen 127.0.0.1:0\nProxyReceiveBufferSize 1g\n").unwrap();
+    let out = spoonfeed(&["-T", "-f", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("#   ProxyReceiveBufferSize 1073741824 -> "))
+        .unwrap_or_else(|| panic!("no grant line in:\n{text}"));
+    assert!(line.ends_with("CLAMPED"), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::lexer::{Line, Node};
 use super::parse::Parser;
-use super::{logs, proxy, server};
+use super::{buffering, logs, proxy, server};
 
 /// Where a directive may appear (Apache's "Context").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,8 +144,9 @@ pub static DIRECTIVES: &[Directive] = &[
             `connectiontimeout` (default the backend's timeout), `max` (connections per \
             reactor; default unlimited), `ttl` (idle pooled connection lifetime; default until \
             the backend closes), `retry` (how long a backend that refused a connection is \
-            left alone; default 60, 0 = always retry), `disablereuse` (On/Off; default Off). \
-            The first ProxyPass naming a backend with keys sets them; others must repeat them \
+            left alone; default 60, 0 = always retry), `disablereuse` (On/Off; default Off), `buffering` (On/Off; default On: Off forwards \
+            each read to the client before reading on, tying the backend to the client, for \
+            server-sent events and long polls). The first ProxyPass naming a backend with keys sets them; others must repeat them \
             exactly or give none.",
         min_args: 1,
         max_args: ANY,
@@ -240,6 +241,149 @@ pub static DIRECTIVES: &[Directive] = &[
         min_args: 1,
         max_args: 1,
         apply: Apply::Directive(proxy::proxy_timeout),
+    },
+    Directive {
+        name: "ProxyIOBufferSize",
+        syntax: "ProxyIOBufferSize SIZE",
+        default: "16384",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Size of the blocks every reactor reads into and writes from, from 512 \
+            bytes to 1m. Bytes go out with writev from the block they arrived in; larger \
+            blocks mean fewer system calls per response, smaller ones less memory per \
+            short response.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::io_buffer_size),
+    },
+    Directive {
+        name: "ProxyResponseBufferSize",
+        syntax: "ProxyResponseBufferSize SIZE",
+        default: "1048576",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Most bytes of one response held for a client. A response that fits is \
+            read from the backend at the backend's speed and the backend connection is \
+            released the moment its last byte is in; past it the backend is no longer read \
+            until the client catches up (back-pressure, never failure).",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::response_buffer_size),
+    },
+    Directive {
+        name: "ProxyBufferPoolSize",
+        syntax: "ProxyBufferPoolSize SIZE",
+        default: "268435456",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Most memory in blocks one reactor (one core) holds, at least 16 blocks. \
+            Blocks are allocated as needed up to it. At the cap, backends are back-pressured, \
+            new connections wait in the listen queue, and a request that cannot start at all \
+            is answered 503 with Retry-After; what is in flight completes.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::pool_size),
+    },
+    Directive {
+        name: "ProxyRequestBuffering",
+        syntax: "ProxyRequestBuffering On|Off",
+        default: "On",
+        context: Context::Server,
+        unit: "",
+        description: "On: a request body is read whole (up to ProxyRequestBufferSize) before \
+            the backend is connected, so a slow upload never ties up a backend. Off: the body \
+            streams to the backend as it arrives.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::request_buffering),
+    },
+    Directive {
+        name: "ProxyRequestBufferSize",
+        syntax: "ProxyRequestBufferSize SIZE",
+        default: "1048576",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Most bytes of one request body held under ProxyRequestBuffering On \
+            (nginx's client_body_buffer_size); the backend is connected once the body is in \
+            or this much of it is, and the rest streams.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::request_buffer_size),
+    },
+    Directive {
+        name: "SendBufferSize",
+        syntax: "SendBufferSize SIZE",
+        default: "0",
+        context: Context::Server,
+        unit: "bytes",
+        description: "SO_SNDBUF of client sockets; 0 keeps the OS default. The kernel may \
+            clamp it to net.core.wmem_max: spoonfeed then warns, naming the value to set.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::client_send_buffer),
+    },
+    Directive {
+        name: "ReceiveBufferSize",
+        syntax: "ReceiveBufferSize SIZE",
+        default: "0",
+        context: Context::Server,
+        unit: "bytes",
+        description: "SO_RCVBUF of client sockets; 0 keeps the OS default. Clamped by \
+            net.core.rmem_max, with a warning.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::client_receive_buffer),
+    },
+    Directive {
+        name: "ProxySendBufferSize",
+        syntax: "ProxySendBufferSize SIZE",
+        default: "0",
+        context: Context::Server,
+        unit: "bytes",
+        description: "SO_SNDBUF of backend sockets; 0 keeps the OS default. Clamped by \
+            net.core.wmem_max, with a warning.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::backend_send_buffer),
+    },
+    Directive {
+        name: "ProxyReceiveBufferSize",
+        syntax: "ProxyReceiveBufferSize SIZE",
+        default: "0",
+        context: Context::Server,
+        unit: "bytes",
+        description: "SO_RCVBUF of backend sockets (Apache's meaning): at least 512 and a \
+            multiple of 512, or 0 for the OS default. Clamped by net.core.rmem_max, with a \
+            warning.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::backend_receive_buffer),
+    },
+    Directive {
+        name: "StatusLocation",
+        syntax: "StatusLocation PATH",
+        default: "none (no status endpoint)",
+        context: Context::Server,
+        unit: "",
+        description: "Serves the status endpoint at PATH on every listener and virtual host: \
+            Prometheus text, or JSON with `?format=json` (or `Accept: application/json`). \
+            Counters, pool and connection gauges, and per-route histograms of backend hold, \
+            client drain, time saved and peak occupancy.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::status_location),
+    },
+    Directive {
+        name: "StatusAllow",
+        syntax: "StatusAllow ADDR[/BITS] ...",
+        default: "127.0.0.0/8 ::1/128",
+        context: Context::Server,
+        unit: "",
+        description: "Client addresses that may read the status endpoint; others are \
+            answered 403. Replaces the default list; repeatable.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(buffering::status_allow),
     },
     Directive {
         name: "Timeout",
@@ -391,13 +535,6 @@ pub static DIRECTIVES: &[Directive] = &[
 /// Directives that DESIGN.md promises but this version does not have yet, with the issue they
 /// arrive with, so that a classic configuration gets a plain answer instead of "unknown".
 static PLANNED: &[(&str, &str)] = &[
-    ("ProxyIOBufferSize", "buffering"),
-    ("ProxyReceiveBufferSize", "buffering"),
-    ("SendBufferSize", "buffering"),
-    ("ReceiveBufferSize", "buffering"),
-    ("ProxyResponseBufferSize", "buffering"),
-    ("ProxyBufferPoolSize", "buffering"),
-    ("ProxyRequestBuffering", "buffering"),
     ("ProxySplice", "buffering"),
     ("RequestReadTimeout", "connection limits"),
     ("MaxConnections", "connection limits"),

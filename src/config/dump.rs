@@ -47,6 +47,30 @@ pub fn dump(cfg: &Config) -> String {
     w(format!("LimitRequestFields {}", limits.request_fields));
     w(format!("LimitRequestBody {}", limits.request_body));
     w(format!("ProxyTimeout {}", show_time(cfg.proxy_timeout)));
+    let b = &cfg.buffering;
+    w(format!("ProxyIOBufferSize {}", b.io_buffer_size));
+    w(format!(
+        "ProxyResponseBufferSize {}",
+        b.response_buffer_size
+    ));
+    w(format!("ProxyBufferPoolSize {}", b.pool_size));
+    w(format!(
+        "ProxyRequestBuffering {}",
+        on_off(b.request_buffering)
+    ));
+    w(format!("ProxyRequestBufferSize {}", b.request_buffer_size));
+    w(format!("SendBufferSize {}", b.client_send_buffer));
+    w(format!("ReceiveBufferSize {}", b.client_receive_buffer));
+    w(format!("ProxySendBufferSize {}", b.backend_send_buffer));
+    w(format!(
+        "ProxyReceiveBufferSize {}",
+        b.backend_receive_buffer
+    ));
+    if let Some(status) = &cfg.status {
+        w(format!("StatusLocation {}", quote(&status.path)));
+        let allow: Vec<String> = status.allow.iter().map(ToString::to_string).collect();
+        w(format!("StatusAllow {}", allow.join(" ")));
+    }
     w(format!("ErrorLog {}", target(&cfg.error_log)));
     w(format!("LogLevel {}", log_level(cfg.log_level)));
 
@@ -183,9 +207,10 @@ fn backend_target(backend: &Backend, path: &str) -> String {
     }
     let _ = write!(
         out,
-        " retry={} disablereuse={}",
+        " retry={} disablereuse={} buffering={}",
         show_time(params.retry),
-        on_off(params.disable_reuse)
+        on_off(params.disable_reuse),
+        on_off(params.buffering)
     );
     out
 }

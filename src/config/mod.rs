@@ -17,6 +17,7 @@ pub mod dump;
 pub mod lexer;
 pub mod model;
 
+mod buffering;
 mod logs;
 mod parse;
 mod proxy;

@@ -128,6 +128,71 @@ pub struct Limits {
     pub request_body: u64,
 }
 
+/// How bytes are held on their way through (the buffering directives, DESIGN.md §3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Buffering {
+    /// `ProxyIOBufferSize`: bytes in one block of the reactor's pool.
+    pub io_buffer_size: usize,
+    /// `ProxyResponseBufferSize`: most bytes of one response held for a client before the
+    /// backend is no longer read (back-pressure).
+    pub response_buffer_size: usize,
+    /// `ProxyBufferPoolSize`: most bytes of blocks one reactor holds.
+    pub pool_size: usize,
+    /// `ProxyRequestBuffering`: whether a request body is held before the backend is connected.
+    pub request_buffering: bool,
+    /// `ProxyRequestBufferSize`: most request-body bytes held; a larger body is streamed.
+    pub request_buffer_size: usize,
+    /// `SendBufferSize` / `ReceiveBufferSize`: client sockets' `SO_SNDBUF` / `SO_RCVBUF`;
+    /// 0 = the OS default.
+    pub client_send_buffer: usize,
+    pub client_receive_buffer: usize,
+    /// `ProxySendBufferSize` / `ProxyReceiveBufferSize`: backend sockets' buffers; 0 = OS default.
+    pub backend_send_buffer: usize,
+    pub backend_receive_buffer: usize,
+}
+
+/// An address range in CIDR notation (`10.0.0.0/8`, `::1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrRange {
+    pub net: std::net::IpAddr,
+    pub bits: u8,
+}
+
+impl AddrRange {
+    /// Whether `ip` is inside the range (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.net, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for AddrRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.bits)
+    }
+}
+
+/// The status endpoint: where it answers and who may read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusEndpoint {
+    /// `StatusLocation`: the request path it answers on (any virtual host).
+    pub path: String,
+    /// `StatusAllow`: client addresses allowed; everyone else gets 403.
+    pub allow: Vec<AddrRange>,
+}
+
 /// `http` or `https` backend (https backends arrive with the TLS issue).
 pub type BackendScheme = Scheme;
 
@@ -150,6 +215,9 @@ pub struct BackendParams {
     pub retry: Duration,
     /// `disablereuse=On`: one connection per exchange, never pooled.
     pub disable_reuse: bool,
+    /// `buffering=Off`: responses are not held for slow clients; each read is forwarded
+    /// before the next (the backend is tied to the client, as without spoonfeed).
+    pub buffering: bool,
 }
 
 /// A backend ("worker" in mod_proxy): one scheme://host:port that routes point at.
@@ -265,6 +333,9 @@ pub struct Config {
     pub listens: Vec<Listen>,
     pub workers: Workers,
     pub limits: Limits,
+    pub buffering: Buffering,
+    /// `None` unless `StatusLocation` is given.
+    pub status: Option<StatusEndpoint>,
     /// `ProxyTimeout`: default backend timeout; default `Timeout`.
     pub proxy_timeout: Duration,
     /// Index 0 is the main server.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::directives::{self, Apply, Context};
 use super::lexer::{Line, Node};
 use super::model::*;
-use super::{logs, proxy, server, Loaded};
+use super::{buffering, logs, proxy, server, Loaded};
 
 /// What one virtual host (or the main server) said, before defaults and inheritance.
 #[derive(Default)]
@@ -38,6 +38,13 @@ pub(super) struct ServerDraft {
     pub(super) listens: Vec<Listen>,
     pub(super) workers: Workers,
     pub(super) limits: Limits,
+    pub(super) buffering: Buffering,
+    /// The last line that set `ProxyIOBufferSize` or `ProxyBufferPoolSize`, for messages
+    /// about the two together.
+    pub(super) pool_line: Option<Origin>,
+    pub(super) status_path: Option<String>,
+    /// `None`: this host only.
+    pub(super) status_allow: Option<Vec<AddrRange>>,
     /// `None`: the value of `Timeout`.
     pub(super) proxy_timeout: Option<Duration>,
     pub(super) error_log: LogTarget,
@@ -77,6 +84,10 @@ impl Parser {
                 listens: Vec::new(),
                 workers: Workers::Auto,
                 limits: server::default_limits(),
+                buffering: buffering::default_buffering(),
+                pool_line: None,
+                status_path: None,
+                status_allow: None,
                 proxy_timeout: None,
                 error_log: LogTarget::Stderr,
                 log_level: LogLevel::Warn,
@@ -196,6 +207,7 @@ impl Parser {
                     .to_string(),
             );
         }
+        buffering::check(self);
         let proxy_timeout = self
             .server
             .proxy_timeout
@@ -243,6 +255,15 @@ impl Parser {
             listens: std::mem::take(&mut self.server.listens),
             workers: self.server.workers,
             limits: self.server.limits.clone(),
+            buffering: self.server.buffering.clone(),
+            status: self.server.status_path.clone().map(|path| StatusEndpoint {
+                path,
+                allow: self
+                    .server
+                    .status_allow
+                    .clone()
+                    .unwrap_or_else(buffering::default_status_allow),
+            }),
             proxy_timeout,
             vhosts,
             backends,

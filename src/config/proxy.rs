@@ -21,7 +21,7 @@ use super::values::{self, Url};
 const DEFAULT_RETRY: Duration = Duration::from_secs(60);
 
 /// The `ProxyPass` keys spoonfeed knows, for messages.
-const VALID_KEYS: &str = "timeout, connectiontimeout, max, ttl, retry, disablereuse";
+const VALID_KEYS: &str = "timeout, connectiontimeout, max, ttl, retry, disablereuse, buffering";
 
 /// The keys one `ProxyPass` line gave; `None` where it gave none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,6 +32,7 @@ pub(super) struct Keys {
     ttl: Option<Duration>,
     retry: Option<Duration>,
     disable_reuse: Option<bool>,
+    buffering: Option<bool>,
 }
 
 impl Keys {
@@ -49,6 +50,7 @@ impl Keys {
             ttl: self.ttl,
             retry: self.retry.unwrap_or(DEFAULT_RETRY),
             disable_reuse: self.disable_reuse.unwrap_or(false),
+            buffering: self.buffering.unwrap_or(true),
         }
     }
 }
@@ -88,6 +90,7 @@ fn parse_keys(directive: &str, args: &[String]) -> Result<Keys, String> {
             "ttl" => keys.ttl = Some(values::positive_time(value).map_err(bad)?),
             "retry" => keys.retry = Some(values::time(value).map_err(bad)?),
             "disablereuse" => keys.disable_reuse = Some(values::on_off(value).map_err(bad)?),
+            "buffering" => keys.buffering = Some(values::on_off(value).map_err(bad)?),
             _ => {
                 return Err(format!(
                     "unknown {directive} key \"{key}\"; valid keys: {VALID_KEYS}"
@@ -410,6 +413,11 @@ fn differences(here: &BackendParams, there: &BackendParams, line: usize) -> Stri
             "disablereuse",
             on_off(here.disable_reuse).into(),
             on_off(there.disable_reuse).into(),
+        ),
+        (
+            "buffering",
+            on_off(here.buffering).into(),
+            on_off(there.buffering).into(),
         ),
     ];
     fields

@@ -105,18 +105,62 @@ fn chapter_one_argument_proxy_pass_is_explained() {
 }
 
 #[test]
-fn chapter_buffer_and_cache_directives_say_when_they_arrive() {
+fn chapter_receive_buffer_line_works_verbatim() {
+    let cfg = config("Listen 80\nProxyReceiveBufferSize 16384\n");
+    assert_eq!(cfg.buffering.backend_receive_buffer, 16384);
+    assert_eq!(
+        error("ProxyReceiveBufferSize 1000"),
+        "spoonfeed.conf:2: ProxyReceiveBufferSize must be 0 (the OS default) or a multiple of 512 of at least 512, not 1000"
+    );
+}
+
+#[test]
+fn buffering_directives_take_sizes_and_check_each_other() {
+    let cfg = config(
+        "Listen 80\nProxyIOBufferSize 4k\nProxyResponseBufferSize 2m\nProxyBufferPoolSize 64k\n\
+         ProxyRequestBuffering off\nSendBufferSize 64k\nStatusLocation /status\nStatusAllow 10.0.0.0/8 ::1\n\
+         ProxyPass /a/ http://127.0.0.1:81/ buffering=off\n",
+    );
+    let b = &cfg.buffering;
+    assert_eq!(
+        (b.io_buffer_size, b.response_buffer_size, b.pool_size),
+        (4096, 2 << 20, 64 << 10)
+    );
+    assert!(!b.request_buffering);
+    assert_eq!(b.client_send_buffer, 65536);
+    assert!(!cfg.backends[0].params.buffering);
+    let status = cfg.status.as_ref().unwrap();
+    assert_eq!(status.path, "/status");
+    assert_eq!(status.allow.len(), 2);
+    assert_eq!(
+        errors("Listen 80\nProxyIOBufferSize 16k\nProxyBufferPoolSize 64k\n"),
+        vec!["spoonfeed.conf:3: ProxyBufferPoolSize 65536 holds 4 blocks of ProxyIOBufferSize 16384; give at least 262144 (16 blocks)"]
+    );
+    assert_eq!(
+        error("ProxyIOBufferSize 100"),
+        "spoonfeed.conf:2: ProxyIOBufferSize must be from 512 to 1048576 bytes, not 100"
+    );
+    assert_eq!(
+        error("StatusAllow 10.0.0.1/8"),
+        "spoonfeed.conf:2: \"10.0.0.1/8\" has host bits set; give the network address, as 10.0.0.0/8"
+    );
+    assert_eq!(
+        warnings("Listen 80\nStatusAllow 127.0.0.1\n"),
+        vec!["spoonfeed.conf:0: warning: StatusAllow without StatusLocation: there is no status endpoint"]
+    );
+}
+
+#[test]
+fn chapter_cache_directives_say_when_they_arrive() {
     assert_eq!(
         errors(
             "Listen 80\n\
-             ProxyReceiveBufferSize 16384\n\
              CacheRoot /usr/local/apache/cache\n\
              CacheSize 50000   # 50 MB\n"
         ),
         vec![
-            "spoonfeed.conf:2: ProxyReceiveBufferSize is not available in this version; it arrives with the buffering issue",
-            "spoonfeed.conf:3: CacheRoot is not available in this version; it arrives with the cache issue",
-            "spoonfeed.conf:4: CacheSize is not available in this version; it arrives with the cache issue",
+            "spoonfeed.conf:2: CacheRoot is not available in this version; it arrives with the cache issue",
+            "spoonfeed.conf:3: CacheSize is not available in this version; it arrives with the cache issue",
         ]
     );
 }
@@ -162,6 +206,7 @@ fn fills_every_default() {
 /// Directives whose `default` column is a description in words, not a value to parse.
 const DESCRIBED_DEFAULTS: &[&str] = &[
     "Listen",
+    "StatusLocation",
     "<VirtualHost>",
     "ServerName",
     "ServerAlias",
@@ -514,6 +559,7 @@ fn proxy_pass_reads_keys_with_units() {
             ttl: Some(Duration::from_secs(120)),
             retry: Duration::ZERO,
             disable_reuse: true,
+            buffering: true,
         }
     );
 }
@@ -537,6 +583,7 @@ fn proxy_pass_keys_default_from_proxy_timeout() {
             ttl: None,
             retry: Duration::from_secs(60),
             disable_reuse: false,
+            buffering: true,
         }
     );
 }
@@ -545,11 +592,11 @@ fn proxy_pass_keys_default_from_proxy_timeout() {
 fn proxy_pass_unknown_key_names_it_and_lists_the_valid_ones() {
     assert_eq!(
         error("ProxyPass /a/ http://127.0.0.1:81/ keepalive=On"),
-        "spoonfeed.conf:2: unknown ProxyPass key \"keepalive\"; valid keys: timeout, connectiontimeout, max, ttl, retry, disablereuse"
+        "spoonfeed.conf:2: unknown ProxyPass key \"keepalive\"; valid keys: timeout, connectiontimeout, max, ttl, retry, disablereuse, buffering"
     );
     assert_eq!(
         error("ProxyPass /a/ http://127.0.0.1:81/ nocanon"),
-        "spoonfeed.conf:2: ProxyPass: \"nocanon\" is not a key=value parameter; valid keys: timeout, connectiontimeout, max, ttl, retry, disablereuse"
+        "spoonfeed.conf:2: ProxyPass: \"nocanon\" is not a key=value parameter; valid keys: timeout, connectiontimeout, max, ttl, retry, disablereuse, buffering"
     );
 }
 
@@ -1183,6 +1230,8 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "ProxyPassReverse",
             "LogFormat",
             "CustomLog",
+            "StatusLocation",
+            "StatusAllow",
         ]
         .contains(&name)
         {

@@ -28,6 +28,9 @@
 //! | `%{Name}i`, `%{Name}o` | request / response header, `-` when absent |
 //! | `%{backend}x`, `%{backend_addr}x`, `%{backend_status}x` | backend name, address, status |
 //! | `%{backend_connect}x`, `%{backend_first_byte}x`, `%{backend_hold}x` | backend timings in µs |
+//! | `%{backend_last_byte}x` | from the first request byte written to the last response byte read, µs |
+//! | `%{client_drain}x`, `%{time_saved}x` | first response byte read → last byte to the client; release → last byte to the client, µs |
+//! | `%{peak_occupancy}x`, `%{held_at_release}x` | most response bytes held at once; bytes still held when the backend was released |
 //!
 //! `%{…}x` items print `-` when the exchange had no backend or the value is unknown.
 //!
@@ -95,6 +98,11 @@ enum BackendItem {
     Connect,
     FirstByte,
     Hold,
+    LastByte,
+    Drain,
+    Saved,
+    Peak,
+    HeldAtRelease,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,6 +187,16 @@ pub struct BackendFields<'a> {
     pub first_byte: Option<Duration>,
     /// Backend hold: from the first request byte written to the release.
     pub hold: Option<Duration>,
+    /// From the first request byte written to the last response byte read.
+    pub last_byte: Option<Duration>,
+    /// Client drain: from the first response byte read to the last byte to the client.
+    pub drain: Option<Duration>,
+    /// Backend time saved: from the release to the last byte to the client.
+    pub saved: Option<Duration>,
+    /// Most bytes of the response held in blocks at once.
+    pub peak: u64,
+    /// Bytes not yet written to the client when the backend was released.
+    pub held_at_release: u64,
 }
 
 /// Letters Apache's mod_log_config (and mod_logio) know that spoonfeed does not render.
@@ -398,10 +416,15 @@ fn field_for(letter: char, arg: Option<&str>) -> Result<Field, String> {
                 Some("backend_connect") => BackendItem::Connect,
                 Some("backend_first_byte") => BackendItem::FirstByte,
                 Some("backend_hold") => BackendItem::Hold,
+                Some("backend_last_byte") => BackendItem::LastByte,
+                Some("client_drain") => BackendItem::Drain,
+                Some("time_saved") => BackendItem::Saved,
+                Some("peak_occupancy") => BackendItem::Peak,
+                Some("held_at_release") => BackendItem::HeldAtRelease,
                 _ => {
                     return bad_arg(
                         arg.unwrap_or_default(),
-                        "backend, backend_addr, backend_status, backend_connect, backend_first_byte, backend_hold",
+                        "backend, backend_addr, backend_status, backend_connect, backend_first_byte, backend_hold, backend_last_byte, client_drain, time_saved, peak_occupancy, held_at_release",
                     )
                 }
             };
@@ -465,6 +488,11 @@ fn push_backend(out: &mut Vec<u8>, backend: Option<&BackendFields<'_>>, item: Ba
         BackendItem::Connect => push_optional_micros(out, b.connect),
         BackendItem::FirstByte => push_optional_micros(out, b.first_byte),
         BackendItem::Hold => push_optional_micros(out, b.hold),
+        BackendItem::LastByte => push_optional_micros(out, b.last_byte),
+        BackendItem::Drain => push_optional_micros(out, b.drain),
+        BackendItem::Saved => push_optional_micros(out, b.saved),
+        BackendItem::Peak => push_display(out, b.peak),
+        BackendItem::HeldAtRelease => push_display(out, b.held_at_release),
     }
 }
 
@@ -629,6 +657,11 @@ mod tests {
                 connect: Some(Duration::from_micros(150)),
                 first_byte: Some(Duration::from_millis(20)),
                 hold: Some(Duration::from_micros(30_001)),
+                last_byte: Some(Duration::from_micros(25_000)),
+                drain: Some(Duration::from_millis(400)),
+                saved: Some(Duration::from_micros(390_000)),
+                peak: 1_048_576,
+                held_at_release: 1_000_000,
             }),
             keepalive_count: 2,
             connection_status: b'+',
@@ -777,6 +810,10 @@ mod tests {
             item("%{backend}x %{backend_addr}x %{backend_status}x %{backend_connect}x %{backend_first_byte}x %{backend_hold}x"),
             "http://localhost:81 127.0.0.1:81 200 150 20000 30001"
         );
+        assert_eq!(
+            item("%{backend_last_byte}x %{client_drain}x %{time_saved}x %{peak_occupancy}x %{held_at_release}x"),
+            "25000 400000 390000 1048576 1000000"
+        );
         let partial = LogRecord {
             backend: Some(BackendFields {
                 name: "http://[::1]:8080",
@@ -785,6 +822,11 @@ mod tests {
                 connect: None,
                 first_byte: None,
                 hold: None,
+                last_byte: None,
+                drain: None,
+                saved: None,
+                peak: 0,
+                held_at_release: 0,
             }),
             ..record()
         };

@@ -275,6 +275,8 @@ pub fn encode_client_response(
             || (resp.framing != ClientFraming::AsIs
                 && name.eq_ignore_ascii_case(b"content-length"))
             || (resp.via == ViaMode::Block && name.eq_ignore_ascii_case(b"via"))
+            // An instruction to this proxy (as nginx's X-Accel-*), not for the client.
+            || name.eq_ignore_ascii_case(b"x-accel-buffering")
             || connection_names.contains(name);
         if dropped {
             continue;

@@ -393,7 +393,9 @@ pub fn is_local_authority(cfg: &Config, local: SocketAddr, authority: &[u8]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Limits, LogLevel, LogTarget, Origin, Route, ViaSetting, Workers};
+    use crate::config::{
+        Buffering, Limits, LogLevel, LogTarget, Origin, Route, ViaSetting, Workers,
+    };
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -476,6 +478,18 @@ mod tests {
                 request_fields: 100,
                 request_body: 0,
             },
+            buffering: Buffering {
+                io_buffer_size: 16384,
+                response_buffer_size: 1 << 20,
+                pool_size: 1 << 28,
+                request_buffering: true,
+                request_buffer_size: 1 << 20,
+                client_send_buffer: 0,
+                client_receive_buffer: 0,
+                backend_send_buffer: 0,
+                backend_receive_buffer: 0,
+            },
+            status: None,
             proxy_timeout: Duration::from_secs(60),
             vhosts,
             backends: Vec::new(),

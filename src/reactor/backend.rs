@@ -89,6 +89,8 @@ pub struct BackendPool {
     pub conns: Slab<BackendConn>,
     per: Vec<PerBackend>,
     cfg_gen: u64,
+    /// `ProxySendBufferSize` and `ProxyReceiveBufferSize` for new connections; 0 = default.
+    pub socket_buffers: (usize, usize),
 }
 
 impl BackendPool {
@@ -180,7 +182,12 @@ impl BackendPool {
         gen: &mut u32,
         registry: &Registry,
     ) -> io::Result<usize> {
-        let stream = TcpStream::connect(addr)?;
+        let stream = match self.socket_buffers {
+            (0, 0) => TcpStream::connect(addr)?,
+            (send, receive) => {
+                TcpStream::from_std(crate::sys::connect_with_buffers(addr, send, receive)?)
+            }
+        };
         *gen = gen.wrapping_add(1) & Token::GEN_MASK;
         let entry = self.conns.vacant_entry();
         let idx = entry.key();
@@ -273,6 +280,11 @@ impl BackendPool {
         self.per
             .get(backend)
             .is_some_and(|p| p.waiters.contains(&waiter))
+    }
+
+    /// Connections idle in the keep-alive pool.
+    pub fn idle_count(&self) -> usize {
+        self.per.iter().map(|p| p.idle.len()).sum()
     }
 
     /// Whether the connection is idle in the pool.

@@ -24,7 +24,7 @@ use crate::buf::Chain;
 use crate::config::{Config, LogLevel, Scheme};
 use crate::http1::request::{parse_request_incremental, RequestHead};
 use crate::http1::HeadProgress;
-use crate::http1::Method;
+use crate::http1::{Method, Version};
 use crate::log::format::LogRecord;
 
 /// Handler steps per `drive` call before the connection yields to others (STYLE rule 8).
@@ -127,6 +127,8 @@ pub struct Conn {
     /// Exchanges completed on this connection.
     pub exchanges: u32,
     pub deadline: Deadline,
+    /// Waiting on `Shared::starved` for blocks to be returned to the pool.
+    pub starved: bool,
 }
 
 impl Conn {
@@ -154,6 +156,7 @@ impl Conn {
             phase: Phase::Head,
             exchanges: 0,
             deadline: Deadline::default(),
+            starved: false,
         }
     }
 
@@ -253,6 +256,16 @@ impl Conn {
         let _ = sh.registry.deregister(&mut self.client);
     }
 
+    /// The pool is too short for this connection to read on: it waits for returned blocks
+    /// (the reactor re-runs it then; no socket event would).
+    pub fn starve(&mut self, idx: usize, sh: &mut Shared) {
+        if !self.starved {
+            self.starved = true;
+            sh.starved.push(self.token(idx));
+            sh.metrics.pool_exhausted.incr();
+        }
+    }
+
     /// Whether the connection is an idle keep-alive one: between exchanges, holding no byte of
     /// a request. A draining server closes these at once; a fresh connection is given the
     /// chance to send its first request (it is answered with `Connection: close`).
@@ -271,9 +284,13 @@ impl Conn {
                 fields: sh.cfg.limits.request_fields,
             };
             match parse_request_incremental(&self.cin, &limits, &mut self.progress) {
-                Ok(Some(head)) => return (exchange::start(self, head, idx, sh), true),
+                Ok(Some(head)) => {
+                    sh.metrics.requests.incr();
+                    return (exchange::start(self, head, idx, sh), true);
+                }
                 Ok(None) => {}
                 Err(e) => {
+                    sh.metrics.requests.incr();
                     let log = self.unparsed_log(sh);
                     return (self.reply(Failure::Request(e), Some(log), None, sh), true);
                 }
@@ -298,6 +315,7 @@ impl Conn {
                 (Phase::Closed, true)
             }
             Ok(n) => {
+                sh.metrics.bytes_from_clients.add(n as u64);
                 self.ready.note_read(n, asked);
                 (Phase::Head, true)
             }
@@ -345,11 +363,45 @@ impl Conn {
                 format_args!("{status} {}: \"{}\"", failure.reason(), line.escape_debug()),
             );
         }
+        let framing = reply::Framing {
+            after,
+            head_only,
+            http10: log
+                .as_ref()
+                .and_then(|l| l.parsed.as_ref())
+                .is_some_and(|h| h.version == Version::Http10),
+        };
         let mut out = mem::take(&mut sh.scratch);
         out.clear();
-        let body = reply::encode(&failure, after, head_only, SystemTime::now(), &mut out);
-        self.cout.push_slice(&mut sh.pool, &out);
+        let body = reply::encode(&failure, framing, SystemTime::now(), &mut out);
+        self.send_ours(out, status, body, log, vhost, after, sh)
+    }
+
+    /// Queues an answer of ours encoded in `out` (which goes back to the scratch buffer) and
+    /// logs it. A pool too short for even this closes the connection.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_ours(
+        &mut self,
+        out: Vec<u8>,
+        status: u16,
+        body: u64,
+        log: Option<ReqLog>,
+        vhost: Option<usize>,
+        after: After,
+        sh: &mut Shared,
+    ) -> Phase {
+        let pushed = self.cout.push_slice(&mut sh.pool, &out);
         sh.scratch = out;
+        if pushed.is_err() {
+            sh.log.log(
+                LogLevel::Error,
+                Some(self.peer),
+                format_args!("buffer pool exhausted; closing the connection unanswered"),
+            );
+            sh.metrics.pool_refused.incr();
+            return Phase::Closed;
+        }
+        sh.metrics.count_status(status);
         if let Some(log) = log {
             self.log_exchange(&log, vhost.unwrap_or(0), status, body, None, sh);
         }
@@ -386,7 +438,10 @@ impl Conn {
             return Ok(false);
         }
         match self.cout.write_to(&mut sh.pool, &mut self.client) {
-            Ok(n) => Ok(n > 0),
+            Ok(n) => {
+                sh.metrics.bytes_to_clients.add(n as u64);
+                Ok(n > 0)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.ready.writable = false;
                 Ok(false)
@@ -402,6 +457,7 @@ impl Conn {
             return Phase::Closed;
         }
         self.cin = Vec::new();
+        sh.metrics.lingered.incr();
         Phase::Linger {
             until: sh.now + LINGER_TIME,
             discarded: 0,
@@ -413,9 +469,19 @@ impl Conn {
             return (Phase::Linger { until, discarded }, false);
         }
         match self.client.read(&mut sh.landing) {
-            Ok(0) => (Phase::Closed, true),
-            Ok(n) if discarded + n >= LINGER_BYTES => (Phase::Closed, true),
+            Ok(0) => {
+                if discarded > 0 {
+                    // Closing with those bytes unread would have reset the connection.
+                    sh.metrics.linger_resets_avoided.incr();
+                }
+                (Phase::Closed, true)
+            }
+            Ok(n) if discarded + n >= LINGER_BYTES => {
+                sh.metrics.linger_bytes_discarded.add(n as u64);
+                (Phase::Closed, true)
+            }
             Ok(n) => {
+                sh.metrics.linger_bytes_discarded.add(n as u64);
                 self.ready.note_read(n, sh.landing.len());
                 let discarded = discarded + n;
                 (Phase::Linger { until, discarded }, true)

@@ -18,7 +18,7 @@ use super::conn::{read_some, Conn, Phase, ReqLog};
 use super::reply::{After, Failure};
 use super::token::{Kind, Token};
 use super::{Ready, Shared};
-use crate::buf::{Chain, BLOCK_SIZE};
+use crate::buf::{Chain, Exhausted};
 use crate::config::{BackendId, Config, LogLevel, ViaSetting};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
@@ -35,12 +35,9 @@ use crate::proxy::path;
 use crate::proxy::reverse::{self, ClientView};
 use crate::proxy::route::{self, Decision};
 
-/// Most response bytes held for a client before the backend is no longer read (back-pressure,
-/// never failure). The buffering issue makes this `ProxyResponseBufferSize`.
-pub const RESPONSE_BUFFER: usize = 1024 * 1024;
-
-/// Most request-body bytes held for a backend before the client is no longer read.
-const REQUEST_BUFFER: usize = 256 * 1024;
+/// Most request-body bytes queued for a backend that streams them (`ProxyRequestBuffering Off`,
+/// or past `ProxyRequestBufferSize`) before the client is no longer read.
+const REQUEST_STREAM_BUFFER: usize = 256 * 1024;
 
 /// Largest backend response head; a larger one is a 502.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -89,7 +86,7 @@ enum Break {
     /// Close the client connection without completing the response.
     Abort(&'static str),
     /// The reused backend connection failed before answering: replay on a fresh one.
-    Retry,
+    Retry(&'static str),
 }
 
 /// A proxied exchange.
@@ -130,13 +127,28 @@ pub struct Exchange {
     t_connected: Option<Instant>,
     t_req: Option<Instant>,
     t_first: Option<Instant>,
+    t_last: Option<Instant>,
     t_release: Option<Instant>,
+    /// Most response bytes held for the client before the backend is no longer read:
+    /// `ProxyResponseBufferSize`, or one block when the response streams.
+    resp_limit: usize,
+    /// The request body is being read whole before a backend is connected.
+    holding: bool,
+    /// The route's slot in the metrics.
+    route_slot: usize,
+    /// Most bytes of this exchange's response held in blocks at once.
+    peak: usize,
+    /// Bytes not yet written to the client when the backend was released.
+    held_at_release: usize,
 }
 
 impl Exchange {
     /// How long the exchange may go without progress in its current state.
     pub fn timeout(&self, client_timeout: Duration) -> Duration {
         let params = &self.cfg.backends[self.backend_id].params;
+        if self.holding {
+            return client_timeout;
+        }
         match (&self.resp, self.backend_link_connecting()) {
             (_, true) => params.connect_timeout,
             (Resp::Done { .. }, false) => client_timeout,
@@ -165,6 +177,11 @@ pub struct BackendLog<'a> {
     connect: Option<Duration>,
     first_byte: Option<Duration>,
     hold: Option<Duration>,
+    last_byte: Option<Duration>,
+    drain: Option<Duration>,
+    saved: Option<Duration>,
+    peak: u64,
+    held_at_release: u64,
     head: Option<&'a (Vec<u8>, ResponseHead)>,
 }
 
@@ -177,6 +194,11 @@ impl<'a> BackendLog<'a> {
             connect: self.connect,
             first_byte: self.first_byte,
             hold: self.hold,
+            last_byte: self.last_byte,
+            drain: self.drain,
+            saved: self.saved,
+            peak: self.peak,
+            held_at_release: self.held_at_release,
         }
     }
 
@@ -213,6 +235,11 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     conn.progress = HeadProgress::default();
     let head = log.parsed.as_ref().expect("just set");
     let buf = &log.head;
+    if let Some(status) = &cfg.status {
+        if super::status::is_status_request(status, head, buf) {
+            return super::status::serve(conn, status, log, sh);
+        }
+    }
     let host = head.host.map(|s| s.of(buf));
     let vhost_idx = route::select_vhost(&cfg, conn.local, host);
     let vhost = &cfg.vhosts[vhost_idx];
@@ -242,8 +269,12 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     if path::has_dot_segment(target) {
         return answer(conn, Failure::DotSegment, log, vhost_idx, body_unread, sh);
     }
-    let (backend_id, path) = match route_canonically(vhost, target) {
-        Decision::Proxy { backend, path, .. } => (backend, path),
+    let (backend_id, path, route) = match route_canonically(vhost, target) {
+        Decision::Proxy {
+            backend,
+            path,
+            route,
+        } => (backend, path, route),
         Decision::Excluded { .. } => {
             return answer(conn, Failure::Excluded, log, vhost_idx, body_unread, sh)
         }
@@ -255,6 +286,18 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         return answer(
             conn,
             Failure::BackendDown(wait),
+            log,
+            vhost_idx,
+            body_unread,
+            sh,
+        );
+    }
+
+    if !sh.pool.can_start() {
+        sh.metrics.pool_refused.incr();
+        return answer(
+            conn,
+            Failure::PoolExhausted,
             log,
             vhost_idx,
             body_unread,
@@ -287,15 +330,36 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     out.clear();
     encode_backend_request(buf, head, &request, &mut out);
     let mut bout = Chain::default();
-    bout.push_slice(&mut sh.pool, &out);
+    let mut pushed = bout.push_slice(&mut sh.pool, &out);
     let replay = (head.method.is_idempotent() && !body_unread).then(|| out.clone());
     sh.scratch = out;
-
     if head.expect_continue && body_unread && head.version == Version::Http11 && conn.cin.is_empty()
     {
-        conn.cout
-            .push_slice(&mut sh.pool, b"HTTP/1.1 100 Continue\r\n\r\n");
+        pushed = pushed.and(
+            conn.cout
+                .push_slice(&mut sh.pool, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        );
     }
+    if pushed.is_err() {
+        bout.clear(&mut sh.pool);
+        sh.metrics.pool_refused.incr();
+        return answer(
+            conn,
+            Failure::PoolExhausted,
+            log,
+            vhost_idx,
+            body_unread,
+            sh,
+        );
+    }
+    let buffering = &cfg.buffering;
+    let resp_limit = if backend.params.buffering {
+        buffering.response_buffer_size.max(sh.pool.block_size())
+    } else {
+        sh.pool.block_size()
+    };
+    let holding = buffering.request_buffering && body_unread;
+    let route_slot = route_base(&cfg, vhost_idx) + route;
     let req_body = match head.body {
         RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
         RequestBody::Length(n) => ReqBody::Length(n),
@@ -328,9 +392,24 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         t_connected: None,
         t_req: None,
         t_first: None,
+        t_last: None,
         t_release: None,
+        resp_limit,
+        holding,
+        route_slot,
+        peak: 0,
+        held_at_release: 0,
     });
+    if holding {
+        return Phase::Proxy(ex);
+    }
     acquire(conn, ex, idx, false, sh)
+}
+
+/// The metrics slot of the first route of virtual host `vhost`: routes are numbered across
+/// virtual hosts in configuration order.
+pub fn route_base(cfg: &Config, vhost: usize) -> usize {
+    cfg.vhosts[..vhost].iter().map(|v| v.routes.len()).sum()
 }
 
 /// Routes the request as its canonical spelling decides, forwarding the raw bytes when the
@@ -437,6 +516,10 @@ fn acquire(
 }
 
 fn mark_down(ex: &Exchange, sh: &mut Shared) {
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        // Reloaded meanwhile: the pool's backend numbering is not this exchange's.
+        return;
+    }
     let retry = ex.cfg.backends[ex.backend_id].params.retry;
     if !retry.is_zero() {
         sh.backends.mark_down(ex.backend_id, sh.now + retry);
@@ -452,6 +535,8 @@ fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Share
             Some(conn.peer),
             format_args!("aborting response: {}", failure.reason()),
         );
+        sh.metrics.aborted.incr();
+        ex.bout.clear(&mut sh.pool);
         return Phase::Closed;
     }
     let body_unread = !matches!(ex.req_body, ReqBody::Done);
@@ -520,6 +605,7 @@ pub fn on_proxy_timeout(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared)
             );
             drop_backend(&mut ex, sh);
             ex.bout.clear(&mut sh.pool);
+            sh.metrics.aborted.incr();
             Phase::Closed
         }
     }
@@ -533,24 +619,27 @@ pub fn on_proxy(
     idx: usize,
     sh: &mut Shared,
 ) -> (Phase, bool) {
+    if ex.holding {
+        return match hold_request(conn, &mut ex, idx, sh) {
+            Ok(false) => (Phase::Proxy(ex), false),
+            Ok(true) if ex.holding => (Phase::Proxy(ex), true),
+            Ok(true) => (acquire(conn, ex, idx, false, sh), true),
+            Err(Break::Fail(failure)) => (fail(conn, ex, failure, sh), true),
+            Err(Break::Abort(why) | Break::Retry(why)) => (abort(conn, ex, why, sh), true),
+        };
+    }
     match proxy_round(conn, &mut ex, idx, sh) {
         Ok(moved) => finish_if_done(conn, ex, moved, sh),
         Err(Break::Fail(failure)) => (fail(conn, ex, failure, sh), true),
-        Err(Break::Abort(why)) => {
-            sh.log.log(
-                LogLevel::Info,
-                Some(conn.peer),
-                format_args!("closing client connection: {why}"),
-            );
-            drop_backend(&mut ex, sh);
-            ex.bout.clear(&mut sh.pool);
-            (Phase::Closed, true)
-        }
-        Err(Break::Retry) => {
+        Err(Break::Abort(why)) => (abort(conn, ex, why, sh), true),
+        Err(Break::Retry(_)) => {
             drop_backend(&mut ex, sh);
             let head = ex.replay.take().expect("retry only with a replayable head");
             ex.bout.clear(&mut sh.pool);
-            ex.bout.push_slice(&mut sh.pool, &head);
+            if ex.bout.push_slice(&mut sh.pool, &head).is_err() {
+                ex.bout.clear(&mut sh.pool);
+                return (fail(conn, ex, Failure::PoolExhausted, sh), true);
+            }
             ex.bin.clear();
             ex.bin_progress = HeadProgress::default();
             ex.t_req = None;
@@ -567,6 +656,42 @@ pub fn on_proxy(
     }
 }
 
+/// Closes the client connection without completing the response.
+fn abort(conn: &mut Conn, mut ex: Box<Exchange>, why: &str, sh: &mut Shared) -> Phase {
+    sh.log.log(
+        LogLevel::Info,
+        Some(conn.peer),
+        format_args!("closing client connection: {why}"),
+    );
+    drop_backend(&mut ex, sh);
+    ex.bout.clear(&mut sh.pool);
+    if ex.head_sent {
+        sh.metrics.aborted.incr();
+    }
+    Phase::Closed
+}
+
+/// `ProxyRequestBuffering On`: reads the request body before any backend is involved.
+/// `Ok(true)` when something moved; `holding` is cleared once the body is in, or as much
+/// of it as `ProxyRequestBufferSize` allows.
+fn hold_request(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    idx: usize,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
+    let mut moved = pump_request(conn, ex, idx, sh)?;
+    moved |= conn
+        .flush(sh)
+        .map_err(|_| Break::Abort("client write failed"))?;
+    if matches!(ex.req_body, ReqBody::Done) || ex.bout.len() >= ex.cfg.buffering.request_buffer_size
+    {
+        ex.holding = false;
+        moved = true;
+    }
+    Ok(moved)
+}
+
 fn proxy_round(
     conn: &mut Conn,
     ex: &mut Exchange,
@@ -580,9 +705,9 @@ fn proxy_round(
             false => return Ok(false),
         }
     }
-    moved |= pump_request(conn, ex, sh)?;
+    moved |= pump_request(conn, ex, idx, sh)?;
     moved |= send_to_backend(ex, sh)?;
-    moved |= read_backend(conn, ex, sh)?;
+    moved |= read_backend(conn, ex, idx, sh)?;
     moved |= conn
         .flush(sh)
         .map_err(|_| Break::Abort("client write failed"))?;
@@ -623,6 +748,10 @@ fn finish_connect(
                 format_args!("connect to {name} ({}) failed: {e}", bc.peer),
             );
             drop_backend(ex, sh);
+            if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+                // Reloaded meanwhile: the pool's backend numbering is not this exchange's.
+                return Err(Break::Fail(Failure::ConnectFailed));
+            }
             let addrs = &ex.cfg.backends[ex.backend_id].addrs;
             for (i, a) in addrs.iter().enumerate().skip(addr + 1) {
                 if let Ok(nb) =
@@ -642,12 +771,29 @@ fn finish_connect(
 
 /// Moves request-body bytes from the client to the backend's queue, reading the client when
 /// its buffered bytes are used up.
-fn pump_request(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
+fn pump_request(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    idx: usize,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
     let mut moved = false;
     let limit = ex.cfg.limits.request_body;
+    let held = if ex.holding {
+        ex.cfg.buffering.request_buffer_size
+    } else {
+        REQUEST_STREAM_BUFFER
+    };
     loop {
-        let room = REQUEST_BUFFER.saturating_sub(ex.bout.len());
+        if matches!(ex.req_body, ReqBody::Done) {
+            return Ok(moved);
+        }
+        let room = held.saturating_sub(ex.bout.len());
         if room == 0 {
+            return Ok(moved);
+        }
+        if !sh.pool.can_fill() {
+            conn.starve(idx, sh);
             return Ok(moved);
         }
         let take = conn.cin.len().min(room);
@@ -676,7 +822,10 @@ fn pump_request(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
             }
         };
         if used > 0 {
-            ex.bout.push_slice(&mut sh.pool, &conn.cin[..used]);
+            // The reserve kept by `can_fill` holds `used` (at most one landing read).
+            if ex.bout.push_slice(&mut sh.pool, &conn.cin[..used]).is_err() {
+                return Err(Break::Fail(Failure::PoolExhausted));
+            }
             conn.cin.drain(..used);
             moved = true;
         }
@@ -694,6 +843,7 @@ fn pump_request(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
         match read_some(&mut conn.client, &mut conn.cin, &mut sh.landing) {
             Ok(0) => return Err(Break::Abort("client closed mid-request-body")),
             Ok(n) => {
+                sh.metrics.bytes_from_clients.add(n as u64);
                 conn.ready.note_read(n, asked);
                 moved = true;
             }
@@ -709,7 +859,7 @@ fn pump_request(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
 /// What a backend I/O failure means at this point of the exchange.
 fn backend_failed(ex: &Exchange) -> Break {
     if ex.reused && ex.t_first.is_none() && ex.replay.is_some() {
-        Break::Retry
+        Break::Retry("pooled backend connection failed before answering")
     } else if ex.head_sent {
         Break::Abort("backend connection failed mid-response")
     } else {
@@ -728,17 +878,25 @@ fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
     match ex.bout.write_to(&mut sh.pool, &mut bc.stream) {
         Ok(n) => {
             ex.t_req.get_or_insert(sh.now);
+            sh.metrics.bytes_to_backends.add(n as u64);
             Ok(n > 0)
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             bc.ready.writable = false;
             Ok(false)
         }
-        Err(_) if matches!(ex.resp, Resp::Done { .. }) => {
-            // The backend answered without reading the whole body and went away: the answer
-            // stands; the client connection closes after it.
+        Err(_)
+            if ex.t_req.is_some() && !matches!(ex.req_body, ReqBody::Done)
+                || matches!(ex.resp, Resp::Done { .. })
+                || ex.head_sent =>
+        {
+            // The backend stopped reading the request, as one answering early (413, 401)
+            // does before it closes: its answer, read or still to be read, stands. No more
+            // of the request goes anywhere, so the client connection closes after it.
             ex.bout.clear(&mut sh.pool);
+            ex.req_body = ReqBody::Done;
             ex.keep_alive = false;
+            ex.backend_keeps = false;
             Ok(true)
         }
         Err(_) => Err(backend_failed(ex)),
@@ -746,8 +904,14 @@ fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
 }
 
 /// Reads the backend: the response head into `bin`, then the body straight into the client's
-/// blocks, as long as fewer than `RESPONSE_BUFFER` bytes wait for the client.
-fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
+/// blocks, as long as fewer than `resp_limit` bytes wait for the client and the pool has
+/// blocks to spare (else the backend waits: back-pressure).
+fn read_backend(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    idx: usize,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
     let Some(b) = ex.backend else {
         return Ok(false);
     };
@@ -755,6 +919,13 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
         || matches!(ex.resp, Resp::Done { .. })
         || ex.backend_link_connecting()
     {
+        return Ok(false);
+    }
+    if conn.cout.len() >= ex.resp_limit {
+        return Ok(false);
+    }
+    if !sh.pool.can_fill() {
+        conn.starve(idx, sh);
         return Ok(false);
     }
     if matches!(ex.resp, Resp::Head) {
@@ -767,8 +938,10 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
             ))),
             Ok(n) => {
                 bc.ready.note_read(n, asked);
+                sh.metrics.bytes_from_backends.add(n as u64);
                 ex.t_first.get_or_insert(sh.now);
                 parse_head(conn, ex, sh)?;
+                ex.peak = ex.peak.max(conn.cout.len());
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -778,17 +951,15 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
             Err(_) => Err(backend_failed(ex)),
         };
     }
-    if conn.cout.len() >= RESPONSE_BUFFER {
-        return Ok(false);
-    }
     let bc = &mut sh.backends.conns[b];
+    let block = sh.pool.block_size();
     let result = match &ex.resp {
         // Bodies of every kind are read a block at a time (never just the bytes still due),
         // so that a short read tells the socket is drained; bytes past the end of a body
         // are cut off and make the connection unusable.
-        Resp::Body(RespBody::Length(_) | RespBody::Chunked(_) | RespBody::UntilClose) => conn
-            .cout
-            .read_from(&mut sh.pool, &mut bc.stream, BLOCK_SIZE),
+        Resp::Body(RespBody::Length(_) | RespBody::Chunked(_) | RespBody::UntilClose) => {
+            conn.cout.read_from(&mut sh.pool, &mut bc.stream, block)
+        }
         Resp::Body(RespBody::Dechunk(_)) => {
             let mut landing = mem::take(&mut sh.landing);
             let r = bc.stream.read(&mut landing);
@@ -796,9 +967,13 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
                 bc.ready.note_read(n, landing.len());
             }
             let decoded = match r {
-                Ok(n) if n > 0 => body_slice(conn, ex, &landing[..n], sh),
+                Ok(n) if n > 0 => {
+                    sh.metrics.bytes_from_backends.add(n as u64);
+                    body_slice(conn, ex, &landing[..n], sh)
+                }
                 _ => Ok(()),
             };
+            ex.peak = ex.peak.max(conn.cout.len());
             sh.landing = landing;
             decoded?;
             return match r {
@@ -825,16 +1000,27 @@ fn read_backend(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<b
         },
         Ok((n, asked)) => {
             sh.backends.conns[b].ready.note_read(n, asked);
+            sh.metrics.bytes_from_backends.add(n as u64);
             ex.body_bytes += n as u64;
             body_in_tail(conn, ex, n, sh)?;
+            ex.peak = ex.peak.max(conn.cout.len());
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             sh.backends.conns[b].ready.readable = false;
             Ok(false)
         }
+        Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+            conn.starve(idx, sh);
+            Ok(false)
+        }
         Err(_) => Err(Break::Abort("backend read failed mid-response")),
     }
+}
+
+/// Blocks ran out mid-response (the reserve is sized so that this does not happen).
+fn exhausted(_: Exhausted) -> Break {
+    Break::Abort("buffer pool exhausted mid-response")
 }
 
 /// Accounts for `n` body bytes just read into the tail of the client's chain.
@@ -897,7 +1083,9 @@ fn body_slice(
     match &mut ex.resp {
         Resp::Body(RespBody::Length(rem)) => {
             let n = bytes.len().min(usize::try_from(*rem).unwrap_or(usize::MAX));
-            conn.cout.push_slice(&mut sh.pool, &bytes[..n]);
+            conn.cout
+                .push_slice(&mut sh.pool, &bytes[..n])
+                .map_err(exhausted)?;
             ex.body_bytes += n as u64;
             *rem -= n as u64;
             if *rem == 0 {
@@ -917,7 +1105,9 @@ fn body_slice(
                 }
                 used += d.consumed;
             }
-            conn.cout.push_slice(&mut sh.pool, &bytes[..used]);
+            conn.cout
+                .push_slice(&mut sh.pool, &bytes[..used])
+                .map_err(exhausted)?;
             ex.body_bytes += used as u64;
             if dec.is_done() {
                 ex.resp = Resp::Done {
@@ -933,7 +1123,9 @@ fn body_slice(
                     .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
                 if let Some(data) = d.data {
                     let piece = &bytes[used..][data.start..data.end];
-                    conn.cout.push_slice(&mut sh.pool, piece);
+                    conn.cout
+                        .push_slice(&mut sh.pool, piece)
+                        .map_err(exhausted)?;
                     ex.body_bytes += piece.len() as u64;
                 }
                 if d.consumed == 0 {
@@ -948,7 +1140,9 @@ fn body_slice(
             }
         }
         Resp::Body(RespBody::UntilClose) => {
-            conn.cout.push_slice(&mut sh.pool, bytes);
+            conn.cout
+                .push_slice(&mut sh.pool, bytes)
+                .map_err(exhausted)?;
             ex.body_bytes += bytes.len() as u64;
         }
         Resp::Head | Resp::Done { .. } => {}
@@ -987,7 +1181,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             }
             // 100 Continue was ours to send; other interim responses go to HTTP/1.1 clients.
             if head.status != 100 && ex.client_version == Version::Http11 {
-                encode_for_client(conn, ex, &head, ClientFraming::AsIs, true, sh);
+                encode_for_client(conn, ex, &head, ClientFraming::AsIs, true, sh)?;
             }
             ex.bin.drain(..head.head_len);
             ex.bin_progress = HeadProgress::default();
@@ -1034,7 +1228,11 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
         ex.keep_alive &= delimited && !sh.draining;
         ex.status = head.status;
         let keep_alive = ex.keep_alive;
-        encode_for_client(conn, ex, &head, framing, keep_alive, sh);
+        if !ex.cfg.backends[ex.backend_id].params.buffering || streams(&ex.bin, &head) {
+            ex.resp_limit = sh.pool.block_size();
+            sh.metrics.streamed.incr();
+        }
+        encode_for_client(conn, ex, &head, framing, keep_alive, sh)?;
         ex.head_sent = true;
         // The bytes after the head start the body; they are passed on from where they are,
         // and the buffer then keeps only the head (its spans serve the access log).
@@ -1055,6 +1253,15 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
     }
 }
 
+/// Whether the backend asked for its response not to be buffered (`X-Accel-Buffering: no`,
+/// nginx's convention for server-sent events and long polls).
+fn streams(buf: &[u8], head: &ResponseHead) -> bool {
+    head.headers.iter().any(|h| {
+        h.name.of(buf).eq_ignore_ascii_case(b"x-accel-buffering")
+            && h.value.of(buf).trim_ascii().eq_ignore_ascii_case(b"no")
+    })
+}
+
 /// Queues a response head for the client, with `ProxyPassReverse` applied.
 fn encode_for_client(
     conn: &mut Conn,
@@ -1063,7 +1270,7 @@ fn encode_for_client(
     framing: ClientFraming,
     keep_alive: bool,
     sh: &mut Shared,
-) {
+) -> Result<(), Break> {
     let vhost = &ex.cfg.vhosts[ex.vhost];
     let req = ex.request();
     let host = req.host.map(|s| s.of(&ex.log.head));
@@ -1096,8 +1303,11 @@ fn encode_for_client(
     let mut out = mem::take(&mut sh.scratch);
     out.clear();
     encode_client_response(&ex.bin, head, &client, &mut out);
-    conn.cout.push_slice(&mut sh.pool, &out);
+    let pushed = conn.cout.push_slice(&mut sh.pool, &out);
     sh.scratch = out;
+    // Not a byte of the head can have been written yet (the client is written after the
+    // round), so a failure here still has the whole answer to give.
+    pushed.map_err(|Exhausted| Break::Fail(Failure::PoolExhausted))
 }
 
 /// Releases the backend once the response is in, and ends the exchange once the client has
@@ -1112,6 +1322,7 @@ fn finish_if_done(
         return (Phase::Proxy(ex), moved);
     };
     let mut moved = moved;
+    ex.t_last.get_or_insert(sh.now);
     if let Some(b) = ex.backend.take() {
         let request_sent = matches!(ex.req_body, ReqBody::Done) && ex.bout.is_empty();
         if !request_sent {
@@ -1119,6 +1330,7 @@ fn finish_if_done(
             ex.bout.clear(&mut sh.pool);
         }
         ex.t_release = Some(sh.now);
+        ex.held_at_release = conn.cout.len();
         let waiter = sh.backends.release(
             b,
             reusable && request_sent && ex.backend_keeps,
@@ -1141,8 +1353,14 @@ fn finish_if_done(
         connect: t(ex.t_connected, Some(ex.t_connect)),
         first_byte: t(ex.t_first, ex.t_req),
         hold: t(ex.t_release, ex.t_req),
+        last_byte: t(ex.t_last, ex.t_req),
+        drain: t(Some(sh.now), ex.t_first),
+        saved: t(Some(sh.now), ex.t_release),
+        peak: ex.peak as u64,
+        held_at_release: ex.held_at_release as u64,
         head: ex.resp_head.as_ref(),
     };
+    record_timeline(&ex, sh);
     let next_keep = ex.keep_alive && matches!(ex.req_body, ReqBody::Done);
     conn.exchanges += 1;
     conn.log_exchange(
@@ -1158,4 +1376,36 @@ fn finish_if_done(
     } else {
         (conn.start_linger(sh), true)
     }
+}
+
+/// Adds a completed exchange's timeline (DESIGN.md §4) to its route's histograms; `t_done` is
+/// now, the last byte having just been accepted by the client socket.
+fn record_timeline(ex: &Exchange, sh: &mut Shared) {
+    let m = &sh.metrics;
+    m.proxied.incr();
+    m.count_status(ex.status);
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        // Route slots are numbered by the configuration now in force.
+        return;
+    }
+    let route = m.route(ex.route_slot);
+    let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let since =
+        |from: Option<Instant>, to: Instant| from.map(|f| us(to.saturating_duration_since(f)));
+    route.exchanges.incr();
+    if let (Some(req), Some(release)) = (ex.t_req, ex.t_release) {
+        route
+            .hold_us
+            .record(us(release.saturating_duration_since(req)));
+        route
+            .saved_us
+            .record(us(sh.now.saturating_duration_since(release)));
+    }
+    if let Some(drain) = since(ex.t_first, sh.now) {
+        route.drain_us.record(drain);
+    }
+    route.peak_bytes.record(ex.peak as u64);
+    route
+        .held_at_release_bytes
+        .record(ex.held_at_release as u64);
 }

@@ -11,6 +11,7 @@ mod backend;
 mod conn;
 mod exchange;
 mod reply;
+mod status;
 mod timer;
 mod token;
 
@@ -28,8 +29,11 @@ use slab::Slab;
 use crate::buf::BufPool;
 use crate::config::{Config, LogLevel, Scheme};
 use crate::log::{AccessLogs, ErrorLog};
+use crate::metrics::ReactorMetrics;
+use crate::sys::{self, SockBuf};
 use backend::BackendPool;
 use conn::{Conn, Step};
+use std::os::fd::AsRawFd;
 use timer::Timers;
 use token::{Kind, Token};
 
@@ -108,6 +112,28 @@ pub struct Shared {
     /// Where reads of heads and request bodies land before being appended to a connection's
     /// buffer; initialised once so that no read pays for zeroing memory.
     pub landing: Box<[u8]>,
+    /// This reactor's counters (it is their only writer).
+    pub metrics: Arc<ReactorMetrics>,
+    /// Every reactor's, for the status endpoint.
+    pub all_metrics: Arc<[Arc<ReactorMetrics>]>,
+    /// Client connections waiting for the pool to have blocks to spare.
+    pub starved: Vec<Token>,
+    /// Client connections open.
+    pub open_conns: usize,
+}
+
+impl Shared {
+    /// Stores the gauges (state that is not counted as it changes) into the metrics.
+    pub fn publish_gauges(&self) {
+        let m = &self.metrics;
+        m.connections_open.set(self.open_conns as u64);
+        m.blocks_in_use.set(self.pool.outstanding() as u64);
+        m.blocks_peak.set(self.pool.peak() as u64);
+        m.pool_bytes.set(self.pool.allocated_bytes() as u64);
+        m.pool_cap_bytes.set(self.pool.cap_bytes() as u64);
+        m.backend_open.set(self.backends.conns.len() as u64);
+        m.backend_idle.set(self.backends.idle_count() as u64);
+    }
 }
 
 /// One listening socket of this reactor.
@@ -128,7 +154,12 @@ pub struct Reactor {
     sh: Shared,
     controls: Receiver<Control>,
     drain_deadline: Option<Instant>,
+    /// When the gauges were last published.
+    published: Instant,
 }
+
+/// How often an active reactor publishes its gauges.
+const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Reactor {
     /// A reactor over already-bound listeners (one `SO_REUSEPORT` socket per reactor and
@@ -137,6 +168,7 @@ impl Reactor {
         cfg: Arc<Config>,
         listeners: Vec<(std::net::TcpListener, Scheme)>,
         controls: Receiver<Control>,
+        metrics: (usize, Arc<[Arc<ReactorMetrics>]>),
     ) -> io::Result<(Reactor, Arc<Waker>)> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
@@ -158,13 +190,19 @@ impl Reactor {
         }
         let mut backends = BackendPool::default();
         backends.reset(cfg.backends.len(), 0, &registry);
+        backends.socket_buffers = (
+            cfg.buffering.backend_send_buffer,
+            cfg.buffering.backend_receive_buffer,
+        );
+        let (me, all_metrics) = metrics;
+        let pool = BufPool::new(cfg.buffering.io_buffer_size, cfg.buffering.pool_size);
         let sh = Shared {
             log: ErrorLog::open(&cfg)?,
             access: AccessLogs::open(&cfg)?,
             registry,
             cfg,
             cfg_gen: 0,
-            pool: BufPool::default(),
+            pool,
             backends,
             timers: Timers::default(),
             rerun: VecDeque::new(),
@@ -173,6 +211,10 @@ impl Reactor {
             draining: false,
             scratch: Vec::new(),
             landing: vec![0; READ_CHUNK].into_boxed_slice(),
+            metrics: Arc::clone(&all_metrics[me]),
+            all_metrics,
+            starved: Vec::new(),
+            open_conns: 0,
         };
         Ok((
             Reactor {
@@ -182,6 +224,7 @@ impl Reactor {
                 sh,
                 controls,
                 drain_deadline: None,
+                published: Instant::now(),
             },
             waker,
         ))
@@ -219,7 +262,12 @@ impl Reactor {
             self.accept_pending();
             self.run_rerun_queue();
             self.fire_timers();
+            self.wake_starved();
             self.sh.access.flush();
+            if self.sh.now >= self.published + PUBLISH_INTERVAL {
+                self.sh.publish_gauges();
+                self.published = self.sh.now;
+            }
             if self.sh.draining {
                 self.close_idle();
                 let late = self.drain_deadline.is_some_and(|d| self.sh.now >= d);
@@ -231,7 +279,8 @@ impl Reactor {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.sh.rerun.is_empty() || self.listeners.iter().any(|l| l.pending) {
+        let accepting = self.sh.pool.can_start() && self.listeners.iter().any(|l| l.pending);
+        if !self.sh.rerun.is_empty() || accepting {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -303,12 +352,38 @@ impl Reactor {
             return;
         };
         if conn.drive(idx, &mut self.sh) == Step::Close {
-            let conn = self.conns.remove(idx);
-            conn.close(idx, &mut self.sh);
+            self.remove(idx);
+        }
+    }
+
+    fn remove(&mut self, idx: usize) {
+        let conn = self.conns.remove(idx);
+        conn.close(idx, &mut self.sh);
+        self.sh.open_conns -= 1;
+    }
+
+    /// Once the pool has blocks to spare again, re-runs the connections that waited for them.
+    fn wake_starved(&mut self) {
+        if self.sh.starved.is_empty() || !self.sh.pool.can_fill() {
+            return;
+        }
+        for token in std::mem::take(&mut self.sh.starved) {
+            if let Some(conn) = self
+                .conns
+                .get_mut(token.idx())
+                .filter(|c| c.gen == token.gen())
+            {
+                conn.starved = false;
+                self.sh.rerun.push_back(token);
+            }
         }
     }
 
     fn accept_pending(&mut self) {
+        if !self.sh.pool.can_start() {
+            // New connections wait in the listen queue until blocks are returned.
+            return;
+        }
         for i in 0..self.listeners.len() {
             if !self.listeners[i].pending || self.sh.draining {
                 continue;
@@ -344,6 +419,17 @@ impl Reactor {
 
     fn admit(&mut self, mut stream: mio::net::TcpStream, peer: SocketAddr, scheme: Scheme) {
         let _ = stream.set_nodelay(true);
+        let b = &self.sh.cfg.buffering;
+        for (which, bytes) in [
+            (SockBuf::Send, b.client_send_buffer),
+            (SockBuf::Receive, b.client_receive_buffer),
+        ] {
+            if bytes > 0 {
+                // The grant was checked (and any clamping reported) when the configuration
+                // was loaded; a failure here leaves the default, which still works.
+                let _ = sys::set_socket_buffer(stream.as_raw_fd(), which, bytes);
+            }
+        }
         let Ok(local) = stream.local_addr() else {
             return;
         };
@@ -364,6 +450,8 @@ impl Reactor {
             return;
         }
         entry.insert(Conn::new(stream, self.sh.gen, peer, local, scheme));
+        self.sh.open_conns += 1;
+        self.sh.metrics.connections_accepted.incr();
         self.drive(idx);
     }
 
@@ -397,8 +485,7 @@ impl Reactor {
                     if conn.deadline.fire(at, now, &mut self.sh.timers, raw)
                         && conn.on_timeout(idx, &mut self.sh) == Step::Close
                     {
-                        let conn = self.conns.remove(idx);
-                        conn.close(idx, &mut self.sh);
+                        self.remove(idx);
                     }
                 }
                 Kind::Backend => {
@@ -463,6 +550,11 @@ impl Reactor {
         self.sh
             .backends
             .reset(cfg.backends.len(), self.sh.cfg_gen, &self.sh.registry);
+        let b = &cfg.buffering;
+        self.sh.backends.socket_buffers = (b.backend_send_buffer, b.backend_receive_buffer);
+        self.sh.pool.configure(b.io_buffer_size, b.pool_size);
+        // Route slots are renumbered by the new configuration.
+        self.sh.metrics.reset_routes();
         self.sh.cfg = cfg;
         self.sh.log.log(
             LogLevel::Notice,
@@ -480,8 +572,7 @@ impl Reactor {
             .map(|(i, _)| i)
             .collect();
         for idx in idle {
-            let conn = self.conns.remove(idx);
-            conn.close(idx, &mut self.sh);
+            self.remove(idx);
         }
     }
 }

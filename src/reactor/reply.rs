@@ -45,6 +45,11 @@ pub enum Failure {
     BadResponse(&'static str),
     /// The backend closed or reset the connection before a complete response head.
     BackendClosed,
+    /// The reactor's block pool is at its cap (`ProxyBufferPoolSize`): the request cannot
+    /// start now; the client may retry in a second.
+    PoolExhausted,
+    /// The status endpoint was asked for by an address outside `StatusAllow`.
+    StatusForbidden,
 }
 
 /// Whether the client connection may carry another exchange after the answer.
@@ -62,11 +67,13 @@ impl Failure {
             Failure::RequestTimeout => (408, After::Close),
             Failure::BodyTooLarge => (413, After::Close),
             Failure::BadRequestBody(_) => (400, After::Close),
-            Failure::ForwardProxyRefused => (403, After::KeepAlive),
+            Failure::ForwardProxyRefused | Failure::StatusForbidden => (403, After::KeepAlive),
             Failure::DotSegment => (400, After::KeepAlive),
             Failure::NoRoute | Failure::Excluded => (404, After::KeepAlive),
             Failure::ServerOptions => (200, After::KeepAlive),
-            Failure::BackendDown(_) | Failure::BackendBusy => (503, After::KeepAlive),
+            Failure::BackendDown(_) | Failure::BackendBusy | Failure::PoolExhausted => {
+                (503, After::KeepAlive)
+            }
             Failure::ConnectFailed | Failure::BadResponse(_) | Failure::BackendClosed => {
                 (502, After::KeepAlive)
             }
@@ -95,6 +102,8 @@ impl Failure {
             Failure::ResponseTimeout => "backend response head timed out".into(),
             Failure::BadResponse(why) => format!("invalid backend response: {why}"),
             Failure::BackendClosed => "backend closed the connection before a response".into(),
+            Failure::PoolExhausted => "buffer pool exhausted (ProxyBufferPoolSize)".into(),
+            Failure::StatusForbidden => "status endpoint refused (StatusAllow)".into(),
         }
     }
 
@@ -107,8 +116,10 @@ impl Failure {
             | Failure::ConnectTimeout
             | Failure::ResponseTimeout
             | Failure::BadResponse(_)
-            | Failure::BackendClosed => true,
+            | Failure::BackendClosed
+            | Failure::PoolExhausted => true,
             Failure::Request(_)
+            | Failure::StatusForbidden
             | Failure::RequestTimeout
             | Failure::BodyTooLarge
             | Failure::BadRequestBody(_)
@@ -168,15 +179,19 @@ pub fn http_date(now: SystemTime, out: &mut Vec<u8>) {
     );
 }
 
+/// How an answer of ours is framed for the client that asked.
+#[derive(Clone, Copy, Debug)]
+pub struct Framing {
+    pub after: After,
+    /// A HEAD request: the head says how long the body would be, and no body follows.
+    pub head_only: bool,
+    /// An HTTP/1.0 client, which must be told `Connection: keep-alive` to keep the connection.
+    pub http10: bool,
+}
+
 /// Encodes a complete response of spoonfeed's own: status line, `Date`, `Server`, framing,
 /// `Connection`, and a small HTML body (none for HEAD). Returns the body length.
-pub fn encode(
-    failure: &Failure,
-    after: After,
-    head_only: bool,
-    now: SystemTime,
-    out: &mut Vec<u8>,
-) -> u64 {
+pub fn encode(failure: &Failure, framing: Framing, now: SystemTime, out: &mut Vec<u8>) -> u64 {
     let (status, _) = failure.answer();
     let phrase = reason_phrase(status);
     let body = if status == 200 {
@@ -184,34 +199,49 @@ pub fn encode(
     } else {
         format!("<!DOCTYPE html>\n<html><head><title>{status} {phrase}</title></head><body><h1>{phrase}</h1></body></html>\n")
     };
-    let _ = write!(out, "HTTP/1.1 {status} {phrase}\r\nDate: ");
-    http_date(now, out);
-    out.extend_from_slice(b"\r\nServer: spoonfeed\r\n");
+    let mut extra = Vec::new();
     match failure {
         Failure::BackendDown(wait) => {
-            let _ = write!(out, "Retry-After: {}\r\n", wait.as_secs().max(1));
+            let _ = write!(extra, "Retry-After: {}\r\n", wait.as_secs().max(1));
         }
+        Failure::PoolExhausted => extra.extend_from_slice(b"Retry-After: 1\r\n"),
         Failure::ServerOptions => {
-            out.extend_from_slice(b"Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n")
+            extra.extend_from_slice(b"Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n")
         }
         _ => {}
     }
     if !body.is_empty() {
-        out.extend_from_slice(b"Content-Type: text/html; charset=utf-8\r\n");
+        extra.extend_from_slice(b"Content-Type: text/html; charset=utf-8\r\n");
     }
+    encode_response(status, &extra, body.as_bytes(), framing, now, out)
+}
+
+/// Encodes a response of ours with `extra` header lines (each ending in CRLF) and `body`.
+/// Returns the body length sent.
+pub fn encode_response(
+    status: u16,
+    extra: &[u8],
+    body: &[u8],
+    framing: Framing,
+    now: SystemTime,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\nDate: ", reason_phrase(status));
+    http_date(now, out);
+    out.extend_from_slice(b"\r\nServer: spoonfeed\r\n");
+    out.extend_from_slice(extra);
     let _ = write!(out, "Content-Length: {}\r\n", body.len());
-    if after == After::Close {
-        out.extend_from_slice(b"Connection: close\r\n");
+    match framing.after {
+        After::Close => out.extend_from_slice(b"Connection: close\r\n"),
+        After::KeepAlive if framing.http10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        After::KeepAlive => {}
     }
     out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(body.as_bytes());
+    if framing.head_only {
+        return 0;
     }
-    if head_only {
-        0
-    } else {
-        body.len() as u64
-    }
+    out.extend_from_slice(body);
+    body.len() as u64
 }
 
 #[cfg(test)]
@@ -232,7 +262,12 @@ mod tests {
         let f = Failure::BackendDown(Duration::from_secs(42));
         let (status, after) = f.answer();
         assert_eq!((status, after), (503, After::KeepAlive));
-        encode(&f, after, false, UNIX_EPOCH, &mut out);
+        let framing = Framing {
+            after,
+            head_only: false,
+            http10: false,
+        };
+        encode(&f, framing, UNIX_EPOCH, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
@@ -245,10 +280,30 @@ mod tests {
     #[test]
     fn head_only_answer_keeps_length_but_sends_no_body() {
         let mut out = Vec::new();
-        let n = encode(&Failure::NoRoute, After::Close, true, UNIX_EPOCH, &mut out);
+        let framing = Framing {
+            after: After::Close,
+            head_only: true,
+            http10: false,
+        };
+        let n = encode(&Failure::NoRoute, framing, UNIX_EPOCH, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(n, 0);
         assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
         assert!(text.contains("Content-Length: "), "{text}");
+    }
+
+    #[test]
+    fn http10_keep_alive_answers_say_so() {
+        let mut out = Vec::new();
+        let framing = Framing {
+            after: After::KeepAlive,
+            head_only: false,
+            http10: true,
+        };
+        encode(&Failure::PoolExhausted, framing, UNIX_EPOCH, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+        assert!(text.contains("\r\nRetry-After: 1\r\n"), "{text}");
+        assert!(text.contains("\r\nConnection: keep-alive\r\n"), "{text}");
     }
 }
