@@ -34,6 +34,9 @@ const STEP_BUDGET: usize = 32;
 /// lingering close uses 2 s).
 const LINGER_TIME: Duration = Duration::from_secs(2);
 
+/// Longest a request waits for the block pool to have room before it is answered 503.
+const POOL_WAIT: Duration = Duration::from_secs(1);
+
 /// Most bytes a lingering close discards before it gives up and closes anyway.
 const LINGER_BYTES: usize = 1024 * 1024;
 
@@ -208,6 +211,8 @@ impl Conn {
     fn arm_deadline(&mut self, idx: usize, sh: &mut Shared) {
         let limits = &sh.cfg.limits;
         let at = match &self.phase {
+            // Waiting for blocks is bounded by POOL_WAIT, set when the wait began.
+            Phase::Head if self.starved => return,
             Phase::Head if self.cin.is_empty() && self.exchanges > 0 => {
                 sh.now + limits.keep_alive_timeout
             }
@@ -231,6 +236,14 @@ impl Conn {
         }
         self.phase = match mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Head if self.cin.is_empty() => Phase::Closed,
+            Phase::Head if self.starved => {
+                // Its request waited POOL_WAIT for blocks: answer it now, from the reserve.
+                self.starved = false;
+                sh.metrics.requests.incr();
+                sh.metrics.pool_refused.incr();
+                let log = self.unparsed_log(sh);
+                self.reply(Failure::PoolExhausted, Some(log), None, sh)
+            }
             Phase::Head => {
                 let log = self.unparsed_log(sh);
                 self.reply(Failure::RequestTimeout, Some(log), None, sh)
@@ -285,6 +298,23 @@ impl Conn {
             };
             match parse_request_incremental(&self.cin, &limits, &mut self.progress) {
                 Ok(Some(head)) => {
+                    let is_status = sh.cfg.status.as_ref().is_some_and(|status| {
+                        super::status::is_status_request(status, &head, &self.cin)
+                    });
+                    if !sh.pool.can_start() && !is_status {
+                        // Blocks are short: the request waits for some to be returned, for
+                        // at most POOL_WAIT (then it is answered 503).
+                        if !self.starved {
+                            self.deadline.set(
+                                sh.now + POOL_WAIT,
+                                &mut sh.timers,
+                                self.token(idx).0,
+                            );
+                        }
+                        self.starve(idx, sh);
+                        return (Phase::Head, false);
+                    }
+                    self.starved = false;
                     sh.metrics.requests.incr();
                     return (exchange::start(self, head, idx, sh), true);
                 }

@@ -293,18 +293,6 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         );
     }
 
-    if !sh.pool.can_start() {
-        sh.metrics.pool_refused.incr();
-        return answer(
-            conn,
-            Failure::PoolExhausted,
-            log,
-            vhost_idx,
-            body_unread,
-            sh,
-        );
-    }
-
     let backend = &cfg.backends[backend_id];
     let via_by = match vhost.via {
         ViaSetting::Off | ViaSetting::Block => String::new(),

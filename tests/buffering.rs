@@ -1,0 +1,416 @@
+//! The buffering engine against real sockets: backends released while slow clients are still
+//! being fed, the pool's cap, request buffering, streaming, the status endpoint, and the
+//! socket buffer directives. Orderings are checked, never timings.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use spoonfeed_tools::origin::Checksum;
+
+fn checksum(bytes: &[u8]) -> String {
+    let mut c = Checksum::default();
+    c.update(bytes);
+    format!("{:016x}", c.finish())
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("spoonfeed-buffering-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The status endpoint's JSON, read by a client on 127.0.0.1.
+fn status_json(proxy: &Proxy) -> String {
+    let r = proxy.get("/status?format=json");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    r.text()
+}
+
+/// The number after `"key":` in a JSON text (the first occurrence).
+fn json_number(json: &str, key: &str) -> u64 {
+    let at = json
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("{key} missing from {json}"));
+    json[at + key.len() + 3..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// Reads a response head and then its Content-Length body, the first `slow` bytes of the
+/// body at about `rate` bytes per second.
+fn read_slowly(s: std::net::TcpStream, slow: usize, rate: usize) -> (String, Vec<u8>) {
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "head cut short: {head}"
+        );
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("a length")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0; length];
+    let step = rate / 8;
+    let mut got = 0;
+    while got < slow.min(length) {
+        let end = (got + step).min(length);
+        r.read_exact(&mut body[got..end]).unwrap();
+        got = end;
+        thread::sleep(Duration::from_millis(125));
+    }
+    r.read_exact(&mut body[got..]).unwrap();
+    (head, body)
+}
+
+#[test]
+fn slow_clients_release_the_backend_before_they_have_half_the_body() {
+    const CLIENTS: usize = 50;
+    const BODY: usize = 1 << 20;
+    let origin = origin();
+    let dir = scratch("slow");
+    let log = dir.join("access.log");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 32k\nProxyResponseBufferSize 2m\n\
+         CustomLog {} \"%>s %B %{{held_at_release}}x %{{peak_occupancy}}x %{{backend_hold}}x %{{client_drain}}x\"\n",
+        origin.addr().port(),
+        log.display()
+    ));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let mut s = proxy.connect();
+            thread::spawn(move || {
+                s.write_all(b"GET /bytes/1M HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                read_slowly(s, BODY / 2, 128 * 1024)
+            })
+        })
+        .collect();
+    for c in clients {
+        let (head, body) = c.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(body.len(), BODY);
+        assert!(
+            head.contains(&format!("X-Checksum: {}", checksum(&body))),
+            "{head}"
+        );
+    }
+    drop(proxy);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), CLIENTS, "{text}");
+    for line in lines {
+        let f: Vec<u64> = line.split(' ').map(|v| v.parse().unwrap()).collect();
+        assert_eq!((f[0], f[1]), (200, BODY as u64), "{line}");
+        // More than half the body was still in our blocks when the backend was released: the
+        // client cannot have had half of it.
+        assert!(f[2] > BODY as u64 / 2, "released too late: {line}");
+        assert!(f[3] >= f[2], "{line}");
+        assert!(
+            f[4] < f[5],
+            "backend hold is not below client drain: {line}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn blocks_in_use_never_exceed_the_pool_cap_and_every_response_completes() {
+    const CLIENTS: usize = 12;
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 16k\nProxyIOBufferSize 4k\n\
+         ProxyBufferPoolSize 128k\nStatusLocation /status\n",
+        origin.addr().port(),
+    ));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let mut s = proxy.connect();
+            thread::spawn(move || {
+                let path = format!("/bytes/{}?seed={i}", 200_000 + i);
+                write!(
+                    s,
+                    "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                read_slowly(s, 100_000, 1 << 20)
+            })
+        })
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        let (head, body) = c.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(body.len(), 200_000 + i);
+        assert!(
+            head.contains(&format!("X-Checksum: {}", checksum(&body))),
+            "{head}"
+        );
+    }
+    let json = status_json(&proxy);
+    assert!(json_number(&json, "blocks_peak") <= 32, "{json}");
+    assert_eq!(json_number(&json, "pool_cap_bytes"), 128 * 1024, "{json}");
+    assert!(
+        json_number(&json, "pool_exhausted") > 0,
+        "the pool never ran short: {json}"
+    );
+    assert_eq!(json_number(&json, "aborted"), 0, "{json}");
+}
+
+#[test]
+fn a_request_that_cannot_start_gets_503_with_retry_after() {
+    // One backend connection (max=1) that never answers: every further request waits for it
+    // holding its encoded head in a block, until the pool's reserve is half gone.
+    let (tx, rx) = mpsc::channel();
+    let backend = Scripted::start(move |_, mut s| {
+        let _ = read_head(&mut s);
+        let _ = tx.send(());
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/ max=1\nProxyIOBufferSize 4k\nProxyBufferPoolSize 64k\n\
+         StatusLocation /status\n",
+        backend.addr.port(),
+    ));
+    // Connections accepted while the pool is empty (a full pool stops accepting): one for
+    // status requests, one for the request that will not get a block.
+    let mut spare = BufReader::new(proxy.connect());
+    let mut last = proxy.connect();
+    let mut status = || {
+        spare
+            .get_mut()
+            .write_all(b"GET /status?format=json HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        read_response(&mut spare, false).unwrap().text()
+    };
+    // The pool has 16 blocks and keeps 4 back from bodies; new requests stop at 14.
+    let mut waiting = Vec::new();
+    while json_number(&status(), "blocks_in_use") < 14 {
+        assert!(
+            waiting.len() < 16,
+            "requests waiting for max= hold no blocks"
+        );
+        let mut s = proxy.connect();
+        s.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        if waiting.is_empty() {
+            rx.recv().unwrap();
+        }
+        waiting.push(s);
+    }
+    // This one waits for a block (the status endpoint still answers meanwhile), then is
+    // refused.
+    last.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    while json_number(&status(), "pool_exhausted") == 0 {}
+    let r = read_response(&mut BufReader::new(last), false).unwrap();
+    assert_eq!(r.status, 503, "{}", r.head);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(json_number(&status(), "pool_refused"), 1);
+    assert_eq!(backend.accepted(), 1);
+}
+
+#[test]
+fn request_buffering_holds_the_body_until_its_last_byte() {
+    let (tx, rx) = mpsc::channel();
+    let backend = Scripted::start(move |_, mut s| {
+        let head = read_head(&mut s).unwrap();
+        let mut body = vec![0; 10];
+        s.read_exact(&mut body).unwrap();
+        tx.send((head, body)).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nStatusLocation /status\n",
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    let head = b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n";
+    s.write_all(head).unwrap();
+    s.write_all(b"01234").unwrap();
+    // Once the proxy has read these bytes (its counter says so), the backend must still have
+    // seen nothing: not even a connection. The status requests' own bytes count too.
+    let status_request =
+        "GET /status?format=json HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    let mut asked = 0;
+    loop {
+        asked += 1;
+        let json = status_json(&proxy);
+        if json_number(&json, "bytes_from_clients")
+            >= (asked * status_request.len() + head.len() + 5) as u64
+        {
+            break;
+        }
+    }
+    assert_eq!(
+        backend.accepted(),
+        0,
+        "the backend was connected before the body was in"
+    );
+    s.write_all(b"56789").unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    let (_, body) = rx.recv().unwrap();
+    assert_eq!(body, b"0123456789");
+}
+
+#[test]
+fn request_buffering_off_streams_the_body() {
+    let (tx, rx) = mpsc::channel();
+    let backend = Scripted::start(move |_, mut s| {
+        let head = read_head(&mut s).unwrap();
+        tx.send(head).unwrap();
+        let mut body = vec![0; 10];
+        s.read_exact(&mut body).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+            .unwrap();
+        s.write_all(&body).unwrap();
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyRequestBuffering Off\n",
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234")
+        .unwrap();
+    // The backend gets the head while the client still owes half the body.
+    let head = String::from_utf8(rx.recv().unwrap()).unwrap();
+    assert!(head.starts_with("POST /up HTTP/1.1\r\n"), "{head}");
+    s.write_all(b"56789").unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(r.body, b"0123456789");
+}
+
+#[test]
+fn unbuffered_responses_hold_at_most_a_block_or_two() {
+    let origin = origin();
+    let dir = scratch("unbuffered");
+    let log = dir.join("access.log");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/ buffering=off\nSendBufferSize 16k\n\
+         CustomLog {} \"%{{peak_occupancy}}x %{{held_at_release}}x\"\n",
+        origin.addr().port(),
+        log.display()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/1M HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (_, body) = read_slowly(s, 256 * 1024, 4 << 20);
+    assert_eq!(body.len(), 1 << 20);
+    drop(proxy);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let f: Vec<u64> = text.trim().split(' ').map(|v| v.parse().unwrap()).collect();
+    assert!(
+        f[0] <= 2 * 16384,
+        "an unbuffered response held {} bytes",
+        f[0]
+    );
+    assert!(f[1] <= 16384, "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn x_accel_buffering_no_streams_and_is_not_passed_on() {
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n\
+              Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nStatusLocation /status\n",
+        backend.addr.port()
+    ));
+    let r = proxy.get("/events");
+    assert_eq!(r.text(), "hello");
+    assert_eq!(r.header("x-accel-buffering"), None);
+    assert_eq!(json_number(&status_json(&proxy), "streamed"), 1);
+}
+
+#[test]
+fn status_endpoint_serves_prometheus_and_json_and_refuses_others() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass /app/ http://127.0.0.1:{}/\nStatusLocation /status\n",
+        origin.addr().port()
+    ));
+    assert_eq!(proxy.get("/app/bytes/1000").status, 200);
+    let r = proxy.get("/status");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = r.text();
+    for needle in [
+        "# TYPE spoonfeed_requests_total counter",
+        "spoonfeed_proxied_total 1",
+        "spoonfeed_backend_hold_seconds_count{vhost=",
+        "route=\"/app/\"",
+        "spoonfeed_blocks_in_use ",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    let json = status_json(&proxy);
+    assert_eq!(json_number(&json, "proxied"), 1, "{json}");
+    assert!(json.contains("\"route\":\"/app/\""), "{json}");
+
+    let refusing = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nStatusLocation /status\nStatusAllow 192.0.2.0/24\n",
+        origin.addr().port()
+    ));
+    assert_eq!(refusing.get("/status").status, 403);
+    // Another method on the path is an ordinary request.
+    let r = refusing.send(
+        b"POST /status HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 404, "routed to the origin, which has no /status");
+}
+
+#[test]
+fn a_clamped_receive_buffer_is_warned_about_with_the_sysctl_to_raise() {
+    let dir = scratch("clamped");
+    let errors = dir.join("error.log");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://{}/\nProxyReceiveBufferSize 1g\nErrorLog {}\n",
+        listener.local_addr().unwrap(),
+        errors.display()
+    ));
+    drop(proxy);
+    let text = std::fs::read_to_string(&errors).unwrap();
+    assert!(
+        text.contains("[warn]")
+            && text.contains("ProxyReceiveBufferSize 1073741824 was clamped by the kernel")
+            && text.contains("sysctl -w net.core.rmem_max=1073741824"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
