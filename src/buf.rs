@@ -1,5 +1,6 @@
-//! Fixed-size blocks, the per-reactor pool they come from, and the chains of blocks a flow
-//! writes from with `writev`.
+//! Fixed-size blocks, the per-reactor pool they come from, the chains of blocks a flow
+//! writes from with `writev`, and the temporary file a response spills into past its
+//! memory budget (sent with `sendfile`).
 //!
 //! A block has exactly one owner at a time (a chain, or the pool's free list). Bytes are read
 //! from a socket straight into the tail block of the chain that will write them out, so a body
@@ -303,6 +304,63 @@ impl Chain {
     }
 }
 
+/// The part of a response that did not fit in memory: an unlinked temporary file written at
+/// the end and sent from `sent` on. Invariant: `sent <= written`.
+#[derive(Debug)]
+pub struct Spill {
+    file: std::fs::File,
+    written: u64,
+    sent: u64,
+}
+
+impl Spill {
+    /// A new, empty spill file in `dir`.
+    pub fn create(dir: &std::path::Path) -> io::Result<Spill> {
+        Ok(Spill {
+            file: crate::sys::temp_file(dir)?,
+            written: 0,
+            sent: 0,
+        })
+    }
+
+    /// Appends `bytes` (a blocking write; the page cache usually absorbs it, as nginx's
+    /// proxy_temp writes).
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(bytes, self.written)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes ever written.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Bytes written and not yet sent.
+    pub fn pending(&self) -> u64 {
+        self.written - self.sent
+    }
+
+    /// Sends what is pending to the socket `out` until it would block; returns the bytes sent
+    /// (`WouldBlock` only when none were).
+    pub fn send_to(&mut self, out: std::os::fd::RawFd) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let mut total = 0;
+        while self.pending() > 0 {
+            let count = usize::try_from(self.pending()).unwrap_or(usize::MAX);
+            match crate::sys::sendfile(out, self.file.as_raw_fd(), &mut self.sent, count) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +490,26 @@ mod tests {
         chain.push_slice(&mut pool, &[0; 3000]).unwrap();
         assert_eq!(pool.outstanding(), 2);
         chain.clear(&mut pool);
+    }
+
+    #[test]
+    fn a_spill_sends_what_was_appended_in_order() {
+        use std::os::fd::AsRawFd;
+        let mut spill = Spill::create(&std::env::temp_dir()).unwrap();
+        let data: Vec<u8> = (0..300_000).map(|i| (i % 253) as u8).collect();
+        spill.append(&data[..1000]).unwrap();
+        spill.append(&data[1000..]).unwrap();
+        assert_eq!((spill.written(), spill.pending()), (300_000, 300_000));
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).unwrap();
+            got
+        });
+        while spill.pending() > 0 {
+            spill.send_to(a.as_raw_fd()).unwrap();
+        }
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(reader.join().unwrap(), data);
     }
 }

@@ -308,6 +308,10 @@ pub struct ReactorMetrics {
     pub linger_resets_avoided: Counter,
     /// Exchanges forwarded unbuffered (`X-Accel-Buffering: no`, buffering off).
     pub streamed: Counter,
+    /// Responses that spilled to a temporary file in `ProxyTempPath`.
+    pub spilled_responses: Counter,
+    /// Bytes written to temporary files.
+    pub spilled_bytes: Counter,
     /// Client connections open; stored once per loop turn.
     pub connections_open: Gauge,
     /// Blocks owned by a flow or a cache object; stored once per loop turn.
@@ -359,6 +363,8 @@ impl ReactorMetrics {
             linger_bytes_discarded: Counter::default(),
             linger_resets_avoided: Counter::default(),
             streamed: Counter::default(),
+            spilled_responses: Counter::default(),
+            spilled_bytes: Counter::default(),
             connections_open: Gauge::default(),
             blocks_in_use: Gauge::default(),
             blocks_peak: Gauge::default(),
@@ -412,7 +418,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 15] = [
+const COUNTERS: [Scalar<Counter>; 17] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -504,6 +510,18 @@ const COUNTERS: [Scalar<Counter>; 15] = [
         name: "spoonfeed_streamed_total",
         help: "Exchanges forwarded unbuffered (X-Accel-Buffering: no, or buffering off).",
         field: |m| &m.streamed,
+    },
+    Scalar {
+        key: "spilled_responses",
+        name: "spoonfeed_spilled_responses_total",
+        help: "Responses that spilled past ProxyResponseBufferSize to a temporary file.",
+        field: |m| &m.spilled_responses,
+    },
+    Scalar {
+        key: "spilled_bytes",
+        name: "spoonfeed_spilled_bytes_total",
+        help: "Bytes written to temporary files in ProxyTempPath.",
+        field: |m| &m.spilled_bytes,
     },
 ];
 

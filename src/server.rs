@@ -38,6 +38,7 @@ impl Server {
     /// first bind and shared by every reactor's socket.
     pub fn start(cfg: Config) -> io::Result<Server> {
         warn_clamped(&cfg);
+        check_temp_path(&cfg)?;
         let cpus = sys::allowed_cpus().unwrap_or_default();
         let (workers, pin) = match cfg.workers {
             Workers::Auto => (cpus.len().max(1), !cpus.is_empty()),
@@ -49,7 +50,11 @@ impl Server {
         for listen in &cfg.listens {
             let mut addr = listen.addr;
             for sockets in &mut per_worker {
-                let socket = sys::reuseport_listener(addr).map_err(|e| {
+                let buffers = (
+                    cfg.buffering.client_send_buffer,
+                    cfg.buffering.client_receive_buffer,
+                );
+                let socket = sys::reuseport_listener(addr, buffers).map_err(|e| {
                     io::Error::new(
                         e.kind(),
                         format!("{}: cannot listen on {addr}: {e}", listen.origin),
@@ -204,6 +209,23 @@ pub(crate) fn socket_buffer_report(cfg: &Config) -> String {
         out.push_str(&format!("#   {} = {max}\n", which.sysctl()));
     }
     out
+}
+
+/// Creates (and drops) a temporary file in `ProxyTempPath`, so that an unusable directory is
+/// an error at start rather than at the first large response.
+pub(crate) fn check_temp_path(cfg: &Config) -> io::Result<()> {
+    match &cfg.buffering.temp_path {
+        Some(dir) => sys::temp_file(dir).map(drop).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "ProxyTempPath {}: cannot create temporary files: {e}",
+                    dir.display()
+                ),
+            )
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Logs a warning for every buffer directive the kernel clamps.

@@ -75,7 +75,9 @@ fn sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::so
 /// A non-blocking listening socket with `SO_REUSEPORT`, so every reactor can own one for the
 /// same address and the kernel spreads connections across them. IPv6 sockets are v6-only, so
 /// `[::]:80` and `0.0.0.0:80` can both be listened on.
-pub fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+/// `buffers` are `SO_SNDBUF` and `SO_RCVBUF` (0 = the OS default), set before `listen` so that
+/// accepted sockets inherit them and the receive window scale offered in the handshake fits.
+pub fn reuseport_listener(addr: SocketAddr, buffers: (usize, usize)) -> io::Result<TcpListener> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -94,6 +96,12 @@ pub fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     set_int_opt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     if family == libc::AF_INET6 {
         set_int_opt(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    if buffers.0 > 0 {
+        set_socket_buffer(raw, SockBuf::Send, buffers.0)?;
+    }
+    if buffers.1 > 0 {
+        set_socket_buffer(raw, SockBuf::Receive, buffers.1)?;
     }
     // SAFETY: zeroed sockaddr_storage is a valid value of that plain C struct.
     let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
@@ -315,4 +323,46 @@ pub fn connect_with_buffers(
         }
     }
     Ok(std::net::TcpStream::from(fd))
+}
+
+/// An unlinked temporary file in `dir` (`O_TMPFILE`: it has no name, so nothing is left
+/// behind by a crash). Filesystems without `O_TMPFILE` get a named file unlinked at once.
+pub fn temp_file(dir: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let unnamed = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
+    match unnamed {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
+            static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.join(format!(".spoonfeed-{}-{n}", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(file)
+        }
+        other => other,
+    }
+}
+
+/// Sends up to `count` bytes of `file` from `*offset` to the socket `out` with `sendfile(2)`,
+/// advancing `*offset`; returns the bytes sent (`WouldBlock` when the socket is full).
+pub fn sendfile(out: RawFd, file: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+    let mut off = libc::off_t::try_from(*offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `off` is a valid in/out pointer for the call; both descriptors are open and
+    // owned by the caller.
+    let n = unsafe { libc::sendfile(out, file, &mut off, count) };
+    if n == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = u64::try_from(off).unwrap_or(*offset);
+    Ok(n as usize)
 }

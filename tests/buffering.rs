@@ -1,6 +1,10 @@
 //! The buffering engine against real sockets: backends released while slow clients are still
-//! being fed, the pool's cap, request buffering, streaming, the status endpoint, and the
-//! socket buffer directives. Orderings are checked, never timings.
+//! being fed, the pool's cap, request buffering, streaming, spilling to disk, the status
+//! endpoint, and the socket buffer directives. Orderings are checked, never timings.
+//!
+//! Client send buffers are set small (`SendBufferSize 64k`) so that the kernel does not hold
+//! what the test wants to see in spoonfeed's blocks; not below 64k, which on loopback (MTU
+//! 64 KiB) stalls every segment on a delayed ACK.
 
 mod common;
 
@@ -93,7 +97,7 @@ fn slow_clients_release_the_backend_before_they_have_half_the_body() {
     let dir = scratch("slow");
     let log = dir.join("access.log");
     let proxy = Proxy::start(&format!(
-        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 32k\nProxyResponseBufferSize 2m\n\
+        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 64k\nProxyResponseBufferSize 2m\n\
          CustomLog {} \"%>s %B %{{held_at_release}}x %{{peak_occupancy}}x %{{backend_hold}}x %{{client_drain}}x\"\n",
         origin.addr().port(),
         log.display()
@@ -141,7 +145,7 @@ fn blocks_in_use_never_exceed_the_pool_cap_and_every_response_completes() {
     const CLIENTS: usize = 12;
     let origin = origin();
     let proxy = Proxy::start(&format!(
-        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 16k\nProxyIOBufferSize 4k\n\
+        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 64k\nProxyIOBufferSize 4k\n\
          ProxyBufferPoolSize 128k\nStatusLocation /status\n",
         origin.addr().port(),
     ));
@@ -149,20 +153,20 @@ fn blocks_in_use_never_exceed_the_pool_cap_and_every_response_completes() {
         .map(|i| {
             let mut s = proxy.connect();
             thread::spawn(move || {
-                let path = format!("/bytes/{}?seed={i}", 200_000 + i);
+                let path = format!("/bytes/{}?seed={i}", 1_000_000 + i);
                 write!(
                     s,
                     "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
                 )
                 .unwrap();
-                read_slowly(s, 100_000, 1 << 20)
+                read_slowly(s, 400_000, 1 << 20)
             })
         })
         .collect();
     for (i, c) in clients.into_iter().enumerate() {
         let (head, body) = c.join().unwrap();
         assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-        assert_eq!(body.len(), 200_000 + i);
+        assert_eq!(body.len(), 1_000_000 + i);
         assert!(
             head.contains(&format!("X-Checksum: {}", checksum(&body))),
             "{head}"
@@ -227,7 +231,7 @@ fn a_request_that_cannot_start_gets_503_with_retry_after() {
     let r = read_response(&mut BufReader::new(last), false).unwrap();
     assert_eq!(r.status, 503, "{}", r.head);
     assert_eq!(r.header("retry-after"), Some("1"));
-    assert_eq!(json_number(&status(), "pool_refused"), 1);
+    assert!(json_number(&status(), "pool_refused") >= 1);
     assert_eq!(backend.accepted(), 1);
 }
 
@@ -311,7 +315,7 @@ fn unbuffered_responses_hold_at_most_a_block_or_two() {
     let dir = scratch("unbuffered");
     let log = dir.join("access.log");
     let proxy = Proxy::start(&format!(
-        "ProxyPass / http://127.0.0.1:{}/ buffering=off\nSendBufferSize 16k\n\
+        "ProxyPass / http://127.0.0.1:{}/ buffering=off\nSendBufferSize 64k\n\
          CustomLog {} \"%{{peak_occupancy}}x %{{held_at_release}}x\"\n",
         origin.addr().port(),
         log.display()
@@ -413,4 +417,85 @@ fn a_clamped_receive_buffer_is_warned_about_with_the_sysctl_to_raise() {
         "{text}"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn responses_past_the_memory_budget_spill_to_disk_byte_exact() {
+    let origin = origin();
+    let dir = scratch("spill");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyTempPath {}\nProxyResponseBufferSize 64k\n\
+         SendBufferSize 64k\nStatusLocation /status\n",
+        origin.addr().port(),
+        dir.display()
+    ));
+    let mut sizes = vec![0, 1, 16383, 16384, 16385, 300_000];
+    sizes.push(64 << 20);
+    for te in ["length", "chunked", "close"] {
+        for &n in &sizes {
+            for version in ["1.1", "1.0"] {
+                let mut s = proxy.connect();
+                write!(
+                    s,
+                    "GET /bytes/{n}?te={te}&seed={n} HTTP/{version}\r\nHost: t\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let r = read_response(&mut BufReader::new(s), false).unwrap();
+                assert_eq!(r.status, 200, "{te} {n} HTTP/{version}");
+                assert_eq!(r.body.len(), n, "{te} {n} HTTP/{version}");
+                assert_eq!(
+                    r.header("x-checksum"),
+                    Some(checksum(&r.body).as_str()),
+                    "{te} {n} HTTP/{version}"
+                );
+            }
+        }
+    }
+    let json = status_json(&proxy);
+    assert!(json_number(&json, "spilled_responses") > 0, "{json}");
+    assert_eq!(json_number(&json, "aborted"), 0, "{json}");
+    drop(proxy);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "temporary files are unlinked"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_spilled_response_releases_the_backend_before_the_client_reads() {
+    let origin = origin();
+    let dir = scratch("spill-release");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyTempPath {}\nStatusLocation /status\n\
+         SendBufferSize 64k\n",
+        origin.addr().port(),
+        dir.display()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/32M HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Not a byte is read until the backend connection is back in the pool: 32 MiB do not fit
+    // in 1 MiB of blocks and the kernel's buffers, so the rest must be on disk.
+    while json_number(&status_json(&proxy), "backend_idle") == 0 {}
+    let json = status_json(&proxy);
+    assert!(json_number(&json, "spilled_bytes") > 30 << 20, "{json}");
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(r.body.len(), 32 << 20);
+    assert_eq!(r.header("x-checksum"), Some(checksum(&r.body).as_str()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unusable_temp_path_stops_the_start() {
+    let file = scratch("not-a-dir").join("file");
+    std::fs::write(&file, b"").unwrap();
+    let errors = spoonfeed::config::parse_str(
+        &format!("Listen 127.0.0.1:0\nProxyTempPath {}\n", file.display()),
+        std::path::Path::new("t.conf"),
+    )
+    .unwrap_err();
+    assert!(errors[0].message.contains("not a directory"), "{errors:?}");
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }

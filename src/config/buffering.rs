@@ -26,6 +26,8 @@ pub(super) fn default_buffering() -> Buffering {
         pool_size: 256 << 20,
         request_buffering: true,
         request_buffer_size: 1 << 20,
+        temp_path: None,
+        max_temp_file_size: 1 << 30,
         client_send_buffer: 0,
         client_receive_buffer: 0,
         backend_send_buffer: 0,
@@ -79,6 +81,29 @@ pub(super) fn request_buffering(p: &mut Parser, args: &[String]) -> Result<(), S
 pub(super) fn request_buffer_size(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let n = values::size_within(&args[0], "ProxyRequestBufferSize", 0, 1 << 40)?;
     p.server.buffering.request_buffer_size = to_usize(n);
+    Ok(())
+}
+
+/// `ProxyTempPath DIR|none`: the directory must exist (whether it takes temporary files is
+/// checked when the server starts, which creates one).
+pub(super) fn temp_path(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    if args[0].eq_ignore_ascii_case("none") {
+        p.server.buffering.temp_path = None;
+        return Ok(());
+    }
+    let path = p.log_path(&args[0]);
+    if !path.is_dir() {
+        return Err(format!(
+            "ProxyTempPath {}: not a directory (create it, writable by the server)",
+            path.display()
+        ));
+    }
+    p.server.buffering.temp_path = Some(path);
+    Ok(())
+}
+
+pub(super) fn max_temp_file_size(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.buffering.max_temp_file_size = values::size(&args[0])?;
     Ok(())
 }
 

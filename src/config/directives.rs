@@ -311,6 +311,33 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(buffering::request_buffer_size),
     },
     Directive {
+        name: "ProxyTempPath",
+        syntax: "ProxyTempPath DIR|none",
+        default: "none",
+        context: Context::Server,
+        unit: "",
+        description: "Directory for the part of a response that does not fit in \
+            ProxyResponseBufferSize (nginx's proxy_temp_path): it goes to an unlinked \
+            temporary file and is sent from there with sendfile, so large responses release \
+            the backend early too. Relative paths are relative to the configuration file's \
+            directory. none: back-pressure the backend instead.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::temp_path),
+    },
+    Directive {
+        name: "ProxyMaxTempFileSize",
+        syntax: "ProxyMaxTempFileSize SIZE",
+        default: "1073741824",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Most bytes of one response spilled to ProxyTempPath; past it the backend \
+            is back-pressured. 0 disables spilling.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::max_temp_file_size),
+    },
+    Directive {
         name: "SendBufferSize",
         syntax: "SendBufferSize SIZE",
         default: "0",

@@ -59,6 +59,13 @@ pub fn dump(cfg: &Config) -> String {
         on_off(b.request_buffering)
     ));
     w(format!("ProxyRequestBufferSize {}", b.request_buffer_size));
+    w(format!(
+        "ProxyTempPath {}",
+        b.temp_path
+            .as_ref()
+            .map_or("none".to_string(), |p| quote(&p.display().to_string()))
+    ));
+    w(format!("ProxyMaxTempFileSize {}", b.max_temp_file_size));
     w(format!("SendBufferSize {}", b.client_send_buffer));
     w(format!("ReceiveBufferSize {}", b.client_receive_buffer));
     w(format!("ProxySendBufferSize {}", b.backend_send_buffer));

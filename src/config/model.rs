@@ -142,6 +142,11 @@ pub struct Buffering {
     pub request_buffering: bool,
     /// `ProxyRequestBufferSize`: most request-body bytes held; a larger body is streamed.
     pub request_buffer_size: usize,
+    /// `ProxyTempPath`: where responses larger than `ProxyResponseBufferSize` spill to
+    /// unlinked temporary files; `None` = no spilling (back-pressure instead).
+    pub temp_path: Option<std::path::PathBuf>,
+    /// `ProxyMaxTempFileSize`: most bytes of one response spilled to disk.
+    pub max_temp_file_size: u64,
     /// `SendBufferSize` / `ReceiveBufferSize`: client sockets' `SO_SNDBUF` / `SO_RCVBUF`;
     /// 0 = the OS default.
     pub client_send_buffer: usize,

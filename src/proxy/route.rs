@@ -484,6 +484,8 @@ mod tests {
                 pool_size: 1 << 28,
                 request_buffering: true,
                 request_buffer_size: 1 << 20,
+                temp_path: None,
+                max_temp_file_size: 1 << 30,
                 client_send_buffer: 0,
                 client_receive_buffer: 0,
                 backend_send_buffer: 0,

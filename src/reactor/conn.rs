@@ -10,6 +10,7 @@
 use std::io::{self, Read};
 use std::mem;
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +21,7 @@ use super::reply::{self, After, Failure};
 use super::timer::Deadline;
 use super::token::{Kind, Token};
 use super::{Ready, Shared};
-use crate::buf::Chain;
+use crate::buf::{Chain, Spill};
 use crate::config::{Config, LogLevel, Scheme};
 use crate::http1::request::{parse_request_incremental, RequestHead};
 use crate::http1::HeadProgress;
@@ -126,6 +127,8 @@ pub struct Conn {
     pub progress: HeadProgress,
     /// Bytes owed to the client.
     pub cout: Chain,
+    /// The spilled part of the response being sent, owed after `cout`.
+    pub spill: Option<Spill>,
     pub phase: Phase,
     /// Exchanges completed on this connection.
     pub exchanges: u32,
@@ -156,6 +159,7 @@ impl Conn {
             cin: Vec::new(),
             progress: HeadProgress::default(),
             cout: Chain::default(),
+            spill: None,
             phase: Phase::Head,
             exchanges: 0,
             deadline: Deadline::default(),
@@ -377,6 +381,9 @@ impl Conn {
         if !keep {
             after = After::Close;
         }
+        if failure.is_backend_side() {
+            sh.metrics.backend_errors.incr();
+        }
         let level = if failure.is_backend_side() {
             LogLevel::Error
         } else {
@@ -462,12 +469,24 @@ impl Conn {
         }
     }
 
-    /// Writes what the client is owed; `Ok(true)` when bytes moved.
+    /// Whether bytes are owed to the client (in blocks, or spilled).
+    pub fn owes(&self) -> bool {
+        !self.cout.is_empty() || self.spill.as_ref().is_some_and(|s| s.pending() > 0)
+    }
+
+    /// Writes what the client is owed: the blocks, then what was spilled to disk (with
+    /// sendfile); `Ok(true)` when bytes moved.
     pub fn flush(&mut self, sh: &mut Shared) -> io::Result<bool> {
-        if self.cout.is_empty() || !self.ready.writable {
+        if !self.owes() || !self.ready.writable {
             return Ok(false);
         }
-        match self.cout.write_to(&mut sh.pool, &mut self.client) {
+        let written = if self.cout.is_empty() {
+            let spill = self.spill.as_mut().expect("owed bytes are spilled");
+            spill.send_to(self.client.as_raw_fd())
+        } else {
+            self.cout.write_to(&mut sh.pool, &mut self.client)
+        };
+        match written {
             Ok(n) => {
                 sh.metrics.bytes_to_clients.add(n as u64);
                 Ok(n > 0)

@@ -18,7 +18,7 @@ use super::conn::{read_some, Conn, Phase, ReqLog};
 use super::reply::{After, Failure};
 use super::token::{Kind, Token};
 use super::{Ready, Shared};
-use crate::buf::{Chain, Exhausted};
+use crate::buf::{Chain, Exhausted, Spill};
 use crate::config::{BackendId, Config, LogLevel, ViaSetting};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
@@ -134,6 +134,8 @@ pub struct Exchange {
     resp_limit: usize,
     /// The request body is being read whole before a backend is connected.
     holding: bool,
+    /// The response may spill to `ProxyTempPath` past `resp_limit`.
+    spill_ok: bool,
     /// The route's slot in the metrics.
     route_slot: usize,
     /// Most bytes of this exchange's response held in blocks at once.
@@ -347,6 +349,9 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         sh.pool.block_size()
     };
     let holding = buffering.request_buffering && body_unread;
+    let spill_ok = backend.params.buffering
+        && buffering.temp_path.is_some()
+        && buffering.max_temp_file_size > 0;
     let route_slot = route_base(&cfg, vhost_idx) + route;
     let req_body = match head.body {
         RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
@@ -384,6 +389,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         t_release: None,
         resp_limit,
         holding,
+        spill_ok,
         route_slot,
         peak: 0,
         held_at_release: 0,
@@ -579,6 +585,10 @@ pub fn on_wait_timeout(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut 
 }
 
 pub fn on_proxy_timeout(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared) -> Phase {
+    if ex.holding {
+        // The client stalled mid-body while no backend was involved yet.
+        return fail(conn, ex, Failure::RequestTimeout, sh);
+    }
     if ex.backend_link_connecting() {
         mark_down(&ex, sh);
         return fail(conn, ex, Failure::ConnectTimeout, sh);
@@ -909,10 +919,37 @@ fn read_backend(
     {
         return Ok(false);
     }
-    if conn.cout.len() >= ex.resp_limit {
-        return Ok(false);
+    // Past the memory budget the rest of the response spills to disk, where that is allowed;
+    // otherwise (and past the spill budget) the backend waits.
+    if conn.spill.is_none() && conn.cout.len() >= ex.resp_limit {
+        if !ex.spill_ok || matches!(ex.resp, Resp::Head) {
+            return Ok(false);
+        }
+        let dir = ex.cfg.buffering.temp_path.as_deref().expect("spill_ok");
+        match Spill::create(dir) {
+            Ok(spill) => {
+                conn.spill = Some(spill);
+                sh.metrics.spilled_responses.incr();
+            }
+            Err(e) => {
+                sh.log.log(
+                    LogLevel::Error,
+                    Some(conn.peer),
+                    format_args!(
+                        "cannot create a temporary file in {}: {e}; holding the backend instead",
+                        dir.display()
+                    ),
+                );
+                ex.spill_ok = false;
+                return Ok(false);
+            }
+        }
     }
-    if !sh.pool.can_fill() {
+    if let Some(spill) = &conn.spill {
+        if spill.written() >= ex.cfg.buffering.max_temp_file_size {
+            return Ok(false);
+        }
+    } else if !sh.pool.can_fill() {
         conn.starve(idx, sh);
         return Ok(false);
     }
@@ -939,43 +976,15 @@ fn read_backend(
             Err(_) => Err(backend_failed(ex)),
         };
     }
+    if conn.spill.is_some() || matches!(ex.resp, Resp::Body(RespBody::Dechunk(_))) {
+        return read_via_landing(conn, ex, b, sh);
+    }
     let bc = &mut sh.backends.conns[b];
     let block = sh.pool.block_size();
-    let result = match &ex.resp {
-        // Bodies of every kind are read a block at a time (never just the bytes still due),
-        // so that a short read tells the socket is drained; bytes past the end of a body
-        // are cut off and make the connection unusable.
-        Resp::Body(RespBody::Length(_) | RespBody::Chunked(_) | RespBody::UntilClose) => {
-            conn.cout.read_from(&mut sh.pool, &mut bc.stream, block)
-        }
-        Resp::Body(RespBody::Dechunk(_)) => {
-            let mut landing = mem::take(&mut sh.landing);
-            let r = bc.stream.read(&mut landing);
-            if let Ok(n) = r {
-                bc.ready.note_read(n, landing.len());
-            }
-            let decoded = match r {
-                Ok(n) if n > 0 => {
-                    sh.metrics.bytes_from_backends.add(n as u64);
-                    body_slice(conn, ex, &landing[..n], sh)
-                }
-                _ => Ok(()),
-            };
-            ex.peak = ex.peak.max(conn.cout.len());
-            sh.landing = landing;
-            decoded?;
-            return match r {
-                Ok(0) => Err(Break::Abort("backend closed inside a chunked body")),
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    sh.backends.conns[b].ready.readable = false;
-                    Ok(false)
-                }
-                Err(_) => Err(Break::Abort("backend read failed mid-response")),
-            };
-        }
-        Resp::Head | Resp::Done { .. } => unreachable!("checked above"),
-    };
+    // Bodies of every kind are read a block at a time (never just the bytes still due), so
+    // that a short read tells the socket is drained; bytes past the end of a body are cut off
+    // and make the connection unusable.
+    let result = conn.cout.read_from(&mut sh.pool, &mut bc.stream, block);
     match result {
         Ok((0, _)) => match ex.resp {
             Resp::Body(RespBody::UntilClose) => {
@@ -1003,6 +1012,63 @@ fn read_backend(
             Ok(false)
         }
         Err(_) => Err(Break::Abort("backend read failed mid-response")),
+    }
+}
+
+/// Reads body bytes into the landing buffer and passes them through `body_slice`: for
+/// de-chunking, and for responses spilling to disk.
+fn read_via_landing(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    b: usize,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
+    let bc = &mut sh.backends.conns[b];
+    let mut landing = mem::take(&mut sh.landing);
+    let r = bc.stream.read(&mut landing);
+    if let Ok(n) = r {
+        bc.ready.note_read(n, landing.len());
+    }
+    let passed = match r {
+        Ok(n) if n > 0 => {
+            sh.metrics.bytes_from_backends.add(n as u64);
+            body_slice(conn, ex, &landing[..n], sh)
+        }
+        _ => Ok(()),
+    };
+    ex.peak = ex.peak.max(conn.cout.len());
+    sh.landing = landing;
+    passed?;
+    match r {
+        Ok(0) => match ex.resp {
+            Resp::Body(RespBody::UntilClose) => {
+                ex.resp = Resp::Done { reusable: false };
+                Ok(true)
+            }
+            _ => Err(Break::Abort(
+                "backend closed before the end of the response body",
+            )),
+        },
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            sh.backends.conns[b].ready.readable = false;
+            Ok(false)
+        }
+        Err(_) => Err(Break::Abort("backend read failed mid-response")),
+    }
+}
+
+/// Queues body bytes for the client: in blocks, or, once the response has spilled, at the
+/// end of its temporary file (bytes keep their order: the blocks are written first).
+fn put(conn: &mut Conn, bytes: &[u8], sh: &mut Shared) -> Result<(), Break> {
+    match &mut conn.spill {
+        Some(spill) => {
+            sh.metrics.spilled_bytes.add(bytes.len() as u64);
+            spill
+                .append(bytes)
+                .map_err(|_| Break::Abort("temporary file write failed"))
+        }
+        None => conn.cout.push_slice(&mut sh.pool, bytes).map_err(exhausted),
     }
 }
 
@@ -1071,9 +1137,7 @@ fn body_slice(
     match &mut ex.resp {
         Resp::Body(RespBody::Length(rem)) => {
             let n = bytes.len().min(usize::try_from(*rem).unwrap_or(usize::MAX));
-            conn.cout
-                .push_slice(&mut sh.pool, &bytes[..n])
-                .map_err(exhausted)?;
+            put(conn, &bytes[..n], sh)?;
             ex.body_bytes += n as u64;
             *rem -= n as u64;
             if *rem == 0 {
@@ -1093,9 +1157,7 @@ fn body_slice(
                 }
                 used += d.consumed;
             }
-            conn.cout
-                .push_slice(&mut sh.pool, &bytes[..used])
-                .map_err(exhausted)?;
+            put(conn, &bytes[..used], sh)?;
             ex.body_bytes += used as u64;
             if dec.is_done() {
                 ex.resp = Resp::Done {
@@ -1111,9 +1173,7 @@ fn body_slice(
                     .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
                 if let Some(data) = d.data {
                     let piece = &bytes[used..][data.start..data.end];
-                    conn.cout
-                        .push_slice(&mut sh.pool, piece)
-                        .map_err(exhausted)?;
+                    put(conn, piece, sh)?;
                     ex.body_bytes += piece.len() as u64;
                 }
                 if d.consumed == 0 {
@@ -1128,9 +1188,7 @@ fn body_slice(
             }
         }
         Resp::Body(RespBody::UntilClose) => {
-            conn.cout
-                .push_slice(&mut sh.pool, bytes)
-                .map_err(exhausted)?;
+            put(conn, bytes, sh)?;
             ex.body_bytes += bytes.len() as u64;
         }
         Resp::Head | Resp::Done { .. } => {}
@@ -1218,6 +1276,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
         let keep_alive = ex.keep_alive;
         if !ex.cfg.backends[ex.backend_id].params.buffering || streams(&ex.bin, &head) {
             ex.resp_limit = sh.pool.block_size();
+            ex.spill_ok = false;
             sh.metrics.streamed.incr();
         }
         encode_for_client(conn, ex, &head, framing, keep_alive, sh)?;
@@ -1318,7 +1377,11 @@ fn finish_if_done(
             ex.bout.clear(&mut sh.pool);
         }
         ex.t_release = Some(sh.now);
-        ex.held_at_release = conn.cout.len();
+        ex.held_at_release = conn.cout.len()
+            + conn
+                .spill
+                .as_ref()
+                .map_or(0, |s| usize::try_from(s.pending()).unwrap_or(usize::MAX));
         let waiter = sh.backends.release(
             b,
             reusable && request_sent && ex.backend_keeps,
@@ -1330,9 +1393,10 @@ fn finish_if_done(
         wake(waiter, sh);
         moved = true;
     }
-    if !conn.cout.is_empty() {
+    if conn.owes() {
         return (Phase::Proxy(ex), moved);
     }
+    conn.spill = None;
     let t = |at: Option<Instant>, from: Option<Instant>| Some(at?.saturating_duration_since(from?));
     let backend = BackendLog {
         name: &ex.cfg.backends[ex.backend_id].name,

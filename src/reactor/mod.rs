@@ -156,6 +156,8 @@ pub struct Reactor {
     drain_deadline: Option<Instant>,
     /// When the gauges were last published.
     published: Instant,
+    /// `SendBufferSize` and `ReceiveBufferSize` the listeners were made with.
+    listener_buffers: (usize, usize),
 }
 
 /// How often an active reactor publishes its gauges.
@@ -163,7 +165,8 @@ const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Reactor {
     /// A reactor over already-bound listeners (one `SO_REUSEPORT` socket per reactor and
-    /// address). Returns the waker that control messages must be followed by.
+    /// address, made with `cfg`'s client socket buffers). Returns the waker that control
+    /// messages must be followed by.
     pub fn new(
         cfg: Arc<Config>,
         listeners: Vec<(std::net::TcpListener, Scheme)>,
@@ -195,6 +198,10 @@ impl Reactor {
             cfg.buffering.backend_receive_buffer,
         );
         let (me, all_metrics) = metrics;
+        let listener_buffers = (
+            cfg.buffering.client_send_buffer,
+            cfg.buffering.client_receive_buffer,
+        );
         let pool = BufPool::new(cfg.buffering.io_buffer_size, cfg.buffering.pool_size);
         let sh = Shared {
             log: ErrorLog::open(&cfg)?,
@@ -225,6 +232,7 @@ impl Reactor {
                 controls,
                 drain_deadline: None,
                 published: Instant::now(),
+                listener_buffers,
             },
             waker,
         ))
@@ -420,14 +428,15 @@ impl Reactor {
     fn admit(&mut self, mut stream: mio::net::TcpStream, peer: SocketAddr, scheme: Scheme) {
         let _ = stream.set_nodelay(true);
         let b = &self.sh.cfg.buffering;
-        for (which, bytes) in [
-            (SockBuf::Send, b.client_send_buffer),
-            (SockBuf::Receive, b.client_receive_buffer),
-        ] {
-            if bytes > 0 {
-                // The grant was checked (and any clamping reported) when the configuration
-                // was loaded; a failure here leaves the default, which still works.
-                let _ = sys::set_socket_buffer(stream.as_raw_fd(), which, bytes);
+        let wanted = (b.client_send_buffer, b.client_receive_buffer);
+        if wanted != self.listener_buffers {
+            // A reload changed them: the listener's, which accepted sockets inherit, are the
+            // old ones. The grant was checked (and any clamping reported) when the
+            // configuration was loaded; a failure here leaves the default, which works.
+            for (which, bytes) in [(SockBuf::Send, wanted.0), (SockBuf::Receive, wanted.1)] {
+                if bytes > 0 {
+                    let _ = sys::set_socket_buffer(stream.as_raw_fd(), which, bytes);
+                }
             }
         }
         let Ok(local) = stream.local_addr() else {
