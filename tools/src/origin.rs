@@ -1,7 +1,8 @@
 //! The origin server: a small, strict HTTP/1.1 server for the proxy to forward to.
 //!
 //! Owns the listener, the accept thread and one thread per connection, the bound on concurrent
-//! connections, the counters behind [`Origin::stats`], and shutdown. It must stay independent of
+//! connections (a connection holds its thread, like a mod_perl child, until it closes), the
+//! counters and busy times behind [`Origin::stats`], and shutdown. It must stay independent of
 //! the proxy (it is what the proxy is checked against) and must never hold a body whole unless an
 //! endpoint below says so.
 //!
@@ -22,6 +23,8 @@
 //! | `/status/N` | any | status N (200–599) with a short text body; none for 204 and 304, an empty one for 205 |
 //! | `/close-after-head` | any | head with `Content-Length: 1000`, then 100 bytes, then the origin closes |
 //! | `/reset` | any | reads the request body, then closes without answering: a FIN, not an RST |
+//! | `/_origin/stats` | GET, HEAD | 200 with the counters and busy times as JSON (see below); outside the mount; options are answered 400 |
+//! | `/_origin/stats/reset` | POST | the same answer, taken just before the busy times are cleared as [`Origin::reset_busy`] does; outside the mount |
 //! | anything else | any | 404 |
 //!
 //! Options of `/bytes/N`, all optional: `seed=S` (content stream, default 0); `te=length`
@@ -31,6 +34,28 @@
 //! response, head included, to the socket in writes of exactly K bytes, at most
 //! [`MAX_FLUSH_BYTES`]; default 64 KiB); `pause_ms=P` (sleep between those writes, at most
 //! [`MAX_DELAY_MS`]). Unknown or repeated options are answered 400.
+//!
+//! # Busy times
+//!
+//! The origin plays a heavy backend, so it records how long each request held it: from the
+//! moment its head was read to the moment the last write of its answer returned (the kernel
+//! accepted the last byte), or until the exchange was abandoned (client gone, timeout). Each
+//! connection's time is from accept to close, recorded when it closes, so connections still
+//! open are not in it; connections that closed without a request are (they held a thread).
+//! Requests under `/_origin/`, and connections that only carried such requests, are left out of
+//! the busy times and of `requests` and `per_path`, so reading the stats does not change them.
+//! [`OriginStats::busy`] and [`OriginStats::connection_busy`] summarise them; the stats endpoint
+//! answers, for example:
+//!
+//! ```json
+//! {"requests":50,"connections_accepted":51,"open_connections":1,
+//!  "busy_us":{"count":50,"p50":8123,"p90":9001,"p99":9850,"max":9871},
+//!  "connection_busy_us":{"count":0,"p50":0,"p90":0,"p99":0,"max":0}}
+//! ```
+//!
+//! on one line, times in microseconds. `open_connections` includes the connection asking.
+//! A busy time is recorded just after the last write returns, so a client that has read a whole
+//! answer may, for a moment, not see it counted yet: wait for `count` to reach what you expect.
 //!
 //! `X-Checksum` is [`to_hex`] of [`checksum`] over the body; computing it costs one pass over the
 //! content before the head goes out, remembered per (seed, N) for [`CHECKSUM_MEMO_ENTRIES`] sizes.
@@ -46,6 +71,7 @@
 //! the connection; a request body is read (or drained) before any answer except `/echo`'s.
 
 mod body;
+mod busy;
 mod connection;
 mod content;
 mod endpoints;
@@ -60,10 +86,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, Tc
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use busy::Histogram;
+
+pub use busy::BusySummary;
 pub use content::{body_byte, body_checksum, checksum, fill_body, to_hex, Checksum};
-pub use endpoints::{ECHO_QUEUE_PIECES, MAX_DELAY_MS, MAX_FLUSH_BYTES, MAX_INSPECT_BODY_BYTES};
+pub use endpoints::{
+    CONTROL_PREFIX, ECHO_QUEUE_PIECES, MAX_DELAY_MS, MAX_FLUSH_BYTES, MAX_INSPECT_BODY_BYTES,
+};
 pub use request::{MAX_HEADERS, MAX_HEAD_BYTES};
 
 /// Concurrent connections served when [`OriginConfig::max_connections`] is not changed.
@@ -96,8 +127,9 @@ pub struct OriginConfig {
     /// Address to listen on; port 0 picks a free port, which [`Origin::addr`] reports.
     /// Default `127.0.0.1:0`.
     pub listen: SocketAddr,
-    /// Most connections served at once. Past it, new connections wait in the kernel's listen
-    /// backlog, unanswered, until one closes. Must be at least 1. Default
+    /// Most connections served at once: the origin's workers. Each connection holds a thread
+    /// until it closes, idle keep-alive included. Past it, new connections wait in the kernel's
+    /// listen backlog, unanswered, until one closes. Must be at least 1. Default
     /// [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// Read and write timeout on each connection: one idle or stalled for longer (between
@@ -129,13 +161,19 @@ pub struct OriginStats {
     /// Connections currently being served.
     pub open_connections: usize,
     /// Request heads received and parsed, including requests later refused for their body
-    /// framing or their parameters.
+    /// framing or their parameters, but not requests under [`CONTROL_PREFIX`].
     pub requests: u64,
     /// Requests answered with a refusal (400, 413, 431, 501, 505) and a close.
     pub refused: u64,
     /// Requests per path, query excluded (`/bytes/10`, `/sink`), for at most
     /// [`MAX_COUNTED_PATHS`] paths.
     pub per_path: BTreeMap<String, u64>,
+    /// How long each request held the origin, head read to last write returned, since the
+    /// origin started or [`Origin::reset_busy`]. See the module's "Busy times".
+    pub busy: BusySummary,
+    /// How long each closed connection was open, accept to close, since the origin started or
+    /// [`Origin::reset_busy`].
+    pub connection_busy: BusySummary,
 }
 
 /// A running origin server. Dropping it shuts it down, as [`Origin::shutdown`] does.
@@ -189,16 +227,15 @@ impl Origin {
     }
 
     /// A snapshot of the counters. Counts for a request are updated before any byte of its
-    /// answer is written, so a client that has read an answer sees it counted.
+    /// answer is written, so a client that has read an answer sees it counted; its busy time is
+    /// recorded just after the last write returns, so it may show a moment later.
     pub fn stats(&self) -> OriginStats {
-        let shared = &self.shared;
-        OriginStats {
-            connections_accepted: shared.connections_accepted.load(Ordering::Relaxed),
-            open_connections: lock(&shared.registry).open.len(),
-            requests: shared.requests.load(Ordering::Relaxed),
-            refused: shared.refused.load(Ordering::Relaxed),
-            per_path: lock(&shared.per_path).clone(),
-        }
+        self.shared.stats(BusyRead::Keep)
+    }
+
+    /// Clears the busy times of requests and connections; the counters are kept.
+    pub fn reset_busy(&self) {
+        lock(&self.shared.busy).clear();
     }
 
     /// Waits until exactly `count` connections are open, for at most `timeout`; whether they
@@ -261,8 +298,38 @@ struct Shared {
     refused: AtomicU64,
     /// Invariant: at most [`MAX_COUNTED_PATHS`] entries.
     per_path: Mutex<BTreeMap<String, u64>>,
+    busy: Mutex<BusyTimes>,
     /// (seed, length) → checksum. Invariant: at most [`CHECKSUM_MEMO_ENTRIES`] entries.
     checksums: Mutex<HashMap<(u64, u64), u64>>,
+}
+
+/// The busy-time histograms, under one lock so they are read and cleared together.
+#[derive(Debug, Default)]
+struct BusyTimes {
+    requests: Histogram,
+    connections: Histogram,
+}
+
+impl BusyTimes {
+    fn clear(&mut self) {
+        self.requests.clear();
+        self.connections.clear();
+    }
+}
+
+/// Whether taking the stats also clears the busy times, as `POST /_origin/stats/reset` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BusyRead {
+    Keep,
+    Reset,
+}
+
+/// Whether a connection's accept-to-close time is recorded: not when it carried only requests
+/// under [`CONTROL_PREFIX`], so reading the stats leaves them as they were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnectionUse {
+    Counted,
+    ControlOnly,
 }
 
 /// Which connections are open, and whether the origin is stopping.
@@ -286,8 +353,40 @@ impl Shared {
             requests: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             per_path: Mutex::default(),
+            busy: Mutex::default(),
             checksums: Mutex::default(),
         }
+    }
+
+    /// A snapshot of the counters and busy times, clearing the busy times when `read` says so.
+    fn stats(&self, read: BusyRead) -> OriginStats {
+        let (busy, connection_busy) = {
+            let mut busy = lock(&self.busy);
+            let summaries = (busy.requests.summary(), busy.connections.summary());
+            if read == BusyRead::Reset {
+                busy.clear();
+            }
+            summaries
+        };
+        OriginStats {
+            connections_accepted: self.connections_accepted.load(Ordering::Relaxed),
+            open_connections: lock(&self.registry).open.len(),
+            requests: self.requests.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            per_path: lock(&self.per_path).clone(),
+            busy,
+            connection_busy,
+        }
+    }
+
+    /// Records how long one request held the origin.
+    fn record_request_busy(&self, held: Duration) {
+        lock(&self.busy).requests.record(held);
+    }
+
+    /// Records how long one connection was open.
+    fn record_connection_busy(&self, held: Duration) {
+        lock(&self.busy).connections.record(held);
     }
 
     /// Sleeps for `duration` unless the origin stops first, which is an error, so the caller
@@ -403,6 +502,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 continue;
             }
         };
+        let accepted = Instant::now();
         let Some(serial) = shared.admit(&stream) else {
             continue;
         };
@@ -410,7 +510,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let serving = Arc::clone(shared);
         let spawned = thread::Builder::new()
             .name(format!("origin-conn-{serial}"))
-            .spawn(move || run_connection(&stream, serial, &serving));
+            .spawn(move || run_connection(stream, serial, accepted, &serving));
         match spawned {
             Ok(thread) => connection_threads.push(thread),
             Err(_) => shared.release(serial),
@@ -421,24 +521,38 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// Serves one admitted connection, releasing it however serving ends.
-fn run_connection(stream: &TcpStream, serial: u64, shared: &Shared) {
-    /// Releases the connection on drop, so a panicking handler still frees its slot.
+/// Serves one admitted connection, releasing it and recording its busy time however serving
+/// ends.
+fn run_connection(stream: TcpStream, serial: u64, accepted: Instant, shared: &Shared) {
+    /// Releases the connection on drop, so a panicking handler still frees its slot. Releasing
+    /// closes the registry's copy of the socket, so the time recorded after it runs to the close.
     struct Admitted<'a> {
         shared: &'a Shared,
         serial: u64,
+        accepted: Instant,
+        usage: ConnectionUse,
     }
     impl Drop for Admitted<'_> {
         fn drop(&mut self) {
             self.shared.release(self.serial);
+            if self.usage == ConnectionUse::Counted {
+                self.shared.record_connection_busy(self.accepted.elapsed());
+            }
         }
     }
-    let _admitted = Admitted { shared, serial };
+    let mut admitted = Admitted {
+        shared,
+        serial,
+        accepted,
+        usage: ConnectionUse::Counted,
+    };
     let configured = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_read_timeout(shared.io_timeout))
         .and_then(|()| stream.set_write_timeout(shared.io_timeout));
     if configured.is_ok() {
-        connection::serve(stream, serial, shared);
+        admitted.usage = connection::serve(&stream, serial, shared);
     }
+    // Our copy closes first; dropping `admitted` then closes the registry's.
+    drop(stream);
 }

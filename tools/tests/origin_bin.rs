@@ -41,7 +41,19 @@ fn prints_the_bound_address_and_serves_on_it() {
 fn help_prints_usage_and_succeeds() {
     let output = Command::new(ORIGIN).arg("--help").output().unwrap();
     assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("usage: origin"));
+    let usage = String::from_utf8_lossy(&output.stdout);
+    assert!(usage.starts_with("usage: origin"));
+    for documented in [
+        "--listen",
+        "--workers",
+        "--max-connections",
+        "/_origin/stats",
+    ] {
+        assert!(
+            usage.contains(documented),
+            "{documented} missing from {usage}"
+        );
+    }
 }
 
 #[test]

@@ -13,17 +13,24 @@ use spoonfeed_tools::origin::{Origin, OriginConfig, DEFAULT_MAX_CONNECTIONS};
 const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
 
 const USAGE: &str = "\
-usage: origin [--listen ADDR:PORT] [--max-connections N]
+usage: origin [--listen ADDR:PORT] [--workers N]
 
 Runs the spoonfeed test origin server until killed. Prints the bound address on stdout.
 
 options:
   --listen ADDR:PORT     address to listen on (default 127.0.0.1:8081; port 0 picks one)
-  --max-connections N    connections served at once; more wait in the backlog (default 256)
-  --help                 print this help
+  --workers N            connections served at once, one thread each, like mod_perl children:
+                         a connection holds its worker until it closes (idle keep-alive too),
+                         and more wait unanswered in the listen backlog (default 256).
+                         A heavy backend with 4 workers is `origin --workers 4`.
+  --max-connections N    the same as --workers
+  --help, -h             print this help
 
 Endpoints are documented in spoonfeed_tools::origin: /bytes/N, /sink, /echo, /inspect,
-/redirect, /status/N, /close-after-head, /reset.
+/redirect, /status/N, /close-after-head, /reset. Outside them:
+  GET  /_origin/stats        counters and busy times (head read to last write, and accept to
+                             close, in microseconds: count, p50, p90, p99, max) as JSON
+  POST /_origin/stats/reset  the same answer, then the busy times are cleared
 ";
 
 /// What the command line asks for.
@@ -49,7 +56,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         };
         match name.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
-            "--listen" | "--max-connections" => {
+            "--listen" | "--workers" | "--max-connections" => {
                 let value = inline
                     .or_else(|| args.next())
                     .ok_or_else(|| format!("{name} needs a value"))?;
@@ -63,9 +70,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                         .parse()
                         .ok()
                         .filter(|&n: &usize| n > 0)
-                        .ok_or_else(|| {
-                            format!("--max-connections {value:?} is not a positive number")
-                        })?;
+                        .ok_or_else(|| format!("{name} {value:?} is not a positive number"))?;
                     max_connections = Some(n);
                 }
             }
@@ -148,6 +153,20 @@ mod tests {
     }
 
     #[test]
+    fn workers_is_max_connections_by_another_name() {
+        let four = Command::Serve {
+            listen: DEFAULT_LISTEN.parse().unwrap(),
+            max_connections: 4,
+        };
+        assert_eq!(parse(&["--workers", "4"]), Ok(four));
+        assert_eq!(parse(&["--workers=4"]), parse(&["--max-connections", "4"]));
+        assert_eq!(
+            parse(&["--workers", "0"]),
+            Err("--workers \"0\" is not a positive number".to_owned())
+        );
+    }
+
+    #[test]
     fn refuses_bad_arguments_with_a_reason() {
         for args in [
             &["--listen"][..],
@@ -155,6 +174,8 @@ mod tests {
             &["--listen", "1.2.3.4"],
             &["--max-connections", "0"],
             &["--max-connections", "x"],
+            &["--workers"],
+            &["--workers", "-1"],
             &["--port", "1"],
             &["8081"],
         ] {

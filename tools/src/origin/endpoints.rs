@@ -21,7 +21,11 @@ use super::response::{
     chunk_size_line, ExchangeIds, PacedWriter, ResponseFraming, ResponseHead, DEFAULT_WRITE_BYTES,
     LAST_CHUNK,
 };
-use super::Shared;
+use super::{BusyRead, BusySummary, OriginStats, Shared};
+
+/// Paths under this prefix are the origin's own control endpoints (`/_origin/stats`): answered
+/// whatever the mount, and left out of the counters and busy times they report.
+pub const CONTROL_PREFIX: &str = "/_origin/";
 
 /// Largest write size `/bytes` accepts in `flush=`; the writer gathers that much, so this bounds
 /// its memory per exchange. Larger is answered 400.
@@ -65,6 +69,7 @@ pub(super) enum Route {
     Status { code: u16 },
     CloseAfterHead,
     Reset,
+    Stats { read: BusyRead },
     MethodNotAllowed { allow: &'static str },
     NotFound,
 }
@@ -95,6 +100,30 @@ impl Route {
             Route::Bytes { .. } => "GET, HEAD",
             Route::Sink | Route::Echo => "POST, PUT",
             _ => return Ok(route),
+        };
+        if allow.split(", ").any(|allowed| allowed == method) {
+            Ok(route)
+        } else {
+            Ok(Route::MethodNotAllowed { allow })
+        }
+    }
+
+    /// The route for a `path` under [`CONTROL_PREFIX`].
+    pub(super) fn find_control(method: &str, path: &str) -> Result<Route, RequestError> {
+        let (route, allow) = match path {
+            "/_origin/stats" => (
+                Route::Stats {
+                    read: BusyRead::Keep,
+                },
+                "GET, HEAD",
+            ),
+            "/_origin/stats/reset" => (
+                Route::Stats {
+                    read: BusyRead::Reset,
+                },
+                "POST",
+            ),
+            _ => return Ok(Route::NotFound),
         };
         if allow.split(", ").any(|allowed| allowed == method) {
             Ok(route)
@@ -196,6 +225,7 @@ pub(super) fn respond(
         Route::Status { code } => status(ex, code),
         Route::CloseAfterHead => close_after_head(ex),
         Route::Reset => Ok(Persistence::Close),
+        Route::Stats { read } => stats(ex, read),
         Route::MethodNotAllowed { allow } => {
             let body = "method not allowed\n";
             ex.send(
@@ -495,6 +525,40 @@ fn status(ex: &Exchange<'_, '_>, code: u16) -> Result<Persistence, ExchangeError
     }
 }
 
+/// `/_origin/stats` and `/_origin/stats/reset`: the counters and busy times as one line of JSON.
+fn stats(ex: &Exchange<'_, '_>, read: BusyRead) -> Result<Persistence, ExchangeError> {
+    Query::parse(ex.query, &[])?;
+    let body = stats_json(&ex.shared.stats(read));
+    let head = ex
+        .response(200, ResponseFraming::Length(body.len() as u64))
+        .field("Content-Type", "application/json")
+        .field("Cache-Control", "no-store");
+    ex.send(head, body.as_bytes())
+}
+
+/// The JSON the stats endpoint answers; the layout is documented on the [`origin`](super) module.
+fn stats_json(stats: &OriginStats) -> String {
+    let summary = |busy: &BusySummary| {
+        let us = |duration: Duration| duration.as_micros();
+        format!(
+            r#"{{"count":{},"p50":{},"p90":{},"p99":{},"max":{}}}"#,
+            busy.count,
+            us(busy.p50),
+            us(busy.p90),
+            us(busy.p99),
+            us(busy.max)
+        )
+    };
+    format!(
+        r#"{{"requests":{},"connections_accepted":{},"open_connections":{},"busy_us":{},"connection_busy_us":{}}}"#,
+        stats.requests,
+        stats.connections_accepted,
+        stats.open_connections,
+        summary(&stats.busy),
+        summary(&stats.connection_busy)
+    ) + "\n"
+}
+
 /// `/close-after-head`: announces [`BROKEN_ANNOUNCED_BYTES`], sends [`BROKEN_SENT_BYTES`] of
 /// content (seed 0), then closes: a backend that breaks mid-body. Nothing in the head warns of
 /// the close.
@@ -547,6 +611,55 @@ mod tests {
         );
         assert_eq!(Route::find("GET", "/sink/"), Ok(Route::NotFound));
         assert_eq!(Route::find("GET", "/"), Ok(Route::NotFound));
+    }
+
+    #[test]
+    fn routes_control_paths_by_exact_path_and_method() {
+        let keep = Route::Stats {
+            read: BusyRead::Keep,
+        };
+        assert_eq!(Route::find_control("GET", "/_origin/stats"), Ok(keep));
+        assert_eq!(Route::find_control("HEAD", "/_origin/stats"), Ok(keep));
+        assert_eq!(
+            Route::find_control("POST", "/_origin/stats/reset"),
+            Ok(Route::Stats {
+                read: BusyRead::Reset
+            })
+        );
+        assert_eq!(
+            Route::find_control("GET", "/_origin/stats/reset"),
+            Ok(Route::MethodNotAllowed { allow: "POST" })
+        );
+        assert_eq!(
+            Route::find_control("GET", "/_origin/stats/"),
+            Ok(Route::NotFound)
+        );
+    }
+
+    #[test]
+    fn stats_json_has_the_documented_layout() {
+        let stats = OriginStats {
+            requests: 3,
+            connections_accepted: 2,
+            open_connections: 1,
+            busy: BusySummary {
+                count: 3,
+                p50: Duration::from_micros(10),
+                p90: Duration::from_micros(20),
+                p99: Duration::from_micros(30),
+                max: Duration::from_micros(31),
+            },
+            ..OriginStats::default()
+        };
+        assert_eq!(
+            stats_json(&stats),
+            concat!(
+                r#"{"requests":3,"connections_accepted":2,"open_connections":1,"#,
+                r#""busy_us":{"count":3,"p50":10,"p90":20,"p99":30,"max":31},"#,
+                r#""connection_busy_us":{"count":0,"p50":0,"p90":0,"p99":0,"max":0}}"#,
+                "\n"
+            )
+        );
     }
 
     #[test]
