@@ -1,6 +1,6 @@
 //! Fixed-size blocks, the per-reactor pool they come from, the chains of blocks a flow
-//! writes from with `writev`, and the temporary file a response spills into past its
-//! memory budget (sent with `sendfile`).
+//! writes from with `writev`, the temporary file a response spills into past its memory
+//! budget (sent with `sendfile`), and the pipes bodies are spliced through.
 //!
 //! A block has exactly one owner at a time (a chain, or the pool's free list). Bytes are read
 //! from a socket straight into the tail block of the chain that will write them out, so a body
@@ -361,6 +361,122 @@ impl Spill {
     }
 }
 
+/// A pipe a body is spliced through: backend socket → pipe → client socket.
+/// Invariant: `held` bytes are in the pipe, at most `cap`.
+#[derive(Debug)]
+pub struct Pipe {
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+    cap: usize,
+    held: usize,
+}
+
+impl Pipe {
+    /// Bytes in the pipe.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Bytes the pipe can take now.
+    pub fn room(&self) -> usize {
+        self.cap - self.held
+    }
+
+    /// Splices up to `len` bytes (at most the room) from the socket `from` into the pipe.
+    /// Returns the bytes moved and how many were asked for (0 moved: end of stream).
+    pub fn fill_from(
+        &mut self,
+        from: std::os::fd::RawFd,
+        len: usize,
+    ) -> io::Result<(usize, usize)> {
+        use std::os::fd::AsRawFd;
+        let asked = len.min(self.room());
+        let n = crate::sys::splice(from, self.write.as_raw_fd(), asked)?;
+        self.held += n;
+        Ok((n, asked))
+    }
+
+    /// Splices what the pipe holds to the socket `to` until it would block; returns the bytes
+    /// moved (`WouldBlock` only when none were).
+    pub fn drain_to(&mut self, to: std::os::fd::RawFd) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let mut total = 0;
+        while self.held > 0 {
+            match crate::sys::splice(self.read.as_raw_fd(), to, self.held) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.held -= n;
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// The reactor's pipes: empty ones kept for reuse, and a bound on how many are in use.
+#[derive(Debug, Default)]
+pub struct PipePool {
+    free: Vec<Pipe>,
+    /// Capacity asked for each new pipe.
+    size: usize,
+    in_use: usize,
+    /// Most pipes in use at once.
+    max_in_use: usize,
+}
+
+impl PipePool {
+    /// Pipes of `size` bytes (as far as the kernel allows), at most `budget` bytes of them in use.
+    pub fn configure(&mut self, size: usize, budget: usize) {
+        if size != self.size {
+            self.free.clear();
+        }
+        self.size = size.max(1);
+        self.max_in_use = budget / self.size;
+    }
+
+    /// The capacity a pipe from this pool has (what the kernel granted, or what was asked
+    /// before any pipe was made).
+    pub fn capacity(&self) -> usize {
+        self.free.last().map_or(self.size, |p| p.cap)
+    }
+
+    /// A pipe, unless the budget is spent or the kernel refuses one.
+    pub fn take(&mut self) -> Option<Pipe> {
+        if self.in_use >= self.max_in_use {
+            return None;
+        }
+        let pipe = match self.free.pop() {
+            Some(p) => p,
+            None => {
+                let (read, write, cap) = crate::sys::splice_pipe(self.size).ok()?;
+                Pipe {
+                    read,
+                    write,
+                    cap,
+                    held: 0,
+                }
+            }
+        };
+        self.in_use += 1;
+        Some(pipe)
+    }
+
+    /// Returns a pipe: kept if empty, closed otherwise (its bytes are of no use to anyone).
+    pub fn give(&mut self, pipe: Pipe) {
+        self.in_use -= 1;
+        if pipe.held == 0 && pipe.cap == self.capacity() && self.free.len() < MAX_FREE_PIPES {
+            self.free.push(pipe);
+        }
+    }
+}
+
+/// Most empty pipes kept for reuse per reactor.
+const MAX_FREE_PIPES: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,5 +627,36 @@ mod tests {
         }
         a.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(reader.join().unwrap(), data);
+    }
+
+    #[test]
+    fn a_pipe_moves_bytes_between_sockets_and_the_pool_bounds_pipes() {
+        use std::os::fd::AsRawFd;
+        let mut pipes = PipePool::default();
+        pipes.configure(64 * 1024, 128 * 1024);
+        let mut pipe = pipes.take().unwrap();
+        let second = pipes.take().unwrap();
+        assert!(
+            pipes.take().is_none(),
+            "two 64 KiB pipes spend the 128 KiB budget"
+        );
+        pipes.give(second);
+        let (mut src, from) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (to, mut dst) = std::os::unix::net::UnixStream::pair().unwrap();
+        src.write_all(b"spliced bytes").unwrap();
+        let (n, asked) = pipe.fill_from(from.as_raw_fd(), 100).unwrap();
+        assert_eq!((n, asked, pipe.held()), (13, 100, 13));
+        assert_eq!(pipe.drain_to(to.as_raw_fd()).unwrap(), 13);
+        let mut got = [0; 13];
+        dst.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"spliced bytes");
+        drop(src);
+        assert_eq!(
+            pipe.fill_from(from.as_raw_fd(), 100).unwrap().0,
+            0,
+            "end of stream"
+        );
+        pipes.give(pipe);
+        assert!(pipes.take().is_some());
     }
 }

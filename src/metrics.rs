@@ -308,6 +308,8 @@ pub struct ReactorMetrics {
     pub linger_resets_avoided: Counter,
     /// Exchanges forwarded unbuffered (`X-Accel-Buffering: no`, buffering off).
     pub streamed: Counter,
+    /// Response bodies spliced through a pipe (`ProxySplice`).
+    pub spliced: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
     /// Bytes written to temporary files.
@@ -363,6 +365,7 @@ impl ReactorMetrics {
             linger_bytes_discarded: Counter::default(),
             linger_resets_avoided: Counter::default(),
             streamed: Counter::default(),
+            spliced: Counter::default(),
             spilled_responses: Counter::default(),
             spilled_bytes: Counter::default(),
             connections_open: Gauge::default(),
@@ -418,7 +421,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 17] = [
+const COUNTERS: [Scalar<Counter>; 18] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -510,6 +513,12 @@ const COUNTERS: [Scalar<Counter>; 17] = [
         name: "spoonfeed_streamed_total",
         help: "Exchanges forwarded unbuffered (X-Accel-Buffering: no, or buffering off).",
         field: |m| &m.streamed,
+    },
+    Scalar {
+        key: "spliced",
+        name: "spoonfeed_spliced_total",
+        help: "Response bodies spliced backend to client through a pipe (ProxySplice).",
+        field: |m| &m.spliced,
     },
     Scalar {
         key: "spilled_responses",

@@ -366,3 +366,50 @@ pub fn sendfile(out: RawFd, file: RawFd, offset: &mut u64, count: usize) -> io::
     *offset = u64::try_from(off).unwrap_or(*offset);
     Ok(n as usize)
 }
+
+/// A non-blocking pipe for splicing, sized to `size` bytes as far as the kernel allows
+/// (`/proc/sys/fs/pipe-max-size` for an unprivileged process). Returns the read end, the
+/// write end and the capacity granted.
+pub fn splice_pipe(size: usize) -> io::Result<(OwnedFd, OwnedFd, usize)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for the call to fill.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+    // SAFETY: both descriptors are fresh and owned by nothing else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let want = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // SAFETY: plain fcntl on a pipe we own. A refusal (above the limit) keeps the default.
+    let _ = unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, want) };
+    // SAFETY: as above; F_GETPIPE_SZ takes no argument.
+    let granted = cvt(unsafe { libc::fcntl(fds[1], libc::F_GETPIPE_SZ) })?;
+    Ok((r, w, usize::try_from(granted).unwrap_or(0)))
+}
+
+/// Moves up to `len` bytes from `from` to `to` (one of them a pipe) with `splice(2)`, without
+/// blocking; returns the bytes moved (0: `from` is at its end).
+pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: null offsets are allowed (both ends are streams); the descriptors are open and
+    // owned by the caller.
+    let n = unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    if n == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// The most a pipe may hold for an unprivileged process (`/proc/sys/fs/pipe-max-size`).
+pub fn pipe_max_size() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}

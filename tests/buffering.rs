@@ -499,3 +499,71 @@ fn an_unusable_temp_path_stops_the_start() {
     assert!(errors[0].message.contains("not a directory"), "{errors:?}");
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn spliced_bodies_are_byte_exact_and_only_length_bodies_are_spliced() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxySplice On\nStatusLocation /status\n",
+        origin.addr().port(),
+    ));
+    let mut spliced = 0;
+    for te in ["length", "chunked", "close"] {
+        for n in [0, 1, 16383, 16384, 16385, 300_000, 64 << 20] {
+            for version in ["1.1", "1.0"] {
+                let mut s = proxy.connect();
+                write!(
+                    s,
+                    "GET /bytes/{n}?te={te}&seed={n} HTTP/{version}\r\nHost: t\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let r = read_response(&mut BufReader::new(s), false).unwrap();
+                let case = format!("{te} {n} HTTP/{version}");
+                assert_eq!((r.status, r.body.len()), (200, n), "{case}");
+                assert_eq!(
+                    r.header("x-checksum"),
+                    Some(checksum(&r.body).as_str()),
+                    "{case}"
+                );
+                let now = json_number(&status_json(&proxy), "spliced");
+                if te != "length" {
+                    assert_eq!(now, spliced, "{case} was spliced");
+                }
+                spliced = now;
+            }
+        }
+    }
+    assert!(spliced >= 10, "{spliced} length bodies spliced");
+    let json = status_json(&proxy);
+    assert_eq!(json_number(&json, "aborted"), 0, "{json}");
+}
+
+#[test]
+fn bytes_after_a_spliced_body_keep_the_connection_out_of_the_pool() {
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            .unwrap();
+        s.write_all(&[b'a'; 100_000]).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nforged")
+            .unwrap();
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxySplice On\n",
+        backend.addr.port()
+    ));
+    let mut c = BufReader::new(proxy.connect());
+    for i in 0..2 {
+        c.get_mut()
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let r = read_response(&mut c, false).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 100_000), "response {i}");
+    }
+    assert_eq!(
+        backend.accepted(),
+        2,
+        "the connection with stray bytes was reused"
+    );
+}

@@ -28,6 +28,7 @@ pub(super) fn default_buffering() -> Buffering {
         request_buffer_size: 1 << 20,
         temp_path: None,
         max_temp_file_size: 1 << 30,
+        splice: SpliceMode::Auto,
         client_send_buffer: 0,
         client_receive_buffer: 0,
         backend_send_buffer: 0,
@@ -104,6 +105,21 @@ pub(super) fn temp_path(p: &mut Parser, args: &[String]) -> Result<(), String> {
 
 pub(super) fn max_temp_file_size(p: &mut Parser, args: &[String]) -> Result<(), String> {
     p.server.buffering.max_temp_file_size = values::size(&args[0])?;
+    Ok(())
+}
+
+pub(super) fn splice(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.buffering.splice = match args[0].to_ascii_lowercase().as_str() {
+        "off" => SpliceMode::Off,
+        "on" => SpliceMode::On,
+        "auto" => SpliceMode::Auto,
+        _ => {
+            return Err(format!(
+                "ProxySplice takes Off, On or Auto, not \"{}\"",
+                args[0]
+            ))
+        }
+    };
     Ok(())
 }
 

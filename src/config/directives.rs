@@ -338,6 +338,22 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(buffering::max_temp_file_size),
     },
     Directive {
+        name: "ProxySplice",
+        syntax: "ProxySplice Off|On|Auto",
+        default: "Auto",
+        context: Context::Server,
+        unit: "",
+        description: "Whether a response body passed on unchanged (a Content-Length body) goes \
+            backend socket → pipe → client socket with splice(2), never copied into user space. \
+            On: every such body. Auto: those of at least 64 KiB that fit in one pipe (its size \
+            is ProxyResponseBufferSize within /proc/sys/fs/pipe-max-size), so that the backend \
+            is released as early as with blocks. Pipe bytes count as occupancy; pipes in use \
+            hold at most half of ProxyBufferPoolSize.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(buffering::splice),
+    },
+    Directive {
         name: "SendBufferSize",
         syntax: "SendBufferSize SIZE",
         default: "0",
@@ -562,7 +578,6 @@ pub static DIRECTIVES: &[Directive] = &[
 /// Directives that DESIGN.md promises but this version does not have yet, with the issue they
 /// arrive with, so that a classic configuration gets a plain answer instead of "unknown".
 static PLANNED: &[(&str, &str)] = &[
-    ("ProxySplice", "buffering"),
     ("RequestReadTimeout", "connection limits"),
     ("MaxConnections", "connection limits"),
     ("CacheRoot", "cache"),

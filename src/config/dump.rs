@@ -66,6 +66,14 @@ pub fn dump(cfg: &Config) -> String {
             .map_or("none".to_string(), |p| quote(&p.display().to_string()))
     ));
     w(format!("ProxyMaxTempFileSize {}", b.max_temp_file_size));
+    w(format!(
+        "ProxySplice {}",
+        match b.splice {
+            SpliceMode::Off => "Off",
+            SpliceMode::On => "On",
+            SpliceMode::Auto => "Auto",
+        }
+    ));
     w(format!("SendBufferSize {}", b.client_send_buffer));
     w(format!("ReceiveBufferSize {}", b.client_receive_buffer));
     w(format!("ProxySendBufferSize {}", b.backend_send_buffer));

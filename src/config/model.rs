@@ -147,6 +147,8 @@ pub struct Buffering {
     pub temp_path: Option<std::path::PathBuf>,
     /// `ProxyMaxTempFileSize`: most bytes of one response spilled to disk.
     pub max_temp_file_size: u64,
+    /// `ProxySplice`: when bodies go backend → pipe → client with `splice(2)`.
+    pub splice: SpliceMode,
     /// `SendBufferSize` / `ReceiveBufferSize`: client sockets' `SO_SNDBUF` / `SO_RCVBUF`;
     /// 0 = the OS default.
     pub client_send_buffer: usize,
@@ -154,6 +156,17 @@ pub struct Buffering {
     /// `ProxySendBufferSize` / `ProxyReceiveBufferSize`: backend sockets' buffers; 0 = OS default.
     pub backend_send_buffer: usize,
     pub backend_receive_buffer: usize,
+}
+
+/// `ProxySplice Off|On|Auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpliceMode {
+    /// Every body goes through blocks.
+    Off,
+    /// Every body that can be (a `Content-Length` body passed unchanged) is spliced.
+    On,
+    /// Such bodies are spliced when they are large enough to gain and fit in one pipe.
+    Auto,
 }
 
 /// An address range in CIDR notation (`10.0.0.0/8`, `::1`).

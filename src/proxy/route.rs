@@ -486,6 +486,7 @@ mod tests {
                 request_buffer_size: 1 << 20,
                 temp_path: None,
                 max_temp_file_size: 1 << 30,
+                splice: crate::config::SpliceMode::Auto,
                 client_send_buffer: 0,
                 client_receive_buffer: 0,
                 backend_send_buffer: 0,

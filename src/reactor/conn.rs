@@ -21,7 +21,7 @@ use super::reply::{self, After, Failure};
 use super::timer::Deadline;
 use super::token::{Kind, Token};
 use super::{Ready, Shared};
-use crate::buf::{Chain, Spill};
+use crate::buf::{Chain, Pipe, Spill};
 use crate::config::{Config, LogLevel, Scheme};
 use crate::http1::request::{parse_request_incremental, RequestHead};
 use crate::http1::HeadProgress;
@@ -129,6 +129,8 @@ pub struct Conn {
     pub cout: Chain,
     /// The spilled part of the response being sent, owed after `cout`.
     pub spill: Option<Spill>,
+    /// The pipe the response's body is spliced through, owed after `cout`.
+    pub pipe: Option<Pipe>,
     pub phase: Phase,
     /// Exchanges completed on this connection.
     pub exchanges: u32,
@@ -160,6 +162,7 @@ impl Conn {
             progress: HeadProgress::default(),
             cout: Chain::default(),
             spill: None,
+            pipe: None,
             phase: Phase::Head,
             exchanges: 0,
             deadline: Deadline::default(),
@@ -270,6 +273,9 @@ impl Conn {
             Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
         }
         self.cout.clear(&mut sh.pool);
+        if let Some(pipe) = self.pipe.take() {
+            sh.pipes.give(pipe);
+        }
         let _ = sh.registry.deregister(&mut self.client);
     }
 
@@ -471,20 +477,24 @@ impl Conn {
 
     /// Whether bytes are owed to the client (in blocks, or spilled).
     pub fn owes(&self) -> bool {
-        !self.cout.is_empty() || self.spill.as_ref().is_some_and(|s| s.pending() > 0)
+        !self.cout.is_empty()
+            || self.spill.as_ref().is_some_and(|s| s.pending() > 0)
+            || self.pipe.as_ref().is_some_and(|p| p.held() > 0)
     }
 
     /// Writes what the client is owed: the blocks, then what was spilled to disk (with
-    /// sendfile); `Ok(true)` when bytes moved.
+    /// sendfile) or what is in the pipe (with splice); `Ok(true)` when bytes moved.
     pub fn flush(&mut self, sh: &mut Shared) -> io::Result<bool> {
         if !self.owes() || !self.ready.writable {
             return Ok(false);
         }
-        let written = if self.cout.is_empty() {
+        let written = if !self.cout.is_empty() {
+            self.cout.write_to(&mut sh.pool, &mut self.client)
+        } else if let Some(pipe) = self.pipe.as_mut().filter(|p| p.held() > 0) {
+            pipe.drain_to(self.client.as_raw_fd())
+        } else {
             let spill = self.spill.as_mut().expect("owed bytes are spilled");
             spill.send_to(self.client.as_raw_fd())
-        } else {
-            self.cout.write_to(&mut sh.pool, &mut self.client)
         };
         match written {
             Ok(n) => {

@@ -26,7 +26,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Registry, Waker};
 use slab::Slab;
 
-use crate::buf::BufPool;
+use crate::buf::{BufPool, PipePool};
 use crate::config::{Config, LogLevel, Scheme};
 use crate::log::{AccessLogs, ErrorLog};
 use crate::metrics::ReactorMetrics;
@@ -116,6 +116,8 @@ pub struct Shared {
     pub metrics: Arc<ReactorMetrics>,
     /// Every reactor's, for the status endpoint.
     pub all_metrics: Arc<[Arc<ReactorMetrics>]>,
+    /// Pipes for splicing bodies.
+    pub pipes: PipePool,
     /// Client connections waiting for the pool to have blocks to spare.
     pub starved: Vec<Token>,
     /// Client connections open.
@@ -160,6 +162,27 @@ pub struct Reactor {
     listener_buffers: (usize, usize),
 }
 
+/// The size of each splice pipe and the most bytes of pipes in use, from the configuration:
+/// a pipe holds one response buffer (within `/proc/sys/fs/pipe-max-size`), and pipes take at
+/// most half the pool's budget (none when splicing is off).
+fn pipe_sizes(cfg: &Config) -> (usize, usize) {
+    let b = &cfg.buffering;
+    let max = sys::pipe_max_size().unwrap_or(1 << 20);
+    let size = b.response_buffer_size.clamp(64 * 1024, max.max(64 * 1024));
+    let budget = match b.splice {
+        crate::config::SpliceMode::Off => 0,
+        crate::config::SpliceMode::On | crate::config::SpliceMode::Auto => b.pool_size / 2,
+    };
+    (size, budget)
+}
+
+fn pipe_pool(cfg: &Config) -> PipePool {
+    let mut pipes = PipePool::default();
+    let (size, budget) = pipe_sizes(cfg);
+    pipes.configure(size, budget);
+    pipes
+}
+
 /// How often an active reactor publishes its gauges.
 const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -198,6 +221,7 @@ impl Reactor {
             cfg.buffering.backend_receive_buffer,
         );
         let (me, all_metrics) = metrics;
+        let pipes = pipe_pool(&cfg);
         let listener_buffers = (
             cfg.buffering.client_send_buffer,
             cfg.buffering.client_receive_buffer,
@@ -222,6 +246,7 @@ impl Reactor {
             all_metrics,
             starved: Vec::new(),
             open_conns: 0,
+            pipes,
         };
         Ok((
             Reactor {
@@ -562,6 +587,8 @@ impl Reactor {
         let b = &cfg.buffering;
         self.sh.backends.socket_buffers = (b.backend_send_buffer, b.backend_receive_buffer);
         self.sh.pool.configure(b.io_buffer_size, b.pool_size);
+        let (size, budget) = pipe_sizes(&cfg);
+        self.sh.pipes.configure(size, budget);
         // Route slots are renumbered by the new configuration.
         self.sh.metrics.reset_routes();
         self.sh.cfg = cfg;
