@@ -413,3 +413,24 @@ pub fn pipe_max_size() -> Option<usize> {
         .parse()
         .ok()
 }
+
+/// Makes closing `fd` send a reset instead of a FIN (`SO_LINGER` on with 0 s): for a response
+/// cut off mid-way, so that a client reading until close cannot take it for complete.
+pub fn reset_on_close(fd: RawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `linger` lives across the call and its size is passed exactly; `fd` is an open
+    // socket owned by the caller.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}

@@ -95,16 +95,26 @@ pub struct BackendPool {
 
 impl BackendPool {
     /// Starts over for a new configuration: idle connections are closed, counts reset.
-    /// Connections in use finish their exchange and are then closed.
-    pub fn reset(&mut self, backends: usize, cfg_gen: u64, registry: &Registry) {
+    /// Connections in use finish their exchange and are then closed. Returns the client
+    /// connections that were waiting, to be woken (their exchanges end: the backend they
+    /// waited for is numbered by the old configuration).
+    pub fn reset(
+        &mut self,
+        backends: usize,
+        cfg_gen: u64,
+        registry: &Registry,
+    ) -> Vec<(usize, u32)> {
+        let mut waiters = Vec::new();
         for per in std::mem::take(&mut self.per) {
             for idx in per.idle {
                 let mut conn = self.conns.remove(idx);
                 let _ = registry.deregister(&mut conn.stream);
             }
+            waiters.extend(per.waiters);
         }
         self.per = (0..backends).map(|_| PerBackend::default()).collect();
         self.cfg_gen = cfg_gen;
+        waiters
     }
 
     /// How much longer `retry=` keeps the backend marked down, if it is down at `now`.
@@ -273,6 +283,13 @@ impl BackendPool {
         if let Some(per) = self.per.get_mut(backend) {
             per.waiters.retain(|w| *w != waiter);
         }
+    }
+
+    /// The next waiter for `backend`, taken off its queue: a woken waiter that can no longer
+    /// use the wake-up passes it on with this, so that a freed connection is never left idle
+    /// while others wait.
+    pub fn next_waiter(&mut self, backend: BackendId) -> Option<(usize, u32)> {
+        self.per.get_mut(backend)?.waiters.pop_front()
     }
 
     /// Whether a client connection is still queued for `backend`.

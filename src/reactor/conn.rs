@@ -269,7 +269,8 @@ impl Conn {
     /// since its exchange did not finish), its place in a wait queue, its blocks.
     pub fn close(mut self, idx: usize, sh: &mut Shared) {
         match mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Wait(ex) | Phase::Proxy(ex) => exchange::abandon(ex, (idx, self.gen), sh),
+            Phase::Wait(ex) => exchange::abandon(ex, (idx, self.gen), true, sh),
+            Phase::Proxy(ex) => exchange::abandon(ex, (idx, self.gen), false, sh),
             Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
         }
         self.cout.clear(&mut sh.pool);

@@ -243,7 +243,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             return super::status::serve(conn, status, log, sh);
         }
     }
-    let host = head.host.map(|s| s.of(buf));
+    let host = request_host(head, buf);
     let vhost_idx = route::select_vhost(&cfg, conn.local, host);
     let vhost = &cfg.vhosts[vhost_idx];
     let body_unread = !matches!(head.body, RequestBody::None | RequestBody::Length(0));
@@ -407,6 +407,17 @@ pub fn route_base(cfg: &Config, vhost: usize) -> usize {
     cfg.vhosts[..vhost].iter().map(|v| v.routes.len()).sum()
 }
 
+/// The host a request is for: an absolute-form target's authority, whatever its Host field
+/// says (RFC 9112 §3.2.2), else the Host field.
+fn request_host<'a>(head: &RequestHead, buf: &'a [u8]) -> Option<&'a [u8]> {
+    match head.form {
+        TargetForm::Absolute { authority } => Some(authority.of(buf)),
+        TargetForm::Origin | TargetForm::Authority | TargetForm::Asterisk => {
+            head.host.map(|s| s.of(buf))
+        }
+    }
+}
+
 /// Routes the request as its canonical spelling decides, forwarding the raw bytes when the
 /// raw spelling takes the same route (the normal case), the decoded ones otherwise: a
 /// percent-encoded spelling can never route around a rule.
@@ -530,7 +541,7 @@ fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Share
             Some(conn.peer),
             format_args!("aborting response: {}", failure.reason()),
         );
-        sh.metrics.aborted.incr();
+        cut_off(conn, sh);
         ex.bout.clear(&mut sh.pool);
         return Phase::Closed;
     }
@@ -566,10 +577,26 @@ fn wake(waiter: Option<(usize, u32)>, sh: &mut Shared) {
 
 /// The client connection went away or the reactor is closing it: give back what the exchange
 /// holds.
-pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), sh: &mut Shared) {
-    sh.backends.unwait(ex.backend_id, me);
+pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut Shared) {
+    if waiting {
+        leave_queue(&ex, me, sh);
+    }
     drop_backend(&mut ex, sh);
     ex.bout.clear(&mut sh.pool);
+}
+
+/// A waiting exchange gives up its place; if a release already woke it, the wake-up goes to
+/// the next waiter instead of being lost.
+fn leave_queue(ex: &Exchange, me: (usize, u32), sh: &mut Shared) {
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        return;
+    }
+    if sh.backends.is_waiting(ex.backend_id, me) {
+        sh.backends.unwait(ex.backend_id, me);
+    } else {
+        let next = sh.backends.next_waiter(ex.backend_id);
+        wake(next, sh);
+    }
 }
 
 /// Waiting for a connection under `max=`: try again once a release woke us.
@@ -581,7 +608,7 @@ pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) 
 }
 
 pub fn on_wait_timeout(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
-    sh.backends.unwait(ex.backend_id, (idx, conn.gen));
+    leave_queue(&ex, (idx, conn.gen), sh);
     fail(conn, ex, Failure::BackendBusy, sh)
 }
 
@@ -604,7 +631,7 @@ pub fn on_proxy_timeout(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared)
             );
             drop_backend(&mut ex, sh);
             ex.bout.clear(&mut sh.pool);
-            sh.metrics.aborted.incr();
+            cut_off(conn, sh);
             Phase::Closed
         }
     }
@@ -665,9 +692,16 @@ fn abort(conn: &mut Conn, mut ex: Box<Exchange>, why: &str, sh: &mut Shared) -> 
     drop_backend(&mut ex, sh);
     ex.bout.clear(&mut sh.pool);
     if ex.head_sent {
-        sh.metrics.aborted.incr();
+        cut_off(conn, sh);
     }
     Phase::Closed
+}
+
+/// A response that started cannot be completed: the client connection will be reset, not
+/// closed, so that not even a response delimited by the close looks complete.
+fn cut_off(conn: &mut Conn, sh: &mut Shared) {
+    sh.metrics.aborted.incr();
+    let _ = crate::sys::reset_on_close(conn.client.as_raw_fd());
 }
 
 /// `ProxyRequestBuffering On`: reads the request body before any backend is involved.
@@ -1397,7 +1431,7 @@ fn encode_for_client(
 ) -> Result<(), Break> {
     let vhost = &ex.cfg.vhosts[ex.vhost];
     let req = ex.request();
-    let host = req.host.map(|s| s.of(&ex.log.head));
+    let host = request_host(req, &ex.log.head);
     let fallback = if host.is_some() {
         // Only a request without Host needs the server's own name.
         String::new()

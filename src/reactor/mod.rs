@@ -145,7 +145,13 @@ struct Listener {
     scheme: Scheme,
     /// Connections are waiting beyond the accept budget.
     pending: bool,
+    /// After an accept failure (out of descriptors, say): not before this.
+    retry_at: Option<Instant>,
 }
+
+/// How long a listener rests after `accept` failed with something other than `WouldBlock`,
+/// so that a persistent failure (EMFILE) does not spin the loop.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// An event loop.
 #[derive(Debug)]
@@ -212,6 +218,7 @@ impl Reactor {
                 socket,
                 scheme,
                 pending: false,
+                retry_at: None,
             });
         }
         let mut backends = BackendPool::default();
@@ -312,16 +319,21 @@ impl Reactor {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        let accepting = self.sh.pool.can_start() && self.listeners.iter().any(|l| l.pending);
+        let accepting = self.sh.pool.can_start()
+            && self
+                .listeners
+                .iter()
+                .any(|l| l.pending && l.retry_at.is_none());
         if !self.sh.rerun.is_empty() || accepting {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
-        let timer = self
-            .sh
-            .timers
-            .next()
-            .map(|t| t.saturating_duration_since(now));
+        let retry = self.listeners.iter().filter_map(|l| l.retry_at).min();
+        let timer = match (self.sh.timers.next(), retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|t| t.saturating_duration_since(now));
         let drain = self
             .drain_deadline
             .map(|t| t.saturating_duration_since(now));
@@ -418,6 +430,11 @@ impl Reactor {
             return;
         }
         for i in 0..self.listeners.len() {
+            match self.listeners[i].retry_at {
+                Some(at) if at > self.sh.now => continue,
+                Some(_) => self.listeners[i].retry_at = None,
+                None => {}
+            }
             if !self.listeners[i].pending || self.sh.draining {
                 continue;
             }
@@ -439,10 +456,13 @@ impl Reactor {
                         continue
                     }
                     Err(e) => {
-                        // Out of descriptors or memory: log, and try again next turn rather than spin.
-                        self.sh
-                            .log
-                            .log(LogLevel::Error, None, format_args!("accept failed: {e}"));
+                        // Out of descriptors or memory: log, and rest rather than spin.
+                        self.sh.log.log(
+                            LogLevel::Error,
+                            None,
+                            format_args!("accept failed: {e}; retrying in {ACCEPT_RETRY:?}"),
+                        );
+                        self.listeners[i].retry_at = Some(self.sh.now + ACCEPT_RETRY);
                         break true;
                     }
                 }
@@ -581,9 +601,13 @@ impl Reactor {
             }
         }
         self.sh.cfg_gen += 1;
-        self.sh
-            .backends
-            .reset(cfg.backends.len(), self.sh.cfg_gen, &self.sh.registry);
+        let waiters =
+            self.sh
+                .backends
+                .reset(cfg.backends.len(), self.sh.cfg_gen, &self.sh.registry);
+        for (c, gen) in waiters {
+            self.sh.rerun.push_back(Token::new(Kind::Client, c, gen));
+        }
         let b = &cfg.buffering;
         self.sh.backends.socket_buffers = (b.backend_send_buffer, b.backend_receive_buffer);
         self.sh.pool.configure(b.io_buffer_size, b.pool_size);

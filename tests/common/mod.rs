@@ -188,9 +188,16 @@ pub fn read_response(r: &mut impl BufRead, head_request: bool) -> io::Result<Res
     }
 }
 
-/// Reads a chunked body; returns whether the last chunk arrived (false: the connection closed
-/// first).
+/// Reads a chunked body into `body`; `Ok(false)` when it ends (a close, or a reset: how
+/// spoonfeed cuts a response off) before its last chunk.
 fn read_chunked(r: &mut impl BufRead, body: &mut Vec<u8>) -> io::Result<bool> {
+    match read_chunks(r, body) {
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(false),
+        other => other,
+    }
+}
+
+fn read_chunks(r: &mut impl BufRead, body: &mut Vec<u8>) -> io::Result<bool> {
     loop {
         let mut line = String::new();
         if r.read_line(&mut line)? == 0 {

@@ -1,0 +1,87 @@
+//! Faults end cleanly: a response cut off is never presented as complete, waiting exchanges
+//! are not stranded by a reload, absolute-form requests are for the host they name.
+
+mod common;
+
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::sync::mpsc;
+
+use common::*;
+
+#[test]
+fn a_response_cut_off_mid_body_resets_a_client_reading_until_close() {
+    // Bad chunk framing mid-body, to an HTTP/1.0 client: spoonfeed de-chunks for it, so the
+    // client's body ends at the close. A FIN would make the cut-off body look complete.
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n")
+            .unwrap();
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\n",
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let err = s
+        .read_to_end(&mut got)
+        .expect_err("the cut-off response ended cleanly");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+}
+
+#[test]
+fn a_reload_wakes_exchanges_waiting_for_a_backend_connection() {
+    let (tx, rx) = mpsc::channel();
+    let backend = Scripted::start(move |_, mut s| {
+        let _ = read_head(&mut s);
+        let _ = tx.send(());
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    let text = format!(
+        "Listen 127.0.0.1:0\nWorkers 1\nProxyTimeout 60\nProxyPass /local !\n\
+         ProxyPass / http://127.0.0.1:{}/ max=1\n",
+        backend.addr.port()
+    );
+    let proxy = Proxy::start(&text);
+    let mut first = proxy.connect();
+    first
+        .write_all(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    rx.recv().unwrap();
+    let mut second = proxy.connect();
+    second
+        .write_all(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // The second waits for the first's connection (max=1). A third connection's answer (from
+    // spoonfeed itself) comes after the second's request was read: one reactor, and the
+    // kernel reports the second's bytes first.
+    let r = proxy.send(b"GET /local HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 404);
+    let cfg = spoonfeed::config::parse_str(&text, std::path::Path::new("reload.conf"))
+        .unwrap()
+        .config;
+    proxy.server.as_ref().unwrap().reload(&cfg);
+    // Without the wake-up it would wait out the 60 s timeout (and this read fails first).
+    let r = read_response(&mut BufReader::new(second), false).unwrap();
+    assert!(r.status >= 500, "{}", r.head);
+    assert_eq!(backend.accepted(), 1);
+}
+
+#[test]
+fn an_absolute_form_request_is_for_the_host_it_names() {
+    let a = origin();
+    let b = origin();
+    let proxy = Proxy::start(&format!(
+        "<VirtualHost *>\nServerName a.example\nProxyPass / http://127.0.0.1:{}/\n</VirtualHost>\n\
+         <VirtualHost *>\nServerName b.example\nProxyPass / http://127.0.0.1:{}/\n</VirtualHost>\n",
+        a.addr().port(),
+        b.addr().port()
+    ));
+    let r = proxy.send(
+        b"GET http://b.example/bytes/3 HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.body.len()), (200, 3));
+    assert_eq!((a.stats().requests, b.stats().requests), (0, 1));
+}
