@@ -567,3 +567,30 @@ fn bytes_after_a_spliced_body_keep_the_connection_out_of_the_pool() {
         "the connection with stray bytes was reused"
     );
 }
+
+#[test]
+fn a_response_larger_than_memory_and_file_budgets_together_completes() {
+    let origin = origin();
+    let dir = scratch("spill-cap");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyTempPath {}\nProxyResponseBufferSize 64k\n\
+         ProxyMaxTempFileSize 256k\nSendBufferSize 64k\nStatusLocation /status\n",
+        origin.addr().port(),
+        dir.display()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/8M HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (head, body) = read_slowly(s, 2 << 20, 16 << 20);
+    assert_eq!(body.len(), 8 << 20);
+    assert!(
+        head.contains(&format!("X-Checksum: {}", checksum(&body))),
+        "{head}"
+    );
+    let json = status_json(&proxy);
+    assert!(
+        json_number(&json, "spilled_responses") >= 2,
+        "files are let go and made anew: {json}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

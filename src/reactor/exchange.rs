@@ -957,6 +957,16 @@ fn read_backend(
     if conn.pipe.is_some() && !matches!(ex.resp, Resp::Head) {
         return splice_backend(conn, ex, b, sh);
     }
+    // A full temporary file, once sent, is let go: the response goes on through blocks, and
+    // may spill again.
+    let max_spill = ex.cfg.buffering.max_temp_file_size;
+    if conn
+        .spill
+        .as_ref()
+        .is_some_and(|s| s.written() >= max_spill && s.pending() == 0)
+    {
+        conn.spill = None;
+    }
     // Past the memory budget the rest of the response spills to disk, where that is allowed;
     // otherwise (and past the spill budget) the backend waits.
     if conn.spill.is_none() && conn.cout.len() >= ex.resp_limit {
@@ -984,7 +994,7 @@ fn read_backend(
         }
     }
     if let Some(spill) = &conn.spill {
-        if spill.written() >= ex.cfg.buffering.max_temp_file_size {
+        if spill.written() >= max_spill {
             return Ok(false);
         }
     } else if !sh.pool.can_fill() {
