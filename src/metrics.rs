@@ -312,6 +312,8 @@ pub struct ReactorMetrics {
     pub spliced: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
+    /// Request bodies held partly in a temporary file.
+    pub spilled_requests: Counter,
     /// Bytes written to temporary files.
     pub spilled_bytes: Counter,
     /// Client connections open; stored once per loop turn.
@@ -367,6 +369,7 @@ impl ReactorMetrics {
             streamed: Counter::default(),
             spliced: Counter::default(),
             spilled_responses: Counter::default(),
+            spilled_requests: Counter::default(),
             spilled_bytes: Counter::default(),
             connections_open: Gauge::default(),
             blocks_in_use: Gauge::default(),
@@ -421,7 +424,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 18] = [
+const COUNTERS: [Scalar<Counter>; 19] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -525,6 +528,12 @@ const COUNTERS: [Scalar<Counter>; 18] = [
         name: "spoonfeed_spilled_responses_total",
         help: "Responses that spilled past ProxyResponseBufferSize to a temporary file.",
         field: |m| &m.spilled_responses,
+    },
+    Scalar {
+        key: "spilled_requests",
+        name: "spoonfeed_spilled_requests_total",
+        help: "Request bodies held past ProxyRequestBufferSize in a temporary file.",
+        field: |m| &m.spilled_requests,
     },
     Scalar {
         key: "spilled_bytes",

@@ -594,3 +594,89 @@ fn a_response_larger_than_memory_and_file_budgets_together_completes() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The origin's answer to a /sink upload of `body`.
+fn sink_answer(body: &[u8]) -> String {
+    format!("length={} checksum={}\n", body.len(), checksum(body))
+}
+
+#[test]
+fn a_request_body_past_the_memory_budget_is_held_on_disk_before_the_backend_is_asked() {
+    let origin = origin();
+    let dir = scratch("request-spill");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyTempPath {}\nProxyRequestBufferSize 64k\n\
+         StatusLocation /status\n",
+        origin.addr().port(),
+        dir.display()
+    ));
+    let body: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut s = proxy.connect();
+    let head = format!(
+        "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let (most, last) = body.split_at(body.len() - 10);
+    s.write_all(most).unwrap();
+    let status_request =
+        "GET /status?format=json HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    let mut asked = 0;
+    loop {
+        asked += 1;
+        let json = status_json(&proxy);
+        if json_number(&json, "bytes_from_clients")
+            >= (asked * status_request.len() + head.len() + most.len()) as u64
+        {
+            assert_eq!(json_number(&json, "spilled_requests"), 1, "{json}");
+            break;
+        }
+    }
+    assert_eq!(
+        origin.stats().connections_accepted,
+        0,
+        "the backend was asked too early"
+    );
+    s.write_all(last).unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!((r.status, r.text()), (200, sink_answer(&body)));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn request_bodies_past_every_budget_still_arrive_whole() {
+    let origin = origin();
+    let dir = scratch("request-spill-cap");
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyTempPath {}\nProxyRequestBufferSize 64k\n\
+         ProxyMaxTempFileSize 256k\n",
+        origin.addr().port(),
+        dir.display()
+    ));
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 247) as u8).collect();
+    // Content-Length, then chunked in 100 000-byte chunks.
+    let r = proxy.send(
+        &[
+            format!(
+                "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes(),
+            body.clone(),
+        ]
+        .concat(),
+    );
+    assert_eq!((r.status, r.text()), (200, sink_answer(&body)));
+    let mut chunked =
+        b"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for piece in body.chunks(100_000) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let r = proxy.send(&chunked);
+    assert_eq!((r.status, r.text()), (200, sink_answer(&body)));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -158,6 +158,13 @@ pub struct Buffering {
     pub backend_receive_buffer: usize,
 }
 
+impl Buffering {
+    /// Whether bytes past the memory budgets may go to `ProxyTempPath`.
+    pub fn spills(&self) -> bool {
+        self.temp_path.is_some() && self.max_temp_file_size > 0
+    }
+}
+
 /// `ProxySplice Off|On|Auto`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpliceMode {

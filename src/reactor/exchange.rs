@@ -137,6 +137,8 @@ pub struct Exchange {
     holding: bool,
     /// The response may spill to `ProxyTempPath` past `resp_limit`.
     spill_ok: bool,
+    /// The request body past `ProxyRequestBufferSize`, held on disk; sent after `bout`.
+    bspill: Option<Spill>,
     /// The route's slot in the metrics.
     route_slot: usize,
     /// Most bytes of this exchange's response held in blocks at once.
@@ -157,6 +159,11 @@ impl Exchange {
             (Resp::Done { .. }, false) => client_timeout,
             (Resp::Head | Resp::Body(_), false) => params.timeout,
         }
+    }
+
+    /// Whether request bytes wait to be written to the backend (in blocks or on disk).
+    fn request_unsent(&self) -> bool {
+        !self.bout.is_empty() || self.bspill.as_ref().is_some_and(|s| s.pending() > 0)
     }
 
     fn backend_link_connecting(&self) -> bool {
@@ -350,9 +357,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         sh.pool.block_size()
     };
     let holding = buffering.request_buffering && body_unread;
-    let spill_ok = backend.params.buffering
-        && buffering.temp_path.is_some()
-        && buffering.max_temp_file_size > 0;
+    let spill_ok = backend.params.buffering && buffering.spills();
     let route_slot = route_base(&cfg, vhost_idx) + route;
     let req_body = match head.body {
         RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
@@ -391,6 +396,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         resp_limit,
         holding,
         spill_ok,
+        bspill: None,
         route_slot,
         peak: 0,
         held_at_release: 0,
@@ -717,12 +723,52 @@ fn hold_request(
     moved |= conn
         .flush(sh)
         .map_err(|_| Break::Abort("client write failed"))?;
-    if matches!(ex.req_body, ReqBody::Done) || ex.bout.len() >= ex.cfg.buffering.request_buffer_size
-    {
+    let b = &ex.cfg.buffering;
+    let full = match &ex.bspill {
+        Some(spill) => spill.written() >= b.max_temp_file_size,
+        None => ex.bout.len() >= b.request_buffer_size && !b.spills(),
+    };
+    if matches!(ex.req_body, ReqBody::Done) || full {
         ex.holding = false;
         moved = true;
     }
     Ok(moved)
+}
+
+/// Where the next request-body bytes go and how many fit: into blocks, or (past
+/// `ProxyRequestBufferSize` while holding, and from then on while the file lasts) to the
+/// end of a temporary file. `None`: nothing fits now.
+fn request_room(ex: &mut Exchange) -> Option<(bool, usize)> {
+    let b = &ex.cfg.buffering;
+    if ex
+        .bspill
+        .as_ref()
+        .is_some_and(|s| s.written() >= b.max_temp_file_size && s.pending() == 0 && !ex.holding)
+    {
+        // A full file, sent: the rest streams through blocks.
+        ex.bspill = None;
+    }
+    if let Some(spill) = &ex.bspill {
+        let left = usize::try_from(b.max_temp_file_size.saturating_sub(spill.written()))
+            .unwrap_or(usize::MAX);
+        let room = if ex.holding {
+            left
+        } else {
+            let unsent = usize::try_from(spill.pending()).unwrap_or(usize::MAX);
+            left.min(REQUEST_STREAM_BUFFER.saturating_sub(unsent))
+        };
+        return (room > 0).then_some((true, room));
+    }
+    let held = if ex.holding {
+        b.request_buffer_size
+    } else {
+        REQUEST_STREAM_BUFFER
+    };
+    let room = held.saturating_sub(ex.bout.len());
+    if room == 0 && ex.holding && b.spills() {
+        return Some((true, usize::MAX));
+    }
+    (room > 0).then_some((false, room))
 }
 
 fn proxy_round(
@@ -812,20 +858,14 @@ fn pump_request(
 ) -> Result<bool, Break> {
     let mut moved = false;
     let limit = ex.cfg.limits.request_body;
-    let held = if ex.holding {
-        ex.cfg.buffering.request_buffer_size
-    } else {
-        REQUEST_STREAM_BUFFER
-    };
     loop {
         if matches!(ex.req_body, ReqBody::Done) {
             return Ok(moved);
         }
-        let room = held.saturating_sub(ex.bout.len());
-        if room == 0 {
+        let Some((to_file, room)) = request_room(ex) else {
             return Ok(moved);
-        }
-        if !sh.pool.can_fill() {
+        };
+        if !to_file && !sh.pool.can_fill() {
             conn.starve(idx, sh);
             return Ok(moved);
         }
@@ -855,8 +895,10 @@ fn pump_request(
             }
         };
         if used > 0 {
-            // The reserve kept by `can_fill` holds `used` (at most one landing read).
-            if ex.bout.push_slice(&mut sh.pool, &conn.cin[..used]).is_err() {
+            if to_file {
+                spill_request(conn, ex, used, sh)?;
+            } else if ex.bout.push_slice(&mut sh.pool, &conn.cin[..used]).is_err() {
+                // The reserve kept by `can_fill` holds `used` (at most one landing read).
                 return Err(Break::Fail(Failure::PoolExhausted));
             }
             conn.cin.drain(..used);
@@ -889,6 +931,38 @@ fn pump_request(
     }
 }
 
+/// Appends the first `used` bytes of `cin` to the request's temporary file, made on first use.
+fn spill_request(
+    conn: &Conn,
+    ex: &mut Exchange,
+    used: usize,
+    sh: &mut Shared,
+) -> Result<(), Break> {
+    if ex.bspill.is_none() {
+        let dir = ex.cfg.buffering.temp_path.as_deref().expect("spills");
+        let spill = Spill::create(dir).map_err(|e| {
+            sh.log.log(
+                LogLevel::Error,
+                Some(conn.peer),
+                format_args!("cannot create a temporary file in {}: {e}", dir.display()),
+            );
+            Break::Fail(Failure::TempFile)
+        })?;
+        ex.bspill = Some(spill);
+        sh.metrics.spilled_requests.incr();
+    }
+    sh.metrics.spilled_bytes.add(used as u64);
+    let spill = ex.bspill.as_mut().expect("just made");
+    spill.append(&conn.cin[..used]).map_err(|e| {
+        sh.log.log(
+            LogLevel::Error,
+            Some(conn.peer),
+            format_args!("temporary file write failed: {e}"),
+        );
+        Break::Fail(Failure::TempFile)
+    })
+}
+
 /// What a backend I/O failure means at this point of the exchange.
 fn backend_failed(ex: &Exchange) -> Break {
     if ex.reused && ex.t_first.is_none() && ex.replay.is_some() {
@@ -905,10 +979,16 @@ fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
         return Ok(false);
     };
     let bc = &mut sh.backends.conns[b];
-    if ex.bout.is_empty() || !bc.ready.writable {
+    if !ex.request_unsent() || !bc.ready.writable {
         return Ok(false);
     }
-    match ex.bout.write_to(&mut sh.pool, &mut bc.stream) {
+    let written = if ex.bout.is_empty() {
+        let spill = ex.bspill.as_mut().expect("unsent bytes are spilled");
+        spill.send_to(bc.stream.as_raw_fd())
+    } else {
+        ex.bout.write_to(&mut sh.pool, &mut bc.stream)
+    };
+    match written {
         Ok(n) => {
             ex.t_req.get_or_insert(sh.now);
             sh.metrics.bytes_to_backends.add(n as u64);
@@ -927,6 +1007,7 @@ fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
             // does before it closes: its answer, read or still to be read, stands. No more
             // of the request goes anywhere, so the client connection closes after it.
             ex.bout.clear(&mut sh.pool);
+            ex.bspill = None;
             ex.req_body = ReqBody::Done;
             ex.keep_alive = false;
             ex.backend_keeps = false;
@@ -1492,7 +1573,7 @@ fn finish_if_done(
     let mut moved = moved;
     ex.t_last.get_or_insert(sh.now);
     if let Some(b) = ex.backend.take() {
-        let request_sent = matches!(ex.req_body, ReqBody::Done) && ex.bout.is_empty();
+        let request_sent = matches!(ex.req_body, ReqBody::Done) && !ex.request_unsent();
         if !request_sent {
             ex.keep_alive = false;
             ex.bout.clear(&mut sh.pool);

@@ -50,6 +50,8 @@ pub enum Failure {
     PoolExhausted,
     /// The status endpoint was asked for by an address outside `StatusAllow`.
     StatusForbidden,
+    /// A temporary file for a request body could not be made or written.
+    TempFile,
 }
 
 /// Whether the client connection may carry another exchange after the answer.
@@ -78,6 +80,7 @@ impl Failure {
                 (502, After::KeepAlive)
             }
             Failure::ConnectTimeout | Failure::ResponseTimeout => (504, After::KeepAlive),
+            Failure::TempFile => (500, After::Close),
         }
     }
 
@@ -104,6 +107,7 @@ impl Failure {
             Failure::BackendClosed => "backend closed the connection before a response".into(),
             Failure::PoolExhausted => "buffer pool exhausted (ProxyBufferPoolSize)".into(),
             Failure::StatusForbidden => "status endpoint refused (StatusAllow)".into(),
+            Failure::TempFile => "temporary file for the request body failed".into(),
         }
     }
 
@@ -117,7 +121,8 @@ impl Failure {
             | Failure::ResponseTimeout
             | Failure::BadResponse(_)
             | Failure::BackendClosed
-            | Failure::PoolExhausted => true,
+            | Failure::PoolExhausted
+            | Failure::TempFile => true,
             Failure::Request(_)
             | Failure::StatusForbidden
             | Failure::RequestTimeout
@@ -144,6 +149,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         413 => "Content Too Large",
         414 => "URI Too Long",
         417 => "Expectation Failed",
+        500 => "Internal Server Error",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         502 => "Bad Gateway",
