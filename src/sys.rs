@@ -434,3 +434,13 @@ pub fn reset_on_close(fd: RawFd) -> io::Result<()> {
     })
     .map(drop)
 }
+
+/// Bytes in a socket's kernel send queue not yet acknowledged by the peer (`SIOCOUTQ`).
+pub fn send_queue(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SIOCOUTQ is TIOCOUTQ on Linux; the libc crate names only the latter.
+    // SAFETY: SIOCOUTQ writes one int through the valid pointer; `fd` is an open socket owned
+    // by the caller.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) })?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}

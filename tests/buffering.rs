@@ -98,7 +98,7 @@ fn slow_clients_release_the_backend_before_they_have_half_the_body() {
     let log = dir.join("access.log");
     let proxy = Proxy::start(&format!(
         "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 64k\nProxyResponseBufferSize 2m\n\
-         CustomLog {} \"%>s %B %{{held_at_release}}x %{{peak_occupancy}}x %{{backend_hold}}x %{{client_drain}}x\"\n",
+         CustomLog {} \"%>s %B %{{held_at_release}}x %{{peak_occupancy}}x %{{backend_hold}}x %{{client_drain}}x %{{client_send_queue}}x\"\n",
         origin.addr().port(),
         log.display()
     ));

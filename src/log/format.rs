@@ -31,6 +31,7 @@
 //! | `%{backend_last_byte}x` | from the first request byte written to the last response byte read, µs |
 //! | `%{client_drain}x`, `%{time_saved}x` | first response byte read → last byte to the client; release → last byte to the client, µs |
 //! | `%{peak_occupancy}x`, `%{held_at_release}x` | most response bytes held at once; bytes still held when the backend was released |
+//! | `%{client_send_queue}x` | bytes in the client socket's kernel send queue when the backend was released (`SIOCOUTQ`; read only when a format asks for it) |
 //!
 //! `%{…}x` items print `-` when the exchange had no backend or the value is unknown.
 //!
@@ -103,6 +104,7 @@ enum BackendItem {
     Saved,
     Peak,
     HeldAtRelease,
+    SendQueue,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +199,8 @@ pub struct BackendFields<'a> {
     pub peak: u64,
     /// Bytes not yet written to the client when the backend was released.
     pub held_at_release: u64,
+    /// Bytes in the client socket's kernel send queue at the release, when read.
+    pub send_queue: Option<u64>,
 }
 
 /// Letters Apache's mod_log_config (and mod_logio) know that spoonfeed does not render.
@@ -217,6 +221,20 @@ const UNSUPPORTED_APACHE_ITEMS: &[(char, &str)] = &[
 const MAX_STATUS: u32 = 999;
 
 impl LogFormat {
+    /// Whether the format prints the client socket's send queue (so that it is worth a system
+    /// call to read).
+    pub fn wants_send_queue(&self) -> bool {
+        self.items.iter().any(|i| {
+            matches!(
+                i,
+                Item::Field {
+                    field: Field::Backend(BackendItem::SendQueue),
+                    ..
+                }
+            )
+        })
+    }
+
     /// Compiles a format string. The error names the offending item, e.g.
     /// `unknown log format item %Z`.
     pub fn parse(fmt: &str) -> Result<LogFormat, String> {
@@ -421,10 +439,11 @@ fn field_for(letter: char, arg: Option<&str>) -> Result<Field, String> {
                 Some("time_saved") => BackendItem::Saved,
                 Some("peak_occupancy") => BackendItem::Peak,
                 Some("held_at_release") => BackendItem::HeldAtRelease,
+                Some("client_send_queue") => BackendItem::SendQueue,
                 _ => {
                     return bad_arg(
                         arg.unwrap_or_default(),
-                        "backend, backend_addr, backend_status, backend_connect, backend_first_byte, backend_hold, backend_last_byte, client_drain, time_saved, peak_occupancy, held_at_release",
+                        "backend, backend_addr, backend_status, backend_connect, backend_first_byte, backend_hold, backend_last_byte, client_drain, time_saved, peak_occupancy, held_at_release, client_send_queue",
                     )
                 }
             };
@@ -493,6 +512,10 @@ fn push_backend(out: &mut Vec<u8>, backend: Option<&BackendFields<'_>>, item: Ba
         BackendItem::Saved => push_optional_micros(out, b.saved),
         BackendItem::Peak => push_display(out, b.peak),
         BackendItem::HeldAtRelease => push_display(out, b.held_at_release),
+        BackendItem::SendQueue => match b.send_queue {
+            Some(n) => push_display(out, n),
+            None => out.push(b'-'),
+        },
     }
 }
 
@@ -662,6 +685,7 @@ mod tests {
                 saved: Some(Duration::from_micros(390_000)),
                 peak: 1_048_576,
                 held_at_release: 1_000_000,
+                send_queue: Some(2_626_560),
             }),
             keepalive_count: 2,
             connection_status: b'+',
@@ -811,9 +835,11 @@ mod tests {
             "http://localhost:81 127.0.0.1:81 200 150 20000 30001"
         );
         assert_eq!(
-            item("%{backend_last_byte}x %{client_drain}x %{time_saved}x %{peak_occupancy}x %{held_at_release}x"),
-            "25000 400000 390000 1048576 1000000"
+            item("%{backend_last_byte}x %{client_drain}x %{time_saved}x %{peak_occupancy}x %{held_at_release}x %{client_send_queue}x"),
+            "25000 400000 390000 1048576 1000000 2626560"
         );
+        assert!(LogFormat::parse("%h %{client_send_queue}x").unwrap().wants_send_queue());
+        assert!(!LogFormat::parse("%h %{held_at_release}x").unwrap().wants_send_queue());
         let partial = LogRecord {
             backend: Some(BackendFields {
                 name: "http://[::1]:8080",
@@ -827,6 +853,7 @@ mod tests {
                 saved: None,
                 peak: 0,
                 held_at_release: 0,
+                send_queue: None,
             }),
             ..record()
         };

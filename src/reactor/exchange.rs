@@ -145,6 +145,8 @@ pub struct Exchange {
     peak: usize,
     /// Bytes not yet written to the client when the backend was released.
     held_at_release: usize,
+    /// The client socket's kernel send queue at the release, read when a log wants it.
+    send_queue: Option<u64>,
 }
 
 impl Exchange {
@@ -192,6 +194,7 @@ pub struct BackendLog<'a> {
     saved: Option<Duration>,
     peak: u64,
     held_at_release: u64,
+    send_queue: Option<u64>,
     head: Option<&'a (Vec<u8>, ResponseHead)>,
 }
 
@@ -209,6 +212,7 @@ impl<'a> BackendLog<'a> {
             saved: self.saved,
             peak: self.peak,
             held_at_release: self.held_at_release,
+            send_queue: self.send_queue,
         }
     }
 
@@ -400,6 +404,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         route_slot,
         peak: 0,
         held_at_release: 0,
+        send_queue: None,
     });
     if holding {
         return Phase::Proxy(ex);
@@ -1579,6 +1584,11 @@ fn finish_if_done(
             ex.bout.clear(&mut sh.pool);
         }
         ex.t_release = Some(sh.now);
+        if sh.access.wants_send_queue(ex.vhost) {
+            ex.send_queue = crate::sys::send_queue(conn.client.as_raw_fd())
+                .ok()
+                .map(|n| n as u64);
+        }
         ex.held_at_release = conn.cout.len()
             + conn.pipe.as_ref().map_or(0, |p| p.held())
             + conn
@@ -1616,6 +1626,7 @@ fn finish_if_done(
         saved: t(Some(sh.now), ex.t_release),
         peak: ex.peak as u64,
         held_at_release: ex.held_at_release as u64,
+        send_queue: ex.send_queue,
         head: ex.resp_head.as_ref(),
     };
     record_timeline(&ex, sh);
