@@ -838,8 +838,12 @@ mod tests {
             item("%{backend_last_byte}x %{client_drain}x %{time_saved}x %{peak_occupancy}x %{held_at_release}x %{client_send_queue}x"),
             "25000 400000 390000 1048576 1000000 2626560"
         );
-        assert!(LogFormat::parse("%h %{client_send_queue}x").unwrap().wants_send_queue());
-        assert!(!LogFormat::parse("%h %{held_at_release}x").unwrap().wants_send_queue());
+        assert!(LogFormat::parse("%h %{client_send_queue}x")
+            .unwrap()
+            .wants_send_queue());
+        assert!(!LogFormat::parse("%h %{held_at_release}x")
+            .unwrap()
+            .wants_send_queue());
         let partial = LogRecord {
             backend: Some(BackendFields {
                 name: "http://[::1]:8080",

@@ -206,7 +206,9 @@ impl AccessLogs {
 
     /// Whether a format of this virtual host prints the client's kernel send queue.
     pub fn wants_send_queue(&self, vhost: usize) -> bool {
-        self.formats(vhost).iter().any(|(_, f)| f.wants_send_queue())
+        self.formats(vhost)
+            .iter()
+            .any(|(_, f)| f.wants_send_queue())
     }
 
     /// Whether any access log would take a line for this virtual host.
