@@ -680,3 +680,23 @@ fn request_bodies_past_every_budget_still_arrive_whole() {
     assert_eq!((r.status, r.text()), (200, sink_answer(&body)));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_idle_keep_alive_connection_holds_no_blocks() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nStatusLocation /status\n",
+        origin.addr().port()
+    ));
+    let mut idle = BufReader::new(proxy.connect());
+    idle.get_mut()
+        .write_all(b"GET /bytes/100000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut idle, false).unwrap();
+    assert_eq!(r.body.len(), 100_000);
+    // Gauges are read before the status answer takes its own block.
+    let json = status_json(&proxy);
+    assert_eq!(json_number(&json, "connections_open"), 2, "{json}");
+    assert_eq!(json_number(&json, "blocks_in_use"), 0, "{json}");
+    assert!(json_number(&json, "blocks_peak") > 0, "{json}");
+}
