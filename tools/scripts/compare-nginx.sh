@@ -14,6 +14,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$top/target/release/spoonfeed
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 work=$(mktemp -d)
+# nginx's workers run as an unprivileged user: the body must be readable by them.
+chmod 755 "$work"
 trap 'kill $(jobs -p) 2>/dev/null; [ -f "$work/backend.pid" ] && kill "$(cat "$work/backend.pid")" 2>/dev/null; [ -f "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 head -c "$body" /dev/urandom > "$work/body"
 backend=18181 nginx_proxy=18182 spoon=18183
@@ -45,12 +47,17 @@ taskset -c 0 "$bin" -f "$work/spoonfeed.conf" 2>"$work/spoonfeed.err" &
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$spoon/x" && break; sleep 0.1; done
 
 spoon_pid=$!
+# Measure only what is what it claims to be: a 200 of BODY bytes from each.
+for port in $backend $nginx_proxy $spoon; do
+  got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port/x")
+  [ "$got" = "200 $body" ] || { echo "port $port answered \"$got\", not \"200 $body\"" >&2; exit 1; }
+done
 nginx_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)
 ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }
 hz=$(getconf CLK_TCK)
 run() { taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$1/x" | awk '/Requests\/sec/ {print $2}'; }
 declare -A results cpu
-for r in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
   for target in direct:$backend: nginx:$nginx_proxy:$nginx_worker spoonfeed:$spoon:$spoon_pid; do
     IFS=: read -r name port pid <<<"$target"
     before=$(ticks "$pid")
