@@ -700,3 +700,29 @@ fn an_idle_keep_alive_connection_holds_no_blocks() {
     assert_eq!(json_number(&json, "blocks_in_use"), 0, "{json}");
     assert!(json_number(&json, "blocks_peak") > 0, "{json}");
 }
+
+#[test]
+fn lingering_close_discards_what_the_client_still_sends_and_counts_it() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nLimitRequestBody 10\nStatusLocation /status\n",
+        origin.addr().port()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(b"POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let answer = read_response(&mut r, false).unwrap();
+    assert_eq!(answer.status, 413);
+    // The client sends its body anyway, then closes: spoonfeed reads and drops it instead
+    // of closing at once, which would have reset the connection (and maybe the answer).
+    let mut s = r.into_inner();
+    s.write_all(&[b'x'; 5000]).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(read_until_close(&mut s).is_empty());
+    while json_number(&status_json(&proxy), "linger_resets_avoided") == 0 {}
+    let json = status_json(&proxy);
+    assert_eq!(json_number(&json, "linger_bytes_discarded"), 5000, "{json}");
+    assert!(json_number(&json, "lingered") >= 1, "{json}");
+    assert_eq!(origin.stats().requests, 0);
+}
