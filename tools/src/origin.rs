@@ -2,9 +2,9 @@
 //!
 //! Owns the listener, the accept thread and one thread per connection, the bound on concurrent
 //! connections (a connection holds its thread, like a mod_perl child, until it closes), the
-//! counters and busy times behind [`Origin::stats`], and shutdown. It must stay independent of
-//! the proxy (it is what the proxy is checked against) and must never hold a body whole unless an
-//! endpoint below says so.
+//! socket options of accepted connections, the counters and busy times behind
+//! [`Origin::stats`], and shutdown. It must stay independent of the proxy (it is what the proxy
+//! is checked against) and must never hold a body whole unless an endpoint below says so.
 //!
 //! # Endpoints
 //!
@@ -57,8 +57,26 @@
 //! A busy time is recorded just after the last write returns, so a client that has read a whole
 //! answer may, for a moment, not see it counted yet: wait for `count` to reach what you expect.
 //!
+//! With [`OriginConfig::send_buffer`] set, the stats also carry `"send_buffer":N` after
+//! `connection_busy_us`: the send buffer the kernel reports for the latest connection, in bytes
+//! (see [`OriginStats::send_buffer`]); without it the key is absent.
+//!
 //! `X-Checksum` is [`to_hex`] of [`checksum`] over the body; computing it costs one pass over the
 //! content before the head goes out, remembered per (seed, N) for [`CHECKSUM_MEMO_ENTRIES`] sizes.
+//!
+//! # Send buffer
+//!
+//! A real heavy backend stays busy until its peer has accepted its answer: its last write
+//! returns once the rest fits in its socket's send buffer. Linux autotunes that buffer up to
+//! `net.ipv4.tcp_wmem`'s maximum (4 MiB by default), so by default a write of a body of a few
+//! MiB returns at once whoever reads it, and a proxy's buffering makes no difference to the
+//! busy times. [`OriginConfig::send_buffer`] (`origin --sndbuf`) fixes `SO_SNDBUF` on every
+//! accepted connection before any byte of it is written, which also turns autotuning off for
+//! it: its last write then returns only once the rest of the answer fits in that buffer, that
+//! is once the peer (the proxy, or the client direct) has taken all but about that much.
+//! Linux doubles the value asked for (the other half is for its own bookkeeping) and first
+//! caps it at `net.core.wmem_max` (212992 bytes by default) without an error; the value the
+//! kernel settled on is in [`OriginStats::send_buffer`].
 //!
 //! # Protocol
 //!
@@ -83,12 +101,13 @@ mod response;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use busy::Histogram;
+use socket2::SockRef;
 
 pub use busy::BusySummary;
 pub use content::{body_byte, body_checksum, checksum, fill_body, to_hex, Checksum};
@@ -113,6 +132,10 @@ pub const CHECKSUM_MEMO_MIN_BYTES: u64 = 64 * 1024;
 /// Distinct paths counted in [`OriginStats::per_path`]; requests for further paths still count
 /// in [`OriginStats::requests`] but get no entry of their own.
 pub const MAX_COUNTED_PATHS: usize = 4096;
+
+/// Largest [`OriginConfig::send_buffer`]: `SO_SNDBUF` is a C `int`. Larger ones are refused by
+/// [`Origin::start`]; the kernel caps far lower anyway (`net.core.wmem_max`).
+pub const MAX_SEND_BUFFER: usize = i32::MAX as usize;
 
 /// How long the accept thread waits before retrying after `accept` fails (say, out of file
 /// descriptors), so a persistent failure does not spin.
@@ -140,6 +163,14 @@ pub struct OriginConfig {
     /// chapter's `ProxyPass /perl/ http://localhost:81/perl/` works verbatim). Requests outside
     /// it get 404. Must be empty or start with `/` and not end with one. Default empty.
     pub mount: String,
+    /// `SO_SNDBUF`, in bytes, set on each accepted connection before any byte of it is
+    /// written, so the origin stays busy, as a heavy backend does, until its peer has taken
+    /// all but about that much of an answer (see the module's "Send buffer"). `None` leaves the
+    /// OS default, which Linux autotunes up to `net.ipv4.tcp_wmem`'s maximum (4 MiB by default).
+    /// Linux doubles the value and first caps it at `net.core.wmem_max`, silently: the value
+    /// it settled on is [`OriginStats::send_buffer`]. A connection whose socket refuses it is
+    /// closed unanswered. Must be 1 to [`MAX_SEND_BUFFER`]. Default `None`.
+    pub send_buffer: Option<usize>,
 }
 
 impl Default for OriginConfig {
@@ -149,6 +180,7 @@ impl Default for OriginConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             io_timeout: Some(DEFAULT_IO_TIMEOUT),
             mount: String::new(),
+            send_buffer: None,
         }
     }
 }
@@ -174,6 +206,11 @@ pub struct OriginStats {
     /// How long each closed connection was open, accept to close, since the origin started or
     /// [`Origin::reset_busy`].
     pub connection_busy: BusySummary,
+    /// The send buffer, in bytes, that the kernel reports (`SO_SNDBUF`) for the latest
+    /// connection after setting [`OriginConfig::send_buffer`] on it: on Linux twice the value
+    /// asked for, at most twice `net.core.wmem_max`. `None` when `send_buffer` is `None` or no
+    /// connection has been accepted yet.
+    pub send_buffer: Option<usize>,
 }
 
 /// A running origin server. Dropping it shuts it down, as [`Origin::shutdown`] does.
@@ -205,6 +242,15 @@ impl Origin {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "mount must be empty or like /perl (a leading and no trailing slash)",
+            ));
+        }
+        if cfg
+            .send_buffer
+            .is_some_and(|size| size == 0 || size > MAX_SEND_BUFFER)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "send_buffer must be 1 to MAX_SEND_BUFFER bytes (None leaves the OS default)",
             ));
         }
         let listener = TcpListener::bind(cfg.listen)?;
@@ -290,6 +336,10 @@ struct Shared {
     io_timeout: Option<Duration>,
     /// See [`OriginConfig::mount`].
     mount: String,
+    /// See [`OriginConfig::send_buffer`].
+    send_buffer: Option<usize>,
+    /// What the kernel reported after the latest `send_buffer` was set; 0 until then.
+    send_buffer_granted: AtomicUsize,
     registry: Mutex<Registry>,
     /// Signalled whenever `registry` changes.
     changed: Condvar,
@@ -347,6 +397,8 @@ impl Shared {
             max_connections: cfg.max_connections,
             io_timeout: cfg.io_timeout,
             mount: cfg.mount.clone(),
+            send_buffer: cfg.send_buffer,
+            send_buffer_granted: AtomicUsize::new(0),
             registry: Mutex::default(),
             changed: Condvar::new(),
             connections_accepted: AtomicU64::new(0),
@@ -376,7 +428,24 @@ impl Shared {
             per_path: lock(&self.per_path).clone(),
             busy,
             connection_busy,
+            send_buffer: match self.send_buffer_granted.load(Ordering::Relaxed) {
+                0 => None,
+                granted => Some(granted),
+            },
         }
+    }
+
+    /// Sets [`OriginConfig::send_buffer`], if any, on an accepted connection, and remembers
+    /// what the kernel made of it.
+    fn apply_send_buffer(&self, stream: &TcpStream) -> io::Result<()> {
+        let Some(size) = self.send_buffer else {
+            return Ok(());
+        };
+        let socket = SockRef::from(stream);
+        socket.set_send_buffer_size(size)?;
+        let granted = socket.send_buffer_size()?;
+        self.send_buffer_granted.store(granted, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Records how long one request held the origin.
@@ -549,7 +618,8 @@ fn run_connection(stream: TcpStream, serial: u64, accepted: Instant, shared: &Sh
     let configured = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_read_timeout(shared.io_timeout))
-        .and_then(|()| stream.set_write_timeout(shared.io_timeout));
+        .and_then(|()| stream.set_write_timeout(shared.io_timeout))
+        .and_then(|()| shared.apply_send_buffer(&stream));
     if configured.is_ok() {
         admitted.usage = connection::serve(&stream, serial, shared);
     }

@@ -217,6 +217,9 @@ fn busy_time_of_a_paused_request_is_at_least_its_pauses() {
 fn busy_time_starts_when_the_head_is_read_not_when_the_connection_opened() {
     let origin = start();
     let mut client = Client::connect(&origin);
+    // From the moment the origin has accepted: the handshake completes in the kernel, and a
+    // busy accept thread may take its time to take the connection, which is not connection time.
+    assert!(origin.wait_for_open_connections(1, TEST_TIMEOUT));
     std::thread::sleep(Duration::from_millis(150));
     client.get("/bytes/10");
     let stats = wait_for_busy(&origin, 1, 0);

@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::thread;
 
-use spoonfeed_tools::origin::{Origin, OriginConfig, DEFAULT_MAX_CONNECTIONS};
+use spoonfeed_tools::origin::{Origin, OriginConfig, DEFAULT_MAX_CONNECTIONS, MAX_SEND_BUFFER};
 
 /// Listen address when `--listen` is not given.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
 
 const USAGE: &str = "\
-usage: origin [--listen ADDR:PORT] [--workers N]
+usage: origin [--listen ADDR:PORT] [--workers N] [--sndbuf SIZE]
 
 Runs the spoonfeed test origin server until killed. Prints the bound address on stdout.
 
@@ -24,6 +24,14 @@ options:
                          and more wait unanswered in the listen backlog (default 256).
                          A heavy backend with 4 workers is `origin --workers 4`.
   --max-connections N    the same as --workers
+  --sndbuf SIZE          SO_SNDBUF of every accepted connection, set before any byte is
+                         written: N, Nk or Nm bytes (default: the OS's, which Linux autotunes
+                         up to 4 MiB, so a write of a body of a few MiB returns at once
+                         whoever reads it). A heavy backend that stays busy until its peer
+                         has taken its answer is `origin --sndbuf 64k`. Linux doubles SIZE and
+                         first caps it at net.core.wmem_max, silently (a warning is printed
+                         if SIZE is above it); GET /_origin/stats shows the result as
+                         \"send_buffer\".
   --help, -h             print this help
 
 Endpoints are documented in spoonfeed_tools::origin: /bytes/N, /sink, /echo, /inspect,
@@ -40,12 +48,32 @@ enum Command {
     Serve {
         listen: SocketAddr,
         max_connections: usize,
+        send_buffer: Option<usize>,
     },
+}
+
+/// Bytes in `value`, written N, Nk or Nm (KiB, MiB; either case), from 1 to
+/// [`MAX_SEND_BUFFER`].
+fn parse_size(value: &str) -> Option<usize> {
+    let (digits, unit) = match value.as_bytes().last()? {
+        b'k' | b'K' => (&value[..value.len() - 1], 1 << 10),
+        b'm' | b'M' => (&value[..value.len() - 1], 1 << 20),
+        _ => (value, 1),
+    };
+    if !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    digits
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(unit)
+        .filter(|&size| size > 0 && size <= MAX_SEND_BUFFER)
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut listen = None;
     let mut max_connections = None;
+    let mut send_buffer = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -56,7 +84,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         };
         match name.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
-            "--listen" | "--workers" | "--max-connections" => {
+            "--listen" | "--workers" | "--max-connections" | "--sndbuf" => {
                 let value = inline
                     .or_else(|| args.next())
                     .ok_or_else(|| format!("{name} needs a value"))?;
@@ -65,6 +93,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                         format!("--listen {value:?} is not ADDR:PORT, like 127.0.0.1:8081")
                     })?;
                     listen = Some(addr);
+                } else if name == "--sndbuf" {
+                    let size = parse_size(&value).ok_or_else(|| {
+                        format!(
+                            "--sndbuf {value:?} is not N, Nk or Nm bytes \
+                             from 1 to {MAX_SEND_BUFFER}, like 64k"
+                        )
+                    })?;
+                    send_buffer = Some(size);
                 } else {
                     let n = value
                         .parse()
@@ -81,11 +117,21 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         listen: listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses")),
         max_connections: max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        send_buffer,
     })
 }
 
+/// `net.core.wmem_max`, where the kernel caps SO_SNDBUF; `None` if unknown (not Linux).
+fn wmem_max() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 fn main() -> ExitCode {
-    let (listen, max_connections) = match parse_args(std::env::args().skip(1)) {
+    let (listen, max_connections, send_buffer) = match parse_args(std::env::args().skip(1)) {
         Ok(Command::Help) => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -93,15 +139,25 @@ fn main() -> ExitCode {
         Ok(Command::Serve {
             listen,
             max_connections,
-        }) => (listen, max_connections),
+            send_buffer,
+        }) => (listen, max_connections, send_buffer),
         Err(why) => {
             eprintln!("origin: {why}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    if let (Some(size), Some(max)) = (send_buffer, wmem_max()) {
+        if size > max {
+            eprintln!(
+                "origin: --sndbuf {size} is above net.core.wmem_max ({max}): Linux caps it there \
+                 (sysctl -w net.core.wmem_max={size} to allow it)"
+            );
+        }
+    }
     let cfg = OriginConfig {
         listen,
         max_connections,
+        send_buffer,
         ..OriginConfig::default()
     };
     let origin = match Origin::start(cfg) {
@@ -130,12 +186,14 @@ mod tests {
         let Ok(Command::Serve {
             listen,
             max_connections,
+            send_buffer,
         }) = parse(&[])
         else {
             panic!("no arguments must serve");
         };
         assert_eq!(listen.to_string(), "127.0.0.1:8081");
         assert_eq!(max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(send_buffer, None, "the OS default");
     }
 
     #[test]
@@ -143,9 +201,17 @@ mod tests {
         let expected = Command::Serve {
             listen: "0.0.0.0:0".parse().unwrap(),
             max_connections: 9,
+            send_buffer: Some(65536),
         };
         assert_eq!(
-            parse(&["--listen", "0.0.0.0:0", "--max-connections", "9"]),
+            parse(&[
+                "--listen",
+                "0.0.0.0:0",
+                "--max-connections",
+                "9",
+                "--sndbuf",
+                "64k"
+            ]),
             Ok(expected)
         );
         assert_eq!(parse(&["--listen=[::1]:80"]).map(|_| ()), Ok(()));
@@ -157,12 +223,65 @@ mod tests {
         let four = Command::Serve {
             listen: DEFAULT_LISTEN.parse().unwrap(),
             max_connections: 4,
+            send_buffer: None,
         };
         assert_eq!(parse(&["--workers", "4"]), Ok(four));
         assert_eq!(parse(&["--workers=4"]), parse(&["--max-connections", "4"]));
         assert_eq!(
             parse(&["--workers", "0"]),
             Err("--workers \"0\" is not a positive number".to_owned())
+        );
+    }
+
+    fn send_buffer(args: &[&str]) -> Result<Option<usize>, String> {
+        match parse(args)? {
+            Command::Serve { send_buffer, .. } => Ok(send_buffer),
+            Command::Help => panic!("{args:?} is not a help request"),
+        }
+    }
+
+    #[test]
+    fn sndbuf_takes_bytes_kib_or_mib() {
+        assert_eq!(send_buffer(&["--sndbuf", "65536"]), Ok(Some(65536)));
+        assert_eq!(send_buffer(&["--sndbuf", "64k"]), Ok(Some(64 << 10)));
+        assert_eq!(send_buffer(&["--sndbuf=64K"]), Ok(Some(64 << 10)));
+        assert_eq!(send_buffer(&["--sndbuf", "1m"]), Ok(Some(1 << 20)));
+        assert_eq!(send_buffer(&["--sndbuf=2M"]), Ok(Some(2 << 20)));
+        assert_eq!(send_buffer(&["--sndbuf", "1"]), Ok(Some(1)));
+        assert_eq!(
+            send_buffer(&["--sndbuf", "2047m"]),
+            Ok(Some(2047 << 20)),
+            "just under MAX_SEND_BUFFER"
+        );
+    }
+
+    #[test]
+    fn sndbuf_refuses_zero_units_it_does_not_know_and_sizes_past_a_c_int() {
+        for value in [
+            "0",
+            "0k",
+            "k",
+            "",
+            "-1",
+            "+64k",
+            "64kb",
+            "64 k",
+            "64g",
+            "1.5m",
+            "0x10",
+            "2048m",
+            "2147483648",
+            "99999999999999999999k",
+        ] {
+            let why = send_buffer(&["--sndbuf", value]).unwrap_err();
+            assert!(
+                why.starts_with(&format!("--sndbuf {value:?} is not N, Nk or Nm bytes")),
+                "{value:?}: {why}"
+            );
+        }
+        assert_eq!(
+            send_buffer(&["--sndbuf"]),
+            Err("--sndbuf needs a value".to_owned())
         );
     }
 

@@ -549,13 +549,17 @@ fn stats_json(stats: &OriginStats) -> String {
             us(busy.max)
         )
     };
+    let send_buffer = stats
+        .send_buffer
+        .map_or_else(String::new, |bytes| format!(r#","send_buffer":{bytes}"#));
     format!(
-        r#"{{"requests":{},"connections_accepted":{},"open_connections":{},"busy_us":{},"connection_busy_us":{}}}"#,
+        r#"{{"requests":{},"connections_accepted":{},"open_connections":{},"busy_us":{},"connection_busy_us":{}{}}}"#,
         stats.requests,
         stats.connections_accepted,
         stats.open_connections,
         summary(&stats.busy),
-        summary(&stats.connection_busy)
+        summary(&stats.connection_busy),
+        send_buffer
     ) + "\n"
 }
 
@@ -660,6 +664,24 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[test]
+    fn stats_json_names_the_send_buffer_only_when_one_was_set() {
+        let stats = OriginStats {
+            send_buffer: Some(131_072),
+            ..OriginStats::default()
+        };
+        let json = stats_json(&stats);
+        assert!(
+            json.ends_with(concat!(
+                r#""connection_busy_us":{"count":0,"p50":0,"p90":0,"p99":0,"max":0},"#,
+                r#""send_buffer":131072}"#,
+                "\n"
+            )),
+            "{json}"
+        );
+        assert!(!stats_json(&OriginStats::default()).contains("send_buffer"));
     }
 
     #[test]
