@@ -16,8 +16,9 @@ const MAX_FREE_BLOCKS: usize = 1024;
 /// Most iovecs passed to one `writev`, far below `IOV_MAX` (1024 on Linux).
 const MAX_IOVECS: usize = 64;
 
-/// Fewest blocks kept back from body reads for heads and answers of our own.
-const MIN_RESERVE: usize = 4;
+/// Fewest bytes kept back from body reads: what one round may push after a single check
+/// (a re-encoded response head and the body bytes of one landing read, or an answer of ours).
+pub const MIN_RESERVE_BYTES: usize = 128 * 1024;
 
 /// One fixed buffer. Invariant: `start <= end <= data.len()`; `data[start..end]` are the bytes
 /// not yet consumed.
@@ -84,7 +85,9 @@ impl BufPool {
         }
         self.block_size = block_size;
         self.cap = (pool_bytes / block_size).max(1);
-        self.reserve = (self.cap / 8).max(MIN_RESERVE).min(self.cap / 2);
+        self.reserve = (self.cap / 8)
+            .max(MIN_RESERVE_BYTES.div_ceil(block_size))
+            .min(self.cap / 2);
     }
 
     fn take(&mut self) -> Result<Block, Exhausted> {
@@ -222,6 +225,18 @@ impl Chain {
             self.len -= n;
         }
         self.drop_empty_tail(pool);
+        self.check_invariants();
+    }
+
+    /// Removes bytes from the end until `len` remain (undoing a push that did not fit).
+    pub fn truncate(&mut self, pool: &mut BufPool, len: usize) {
+        while self.len > len {
+            let back = self.blocks.back_mut().expect("bytes are in blocks");
+            let here = (back.end - back.start).min(self.len - len);
+            back.end -= here;
+            self.len -= here;
+            self.drop_empty_tail(pool);
+        }
         self.check_invariants();
     }
 
@@ -426,22 +441,30 @@ pub struct PipePool {
     in_use: usize,
     /// Most pipes in use at once.
     max_in_use: usize,
+    /// What the kernel granted the first pipe (it rounds sizes to pages, powers of two).
+    granted: Option<usize>,
 }
 
 impl PipePool {
     /// Pipes of `size` bytes (as far as the kernel allows), at most `budget` bytes of them in use.
     pub fn configure(&mut self, size: usize, budget: usize) {
+        let size = size.max(1);
         if size != self.size {
             self.free.clear();
+            self.granted = None;
         }
-        self.size = size.max(1);
-        self.max_in_use = budget / self.size;
+        self.size = size;
+        self.max_in_use = budget / size;
+        if self.max_in_use == 0 {
+            // Splicing is off: nothing will take these.
+            self.free.clear();
+        }
     }
 
-    /// The capacity a pipe from this pool has (what the kernel granted, or what was asked
-    /// before any pipe was made).
+    /// The capacity of this pool's pipes: what the kernel granted the first one, or what is
+    /// asked before any was made.
     pub fn capacity(&self) -> usize {
-        self.free.last().map_or(self.size, |p| p.cap)
+        self.granted.unwrap_or(self.size)
     }
 
     /// A pipe, unless the budget is spent or the kernel refuses one.
@@ -453,6 +476,12 @@ impl PipePool {
             Some(p) => p,
             None => {
                 let (read, write, cap) = crate::sys::splice_pipe(self.size).ok()?;
+                let granted = *self.granted.get_or_insert(cap);
+                if cap < granted {
+                    // Past the per-user pipe quota the kernel hands out tiny pipes: blocks
+                    // do better.
+                    return None;
+                }
                 Pipe {
                     read,
                     write,
@@ -468,7 +497,7 @@ impl PipePool {
     /// Returns a pipe: kept if empty, closed otherwise (its bytes are of no use to anyone).
     pub fn give(&mut self, pipe: Pipe) {
         self.in_use -= 1;
-        if pipe.held == 0 && pipe.cap == self.capacity() && self.free.len() < MAX_FREE_PIPES {
+        if pipe.held == 0 && Some(pipe.cap) == self.granted && self.free.len() < MAX_FREE_PIPES {
             self.free.push(pipe);
         }
     }
@@ -569,28 +598,41 @@ mod tests {
 
     #[test]
     fn the_cap_is_never_exceeded_and_the_reserve_is_kept_from_bodies() {
-        let mut pool = BufPool::new(512, 16 * 512);
+        const B: usize = 16 * 1024;
+        let mut pool = BufPool::new(B, 32 * B);
         let mut chain = Chain::default();
         assert!(pool.can_fill() && pool.can_start());
         let mut src = std::io::repeat(7);
         while pool.can_fill() {
-            chain.read_from(&mut pool, &mut src, 512).unwrap();
+            chain.read_from(&mut pool, &mut src, B).unwrap();
         }
-        assert_eq!(pool.outstanding(), 12, "a reserve of 4 blocks is left");
+        assert_eq!(
+            pool.outstanding(),
+            24,
+            "a reserve of 128 KiB (8 blocks) is left"
+        );
         assert!(
             pool.can_start(),
             "new exchanges may still use half the reserve"
         );
-        assert_eq!(chain.push_slice(&mut pool, &[1; 4 * 512]), Ok(()));
+        assert_eq!(chain.push_slice(&mut pool, &vec![1; 8 * B]), Ok(()));
+        let before = chain.len();
         assert_eq!(chain.push_slice(&mut pool, &[1; 1]), Err(Exhausted));
-        let err = chain.read_from(&mut pool, &mut src, 512).unwrap_err();
+        assert_eq!(chain.len(), before);
+        let err = chain.read_from(&mut pool, &mut src, B).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
-        assert_eq!((pool.outstanding(), pool.peak()), (16, 16));
+        assert_eq!((pool.outstanding(), pool.peak()), (32, 32));
+        chain.truncate(&mut pool, before - 3 * B - 5);
+        assert_eq!(
+            pool.outstanding(),
+            29,
+            "a push that did not fit can be undone"
+        );
         chain.clear(&mut pool);
         assert_eq!(pool.outstanding(), 0);
         assert_eq!(
             pool.allocated_bytes(),
-            16 * 512,
+            32 * B,
             "returned blocks are kept for reuse"
         );
     }

@@ -281,7 +281,7 @@ pub struct ReactorMetrics {
     pub responses_4xx: Counter,
     /// Final responses with a 5xx status sent to clients.
     pub responses_5xx: Counter,
-    /// Exchanges that reached a backend.
+    /// Exchanges completed with a backend (the last byte to the client).
     pub proxied: Counter,
     /// Responses cut off mid-way: the client connection closed before they were complete.
     pub aborted: Counter,
@@ -440,7 +440,7 @@ const COUNTERS: [Scalar<Counter>; 19] = [
     Scalar {
         key: "proxied",
         name: "spoonfeed_proxied_total",
-        help: "Exchanges that reached a backend.",
+        help: "Exchanges completed with a backend (the last byte to the client).",
         field: |m| &m.proxied,
     },
     Scalar {

@@ -145,8 +145,8 @@ fn blocks_in_use_never_exceed_the_pool_cap_and_every_response_completes() {
     const CLIENTS: usize = 12;
     let origin = origin();
     let proxy = Proxy::start(&format!(
-        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 64k\nProxyIOBufferSize 4k\n\
-         ProxyBufferPoolSize 128k\nStatusLocation /status\n",
+        "ProxyPass / http://127.0.0.1:{}/\nSendBufferSize 64k\nProxyIOBufferSize 16k\n\
+         ProxyBufferPoolSize 256k\nStatusLocation /status\n",
         origin.addr().port(),
     ));
     let clients: Vec<_> = (0..CLIENTS)
@@ -173,8 +173,8 @@ fn blocks_in_use_never_exceed_the_pool_cap_and_every_response_completes() {
         );
     }
     let json = status_json(&proxy);
-    assert!(json_number(&json, "blocks_peak") <= 32, "{json}");
-    assert_eq!(json_number(&json, "pool_cap_bytes"), 128 * 1024, "{json}");
+    assert!(json_number(&json, "blocks_peak") <= 16, "{json}");
+    assert_eq!(json_number(&json, "pool_cap_bytes"), 256 * 1024, "{json}");
     assert!(
         json_number(&json, "pool_exhausted") > 0,
         "the pool never ran short: {json}"
@@ -193,7 +193,7 @@ fn a_request_that_cannot_start_gets_503_with_retry_after() {
         let _ = s.read_to_end(&mut Vec::new());
     });
     let proxy = Proxy::start(&format!(
-        "ProxyPass / http://127.0.0.1:{}/ max=1\nProxyIOBufferSize 4k\nProxyBufferPoolSize 64k\n\
+        "ProxyPass / http://127.0.0.1:{}/ max=1\nProxyIOBufferSize 16k\nProxyBufferPoolSize 256k\n\
          StatusLocation /status\n",
         backend.addr.port(),
     ));
@@ -208,9 +208,9 @@ fn a_request_that_cannot_start_gets_503_with_retry_after() {
             .unwrap();
         read_response(&mut spare, false).unwrap().text()
     };
-    // The pool has 16 blocks and keeps 4 back from bodies; new requests stop at 14.
+    // The pool has 16 blocks and keeps 8 back from bodies; new requests stop at 12.
     let mut waiting = Vec::new();
-    while json_number(&status(), "blocks_in_use") < 14 {
+    while json_number(&status(), "blocks_in_use") < 12 {
         assert!(
             waiting.len() < 16,
             "requests waiting for max= hold no blocks"
@@ -588,9 +588,10 @@ fn a_response_larger_than_memory_and_file_budgets_together_completes() {
         "{head}"
     );
     let json = status_json(&proxy);
+    assert_eq!(json_number(&json, "spilled_responses"), 1, "{json}");
     assert!(
-        json_number(&json, "spilled_responses") >= 2,
-        "files are let go and made anew: {json}"
+        json_number(&json, "spilled_bytes") > 256 << 10,
+        "more than one file's budget went to disk: files are let go and made anew: {json}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -725,4 +726,90 @@ fn lingering_close_discards_what_the_client_still_sends_and_counts_it() {
     assert_eq!(json_number(&json, "linger_bytes_discarded"), 5000, "{json}");
     assert!(json_number(&json, "lingered") >= 1, "{json}");
     assert_eq!(origin.stats().requests, 0);
+}
+
+#[test]
+fn held_uploads_never_deadlock_a_short_pool() {
+    // 6 uploads of 400 KB each cannot all be held in a pool whose bodies get 128 KiB: holding
+    // gives way (the backends are asked and the bodies stream) instead of every upload
+    // waiting for blocks that only a finished upload would return.
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyIOBufferSize 16k\nProxyBufferPoolSize 256k\n",
+        origin.addr().port()
+    ));
+    let uploads: Vec<_> = (0..6u32)
+        .map(|i| {
+            let mut s = proxy.connect();
+            std::thread::spawn(move || {
+                let body: Vec<u8> = (0..400_000u32).map(|j| ((i + j) % 253) as u8).collect();
+                write!(
+                    s,
+                    "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .unwrap();
+                s.write_all(&body).unwrap();
+                let r = read_response(&mut BufReader::new(s), false).unwrap();
+                (r.status, r.text(), sink_answer(&body))
+            })
+        })
+        .collect();
+    for u in uploads {
+        let (status, got, want) = u.join().unwrap();
+        assert_eq!((status, got), (200, want));
+    }
+}
+
+#[test]
+fn an_early_answer_to_an_upload_leaves_no_blocks_behind() {
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        s.write_all(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 300000\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        s.write_all(&[b'n'; 300_000]).unwrap();
+        // Reads the rest of the upload until spoonfeed closes, as a server that answers
+        // early must (closing with unread bytes would reset the answer away).
+        finish(s);
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyRequestBuffering Off\nSendBufferSize 64k\n\
+         StatusLocation /status\n",
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    let head = b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 600000\r\n\r\n";
+    s.write_all(head).unwrap();
+    s.write_all(&[b'u'; 10_000]).unwrap();
+    // The answer is in and the backend let go (closed: Connection: close) ...
+    while json_number(&status_json(&proxy), "backend_open") > 0 {}
+    // ... while the client, not reading it, goes on uploading: none of this may be read
+    // into blocks that nothing will send or free.
+    s.write_all(&[b'u'; 300_000]).unwrap();
+    // A few loop turns for a (wrong) read to happen; with nothing read there is no signal to
+    // wait for, so this stops after 50 status round trips.
+    let status_request =
+        "GET /status?format=json HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    for asked in 1..=50 {
+        let json = status_json(&proxy);
+        let read = json_number(&json, "bytes_from_clients") - (asked * status_request.len()) as u64;
+        if read >= (head.len() + 310_000) as u64 {
+            break;
+        }
+    }
+    let (head, body) = read_slowly(s.try_clone().unwrap(), 0, 1 << 20);
+    assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
+    assert_eq!(body.len(), 300_000);
+    let _ = s.write_all(&[b'u'; 290_000]);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let _ = read_until_close(&mut s);
+    loop {
+        let json = status_json(&proxy);
+        if json_number(&json, "connections_open") == 1 {
+            assert_eq!(json_number(&json, "blocks_in_use"), 0, "{json}");
+            break;
+        }
+    }
 }

@@ -15,6 +15,10 @@ const MAX_IO_BUFFER: u64 = 1 << 20;
 /// Fewest blocks a pool may hold: room for the heads of a few exchanges beside their bodies.
 pub(super) const MIN_POOL_BLOCKS: usize = 16;
 
+/// Fewest bytes a pool may hold: twice the reserve kept back from bodies
+/// (`crate::buf::MIN_RESERVE_BYTES`), so that bodies get at least half.
+const MIN_POOL_BYTES: usize = 2 * crate::buf::MIN_RESERVE_BYTES;
+
 /// Largest socket buffer asked for; the kernel's own ceiling is far lower by default.
 const MAX_SOCKET_BUFFER: u64 = 1 << 30;
 
@@ -228,14 +232,14 @@ fn canonical_net(range: AddrRange) -> IpAddr {
 pub(super) fn check(p: &mut Parser) {
     let b = &p.server.buffering;
     let blocks = b.pool_size / b.io_buffer_size;
-    if blocks < MIN_POOL_BLOCKS {
-        let need = MIN_POOL_BLOCKS * b.io_buffer_size;
+    if blocks < MIN_POOL_BLOCKS || b.pool_size < MIN_POOL_BYTES {
+        let need = (MIN_POOL_BLOCKS * b.io_buffer_size).max(MIN_POOL_BYTES);
         let origin = p.server.pool_line.clone().unwrap_or_else(|| p.at(0));
         p.error(
             origin,
             format!(
                 "ProxyBufferPoolSize {} holds {blocks} blocks of ProxyIOBufferSize {}; give at \
-                 least {need} ({MIN_POOL_BLOCKS} blocks)",
+                 least {need} ({MIN_POOL_BLOCKS} blocks, and {MIN_POOL_BYTES} bytes)",
                 b.pool_size, b.io_buffer_size
             ),
         );

@@ -117,14 +117,14 @@ fn chapter_receive_buffer_line_works_verbatim() {
 #[test]
 fn buffering_directives_take_sizes_and_check_each_other() {
     let cfg = config(
-        "Listen 80\nProxyIOBufferSize 4k\nProxyResponseBufferSize 2m\nProxyBufferPoolSize 64k\n\
+        "Listen 80\nProxyIOBufferSize 4k\nProxyResponseBufferSize 2m\nProxyBufferPoolSize 256k\n\
          ProxyRequestBuffering off\nSendBufferSize 64k\nStatusLocation /status\nStatusAllow 10.0.0.0/8 ::1\n\
          ProxyPass /a/ http://127.0.0.1:81/ buffering=off\n",
     );
     let b = &cfg.buffering;
     assert_eq!(
         (b.io_buffer_size, b.response_buffer_size, b.pool_size),
-        (4096, 2 << 20, 64 << 10)
+        (4096, 2 << 20, 256 << 10)
     );
     assert!(!b.request_buffering);
     assert_eq!(b.client_send_buffer, 65536);
@@ -134,7 +134,7 @@ fn buffering_directives_take_sizes_and_check_each_other() {
     assert_eq!(status.allow.len(), 2);
     assert_eq!(
         errors("Listen 80\nProxyIOBufferSize 16k\nProxyBufferPoolSize 64k\n"),
-        vec!["spoonfeed.conf:3: ProxyBufferPoolSize 65536 holds 4 blocks of ProxyIOBufferSize 16384; give at least 262144 (16 blocks)"]
+        vec!["spoonfeed.conf:3: ProxyBufferPoolSize 65536 holds 4 blocks of ProxyIOBufferSize 16384; give at least 262144 (16 blocks, and 262144 bytes)"]
     );
     assert_eq!(
         error("ProxyIOBufferSize 100"),

@@ -23,7 +23,7 @@ use super::token::{Kind, Token};
 use super::{Ready, Shared};
 use crate::buf::{Chain, Pipe, Spill};
 use crate::config::{Config, LogLevel, Scheme};
-use crate::http1::request::{parse_request_incremental, RequestHead};
+use crate::http1::request::{parse_request_incremental, RequestError, RequestHead};
 use crate::http1::HeadProgress;
 use crate::http1::{Method, Version};
 use crate::log::format::LogRecord;
@@ -135,8 +135,14 @@ pub struct Conn {
     /// Exchanges completed on this connection.
     pub exchanges: u32,
     pub deadline: Deadline,
-    /// Waiting on `Shared::starved` for blocks to be returned to the pool.
+    /// Has a token on `Shared::starved` (a body read waiting for blocks). Set only with a
+    /// token pushed, cleared only when the reactor takes the token off.
     pub starved: bool,
+    /// Has a token on `Shared::pool_waiters` (a parsed request waiting for the pool to let
+    /// it start); same rule.
+    pub pool_queued: bool,
+    /// Until when the request at the front of `cin` may wait for the pool (then 503).
+    pub pool_wait_until: Option<Instant>,
 }
 
 impl Conn {
@@ -167,6 +173,8 @@ impl Conn {
             exchanges: 0,
             deadline: Deadline::default(),
             starved: false,
+            pool_queued: false,
+            pool_wait_until: None,
         }
     }
 
@@ -218,8 +226,8 @@ impl Conn {
     fn arm_deadline(&mut self, idx: usize, sh: &mut Shared) {
         let limits = &sh.cfg.limits;
         let at = match &self.phase {
-            // Waiting for blocks is bounded by POOL_WAIT, set when the wait began.
-            Phase::Head if self.starved => return,
+            // Waiting for blocks is bounded by POOL_WAIT from when the wait began.
+            Phase::Head if self.pool_wait_until.is_some() => self.pool_wait_until.expect("checked"),
             Phase::Head if self.cin.is_empty() && self.exchanges > 0 => {
                 sh.now + limits.keep_alive_timeout
             }
@@ -243,13 +251,22 @@ impl Conn {
         }
         self.phase = match mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Head if self.cin.is_empty() => Phase::Closed,
-            Phase::Head if self.starved => {
-                // Its request waited POOL_WAIT for blocks: answer it now, from the reserve.
-                self.starved = false;
-                sh.metrics.requests.incr();
-                sh.metrics.pool_refused.incr();
-                let log = self.unparsed_log(sh);
-                self.reply(Failure::PoolExhausted, Some(log), None, sh)
+            Phase::Head if self.pool_wait_until.is_some() => {
+                self.pool_wait_until = None;
+                if sh.pool.can_start() {
+                    // Room came while no wake-up reached it: start now.
+                    Phase::Head
+                } else {
+                    // Its request waited POOL_WAIT for blocks: answer it now, from the reserve.
+                    match self.parse_head(sh) {
+                        Ok(Some(head)) => {
+                            sh.metrics.requests.incr();
+                            sh.metrics.pool_refused.incr();
+                            exchange::refuse(self, head, Failure::PoolExhausted, sh)
+                        }
+                        Ok(None) | Err(_) => Phase::Closed,
+                    }
+                }
             }
             Phase::Head => {
                 let log = self.unparsed_log(sh);
@@ -290,6 +307,27 @@ impl Conn {
         }
     }
 
+    /// The pool does not let the parsed request start: it waits, at most POOL_WAIT from the
+    /// first refusal, to be re-run when the pool lets requests start again.
+    fn wait_for_pool(&mut self, idx: usize, sh: &mut Shared) {
+        let until = *self.pool_wait_until.get_or_insert(sh.now + POOL_WAIT);
+        self.deadline.set(until, &mut sh.timers, self.token(idx).0);
+        if !self.pool_queued {
+            self.pool_queued = true;
+            sh.pool_waiters.push(self.token(idx));
+            sh.metrics.pool_exhausted.incr();
+        }
+    }
+
+    fn parse_head(&mut self, sh: &Shared) -> Result<Option<RequestHead>, RequestError> {
+        let limits = crate::http1::request::Limits {
+            request_line: sh.cfg.limits.request_line,
+            field_size: sh.cfg.limits.request_field_size,
+            fields: sh.cfg.limits.request_fields,
+        };
+        parse_request_incremental(&self.cin, &limits, &mut self.progress)
+    }
+
     /// Whether the connection is an idle keep-alive one: between exchanges, holding no byte of
     /// a request. A draining server closes these at once; a fresh connection is given the
     /// chance to send its first request (it is answered with `Connection: close`).
@@ -302,12 +340,7 @@ impl Conn {
 
     fn on_head(&mut self, idx: usize, sh: &mut Shared) -> (Phase, bool) {
         if !self.cin.is_empty() {
-            let limits = crate::http1::request::Limits {
-                request_line: sh.cfg.limits.request_line,
-                field_size: sh.cfg.limits.request_field_size,
-                fields: sh.cfg.limits.request_fields,
-            };
-            match parse_request_incremental(&self.cin, &limits, &mut self.progress) {
+            match self.parse_head(sh) {
                 Ok(Some(head)) => {
                     let is_status = sh.cfg.status.as_ref().is_some_and(|status| {
                         super::status::is_status_request(status, &head, &self.cin)
@@ -315,17 +348,10 @@ impl Conn {
                     if !sh.pool.can_start() && !is_status {
                         // Blocks are short: the request waits for some to be returned, for
                         // at most POOL_WAIT (then it is answered 503).
-                        if !self.starved {
-                            self.deadline.set(
-                                sh.now + POOL_WAIT,
-                                &mut sh.timers,
-                                self.token(idx).0,
-                            );
-                        }
-                        self.starve(idx, sh);
+                        self.wait_for_pool(idx, sh);
                         return (Phase::Head, false);
                     }
-                    self.starved = false;
+                    self.pool_wait_until = None;
                     sh.metrics.requests.incr();
                     return (exchange::start(self, head, idx, sh), true);
                 }

@@ -137,6 +137,8 @@ pub struct Exchange {
     holding: bool,
     /// The response may spill to `ProxyTempPath` past `resp_limit`.
     spill_ok: bool,
+    /// The response has spilled (counted once however many files it took).
+    spilled: bool,
     /// The request body past `ProxyRequestBufferSize`, held on disk; sent after `bout`.
     bspill: Option<Spill>,
     /// The route's slot in the metrics.
@@ -161,6 +163,11 @@ impl Exchange {
             (Resp::Done { .. }, false) => client_timeout,
             (Resp::Head | Resp::Body(_), false) => params.timeout,
         }
+    }
+
+    /// Whether the response head went to the client (from then on it can only be cut off).
+    pub fn response_started(&self) -> bool {
+        self.head_sent
     }
 
     /// Whether request bytes wait to be written to the backend (in blocks or on disk).
@@ -238,15 +245,7 @@ fn via_mode(setting: ViaSetting) -> ViaMode {
 /// backend connection. Answers by itself when the request cannot be proxied.
 pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) -> Phase {
     let cfg = Arc::clone(&sh.cfg);
-    let head_len = head.head_len;
-    let log = ReqLog {
-        head: conn.cin[..head_len].to_vec(),
-        parsed: Some(head),
-        started: sh.now,
-        wall: std::time::SystemTime::now(),
-    };
-    conn.cin.drain(..head_len);
-    conn.progress = HeadProgress::default();
+    let log = take_head(conn, head, sh);
     let head = log.parsed.as_ref().expect("just set");
     let buf = &log.head;
     if let Some(status) = &cfg.status {
@@ -400,6 +399,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         resp_limit,
         holding,
         spill_ok,
+        spilled: false,
         bspill: None,
         route_slot,
         peak: 0,
@@ -416,6 +416,29 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
 /// virtual hosts in configuration order.
 pub fn route_base(cfg: &Config, vhost: usize) -> usize {
     cfg.vhosts[..vhost].iter().map(|v| v.routes.len()).sum()
+}
+
+/// Moves a parsed request head out of the connection's buffer into its log record.
+fn take_head(conn: &mut Conn, head: RequestHead, sh: &Shared) -> ReqLog {
+    let head_len = head.head_len;
+    let log = ReqLog {
+        head: conn.cin[..head_len].to_vec(),
+        parsed: Some(head),
+        started: sh.now,
+        wall: std::time::SystemTime::now(),
+    };
+    conn.cin.drain(..head_len);
+    conn.progress = HeadProgress::default();
+    log
+}
+
+/// Answers a parsed request with an answer of ours instead of starting its exchange.
+pub fn refuse(conn: &mut Conn, head: RequestHead, failure: Failure, sh: &mut Shared) -> Phase {
+    let log = take_head(conn, head, sh);
+    let parsed = log.parsed.as_ref().expect("just set");
+    let body_unread = !matches!(parsed.body, RequestBody::None | RequestBody::Length(0));
+    let vhost = route::select_vhost(&sh.cfg, conn.local, request_host(parsed, &log.head));
+    answer(conn, failure, log, vhost, body_unread, sh)
 }
 
 /// The host a request is for: an absolute-form target's authority, whatever its Host field
@@ -870,7 +893,16 @@ fn pump_request(
         let Some((to_file, room)) = request_room(ex) else {
             return Ok(moved);
         };
+        if conn.cin.is_empty() && !conn.ready.readable {
+            return Ok(moved);
+        }
         if !to_file && !sh.pool.can_fill() {
+            if ex.holding {
+                // Holding must never wait on the pool (held bodies only drain once sent):
+                // the backend is asked now and the rest streams.
+                ex.holding = false;
+                return Ok(true);
+            }
             conn.starve(idx, sh);
             return Ok(moved);
         }
@@ -1063,7 +1095,10 @@ fn read_backend(
         match Spill::create(dir) {
             Ok(spill) => {
                 conn.spill = Some(spill);
-                sh.metrics.spilled_responses.incr();
+                if !ex.spilled {
+                    ex.spilled = true;
+                    sh.metrics.spilled_responses.incr();
+                }
             }
             Err(e) => {
                 sh.log.log(
@@ -1159,9 +1194,20 @@ fn read_via_landing(
 ) -> Result<bool, Break> {
     let bc = &mut sh.backends.conns[b];
     let mut landing = mem::take(&mut sh.landing);
-    let r = bc.stream.read(&mut landing);
+    // A spill file takes no more than its budget has left.
+    let room = conn.spill.as_ref().map_or(usize::MAX, |s| {
+        usize::try_from(
+            ex.cfg
+                .buffering
+                .max_temp_file_size
+                .saturating_sub(s.written()),
+        )
+        .unwrap_or(usize::MAX)
+    });
+    let asked = landing.len().min(room);
+    let r = bc.stream.read(&mut landing[..asked]);
     if let Ok(n) = r {
-        bc.ready.note_read(n, landing.len());
+        bc.ready.note_read(n, asked);
     }
     let passed = match r {
         Ok(n) if n > 0 => {
@@ -1557,11 +1603,15 @@ fn encode_for_client(
     let mut out = mem::take(&mut sh.scratch);
     out.clear();
     encode_client_response(&ex.bin, head, &client, &mut out);
+    let before = conn.cout.len();
     let pushed = conn.cout.push_slice(&mut sh.pool, &out);
     sh.scratch = out;
-    // Not a byte of the head can have been written yet (the client is written after the
-    // round), so a failure here still has the whole answer to give.
-    pushed.map_err(|Exhausted| Break::Fail(Failure::PoolExhausted))
+    pushed.map_err(|Exhausted| {
+        // Not a byte of this head was written yet (the client is written after the round):
+        // the part that fitted is taken back, and the whole answer is still ours to give.
+        conn.cout.truncate(&mut sh.pool, before);
+        Break::Fail(Failure::PoolExhausted)
+    })
 }
 
 /// Releases the backend once the response is in, and ends the exchange once the client has
@@ -1580,8 +1630,12 @@ fn finish_if_done(
     if let Some(b) = ex.backend.take() {
         let request_sent = matches!(ex.req_body, ReqBody::Done) && !ex.request_unsent();
         if !request_sent {
+            // The backend answered before taking the whole request: the rest goes nowhere,
+            // so none of it is read any more, and the connection closes after the answer.
             ex.keep_alive = false;
             ex.bout.clear(&mut sh.pool);
+            ex.bspill = None;
+            ex.req_body = ReqBody::Done;
         }
         ex.t_release = Some(sh.now);
         if sh.access.wants_send_queue(ex.vhost) {

@@ -32,7 +32,7 @@ use crate::log::{AccessLogs, ErrorLog};
 use crate::metrics::ReactorMetrics;
 use crate::sys::{self, SockBuf};
 use backend::BackendPool;
-use conn::{Conn, Step};
+use conn::{Conn, Phase, Step};
 use std::os::fd::AsRawFd;
 use timer::Timers;
 use token::{Kind, Token};
@@ -120,6 +120,8 @@ pub struct Shared {
     pub pipes: PipePool,
     /// Client connections waiting for the pool to have blocks to spare.
     pub starved: Vec<Token>,
+    /// Client connections whose parsed request waits for the pool to let it start.
+    pub pool_waiters: Vec<Token>,
     /// Client connections open.
     pub open_conns: usize,
 }
@@ -252,6 +254,7 @@ impl Reactor {
             metrics: Arc::clone(&all_metrics[me]),
             all_metrics,
             starved: Vec::new(),
+            pool_waiters: Vec::new(),
             open_conns: 0,
             pipes,
         };
@@ -294,6 +297,7 @@ impl Reactor {
                     Kind::Backend => self.backend_event(token, event),
                     Kind::Waker => {
                         if self.on_controls() {
+                            self.cut_off_in_flight();
                             return Ok(());
                         }
                     }
@@ -312,6 +316,7 @@ impl Reactor {
                 self.close_idle();
                 let late = self.drain_deadline.is_some_and(|d| self.sh.now >= d);
                 if self.conns.is_empty() || late {
+                    self.cut_off_in_flight();
                     return Ok(());
                 }
             }
@@ -407,21 +412,41 @@ impl Reactor {
         self.sh.open_conns -= 1;
     }
 
-    /// Once the pool has blocks to spare again, re-runs the connections that waited for them.
+    /// Re-runs the connections that waited for the pool once it lets them go on: requests
+    /// waiting to start when new exchanges may start, body reads when bodies may be read.
     fn wake_starved(&mut self) {
-        if self.sh.starved.is_empty() || !self.sh.pool.can_fill() {
-            return;
-        }
-        for token in std::mem::take(&mut self.sh.starved) {
-            if let Some(conn) = self
-                .conns
-                .get_mut(token.idx())
-                .filter(|c| c.gen == token.gen())
-            {
-                conn.starved = false;
-                self.sh.rerun.push_back(token);
+        if !self.sh.pool_waiters.is_empty() && self.sh.pool.can_start() {
+            for token in std::mem::take(&mut self.sh.pool_waiters) {
+                if let Some(conn) = self.conn_of(token) {
+                    conn.pool_queued = false;
+                    self.sh.rerun.push_back(token);
+                }
             }
         }
+        if !self.sh.starved.is_empty() && self.sh.pool.can_fill() {
+            for token in std::mem::take(&mut self.sh.starved) {
+                if let Some(conn) = self.conn_of(token) {
+                    conn.starved = false;
+                    self.sh.rerun.push_back(token);
+                }
+            }
+        }
+    }
+
+    /// The reactor is exiting: responses under way are cut off with a reset, so that none
+    /// ends with a FIN that could make it look complete.
+    fn cut_off_in_flight(&mut self) {
+        for (_, conn) in &self.conns {
+            if matches!(&conn.phase, Phase::Proxy(ex) if ex.response_started()) {
+                let _ = sys::reset_on_close(conn.client.as_raw_fd());
+            }
+        }
+    }
+
+    fn conn_of(&mut self, token: Token) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(token.idx())
+            .filter(|c| c.gen == token.gen())
     }
 
     fn accept_pending(&mut self) {
