@@ -85,3 +85,53 @@ fn an_absolute_form_request_is_for_the_host_it_names() {
     assert_eq!((r.status, r.body.len()), (200, 3));
     assert_eq!((a.stats().requests, b.stats().requests), (0, 1));
 }
+
+#[test]
+fn a_slow_request_head_gets_408_within_request_read_timeout() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nTimeout 60\nRequestReadTimeout header=1-2,MinRate=500 body=1\n",
+        origin.addr().port()
+    ));
+    // Timeout alone would wait 60 s for the rest of this head (longer than this test's reads
+    // wait): the header budget of 1 s answers first.
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/1 HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(r.status, 408);
+    // And a held body that stalls.
+    let mut s = proxy.connect();
+    s.write_all(b"POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(r.status, 408);
+    assert_eq!(origin.stats().requests, 0);
+}
+
+#[test]
+fn max_connections_keeps_further_clients_in_the_listen_queue_until_one_closes() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nMaxConnections 2\nStatusLocation /status\n",
+        origin.addr().port()
+    ));
+    let mut first = BufReader::new(proxy.connect());
+    let get = |c: &mut BufReader<std::net::TcpStream>, path: &str| {
+        write!(c.get_mut(), "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        read_response(c, false).unwrap()
+    };
+    assert_eq!(get(&mut first, "/bytes/1").status, 200);
+    let mut second = BufReader::new(proxy.connect());
+    assert_eq!(get(&mut second, "/bytes/1").status, 200);
+    let mut third = proxy.connect();
+    third
+        .write_all(b"GET /bytes/3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The third waits unaccepted while two are open (its connect went to the kernel's queue).
+    let status = get(&mut first, "/status?format=json").text();
+    assert!(status.contains("\"connections_accepted\":2,"), "{status}");
+    drop(second);
+    let r = read_response(&mut BufReader::new(third), false).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, 3));
+}

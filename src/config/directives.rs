@@ -520,6 +520,33 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(server::limit_request_body),
     },
     Directive {
+        name: "RequestReadTimeout",
+        syntax: "RequestReadTimeout [header=SECS[-MAX][,MinRate=BYTES]] [body=SECS[-MAX][,MinRate=BYTES]]",
+        default: "header=20-40,MinRate=500 body=20,MinRate=500",
+        context: Context::Server,
+        unit: "seconds",
+        description: "Apache's mod_reqtimeout: a request head must arrive within SECS, extended \
+            by a second per BYTES received, up to MAX; a held request body likewise. A client \
+            too slow for it (slowloris) gets 408 and is closed. 0 turns a stage off (Timeout \
+            then applies between reads).",
+        min_args: 1,
+        max_args: 2,
+        apply: Apply::Directive(server::request_read_timeout),
+    },
+    Directive {
+        name: "MaxConnections",
+        syntax: "MaxConnections N",
+        default: "0",
+        context: Context::Server,
+        unit: "",
+        description: "Most client connections held at once, split evenly across the reactors \
+            (rounded up); past it new connections wait in the listen queue while those in \
+            flight are served. 0: no limit but file descriptors.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(server::max_connections),
+    },
+    Directive {
         name: "ErrorLog",
         syntax: "ErrorLog PATH|stderr",
         default: "stderr",
@@ -578,8 +605,6 @@ pub static DIRECTIVES: &[Directive] = &[
 /// Directives that DESIGN.md promises but this version does not have yet, with the issue they
 /// arrive with, so that a classic configuration gets a plain answer instead of "unknown".
 static PLANNED: &[(&str, &str)] = &[
-    ("RequestReadTimeout", "connection limits"),
-    ("MaxConnections", "connection limits"),
     ("CacheRoot", "cache"),
     ("CacheSize", "cache"),
     ("CacheGcInterval", "cache"),

@@ -46,6 +46,12 @@ pub fn dump(cfg: &Config) -> String {
     ));
     w(format!("LimitRequestFields {}", limits.request_fields));
     w(format!("LimitRequestBody {}", limits.request_body));
+    w(format!(
+        "RequestReadTimeout header={} body={}",
+        super::server::show_read_timeout(limits.header_read),
+        super::server::show_read_timeout(limits.body_read)
+    ));
+    w(format!("MaxConnections {}", limits.max_connections));
     w(format!("ProxyTimeout {}", show_time(cfg.proxy_timeout)));
     let b = &cfg.buffering;
     w(format!("ProxyIOBufferSize {}", b.io_buffer_size));

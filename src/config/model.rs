@@ -126,6 +126,40 @@ pub struct Limits {
     pub request_fields: usize,
     /// `LimitRequestBody`: largest request body in bytes; larger gets 413. 0 = unlimited.
     pub request_body: u64,
+    /// `RequestReadTimeout header=…`: how long a request head may take; `None` = only
+    /// `Timeout` between reads.
+    pub header_read: Option<ReadTimeout>,
+    /// `RequestReadTimeout body=…`: how long a request body held before the backend is asked
+    /// may take.
+    pub body_read: Option<ReadTimeout>,
+    /// `MaxConnections`: most client connections at once (split across reactors); 0 = no
+    /// limit but the file descriptors.
+    pub max_connections: usize,
+}
+
+/// One stage of `RequestReadTimeout` (Apache's mod_reqtimeout): `initial` seconds, extended by
+/// one second per `min_rate` bytes received, up to `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadTimeout {
+    pub initial: Duration,
+    pub max: Option<Duration>,
+    /// Bytes per second; `None`: no extension.
+    pub min_rate: Option<u64>,
+}
+
+impl ReadTimeout {
+    /// How long the stage may last once `received` bytes arrived.
+    pub fn allowed(&self, received: u64) -> Duration {
+        let extra = match self.min_rate {
+            Some(rate) if rate > 0 => Duration::from_secs(received / rate),
+            _ => Duration::ZERO,
+        };
+        let allowed = self.initial + extra;
+        match self.max {
+            Some(max) => allowed.min(max),
+            None => allowed,
+        }
+    }
 }
 
 /// How bytes are held on their way through (the buffering directives, DESIGN.md §3).

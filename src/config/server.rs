@@ -35,7 +35,104 @@ pub(super) fn default_limits() -> Limits {
         request_field_size: 8190,
         request_fields: 100,
         request_body: 1 << 30,
+        header_read: Some(ReadTimeout {
+            initial: Duration::from_secs(20),
+            max: Some(Duration::from_secs(40)),
+            min_rate: Some(500),
+        }),
+        body_read: Some(ReadTimeout {
+            initial: Duration::from_secs(20),
+            max: None,
+            min_rate: Some(500),
+        }),
+        max_connections: 0,
     }
+}
+
+/// `RequestReadTimeout [header=T[-MAX][,MinRate=R]] [body=T[-MAX][,MinRate=R]]`, Apache's
+/// syntax; `header=0` or `body=0` turns that stage off. Stages not named keep their default.
+pub(super) fn request_read_timeout(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    for arg in args {
+        let (stage, spec) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("RequestReadTimeout: \"{arg}\" is not header=… or body=…"))?;
+        let parsed = read_timeout(spec).map_err(|e| format!("RequestReadTimeout {stage}: {e}"))?;
+        match stage.to_ascii_lowercase().as_str() {
+            "header" => p.server.limits.header_read = parsed,
+            "body" => p.server.limits.body_read = parsed,
+            "handshake" => {
+                return Err("RequestReadTimeout handshake= arrives with the TLS issue".into())
+            }
+            _ => {
+                return Err(format!(
+                    "RequestReadTimeout: unknown stage \"{stage}\"; give header= or body="
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `T[-MAX][,MinRate=R]` in seconds and bytes per second; `0` is off.
+fn read_timeout(spec: &str) -> Result<Option<ReadTimeout>, String> {
+    let mut parts = spec.split(',');
+    let times = parts.next().unwrap_or_default();
+    let (initial, max) = match times.split_once('-') {
+        Some((a, b)) => (a, Some(b)),
+        None => (times, None),
+    };
+    let secs = |t: &str| values::count(t, "a timeout in seconds", 0, 86_400);
+    let initial = secs(initial)?;
+    let max = max.map(secs).transpose()?;
+    let mut min_rate = None;
+    for part in parts {
+        match part.split_once('=') {
+            Some((k, v)) if k.eq_ignore_ascii_case("minrate") => {
+                min_rate = Some(values::count(v, "MinRate", 1, u64::from(u32::MAX))?);
+            }
+            _ => return Err(format!("unknown option \"{part}\"; give MinRate=BYTES")),
+        }
+    }
+    if initial == 0 {
+        return Ok(None);
+    }
+    if max.is_some_and(|m| m < initial) {
+        return Err(format!(
+            "the maximum {} is below the timeout {initial}",
+            max.unwrap_or(0)
+        ));
+    }
+    if max.is_some() && min_rate.is_none() {
+        return Err("a maximum needs MinRate (without it the timeout never grows)".into());
+    }
+    Ok(Some(ReadTimeout {
+        initial: Duration::from_secs(initial),
+        max: max.map(Duration::from_secs),
+        min_rate,
+    }))
+}
+
+/// Shows a stage the way `request_read_timeout` reads it.
+pub(super) fn show_read_timeout(t: Option<ReadTimeout>) -> String {
+    match t {
+        None => "0".into(),
+        Some(t) => {
+            let mut out = t.initial.as_secs().to_string();
+            if let Some(max) = t.max {
+                out.push_str(&format!("-{}", max.as_secs()));
+            }
+            if let Some(rate) = t.min_rate {
+                out.push_str(&format!(",MinRate={rate}"));
+            }
+            out
+        }
+    }
+}
+
+pub(super) fn max_connections(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let n = values::count(&args[0], "MaxConnections", 0, 10_000_000)?;
+    p.server.limits.max_connections = n as usize;
+    Ok(())
 }
 
 /// The main server's `ServerName` when none is given: the kernel's host name, else

@@ -183,6 +183,17 @@ fn fills_every_default() {
             request_field_size: 8190,
             request_fields: 100,
             request_body: 1_073_741_824,
+            header_read: Some(ReadTimeout {
+                initial: Duration::from_secs(20),
+                max: Some(Duration::from_secs(40)),
+                min_rate: Some(500),
+            }),
+            body_read: Some(ReadTimeout {
+                initial: Duration::from_secs(20),
+                max: None,
+                min_rate: Some(500),
+            }),
+            max_connections: 0,
         }
     );
     assert_eq!(cfg.proxy_timeout, Duration::from_secs(60));
@@ -228,6 +239,24 @@ fn table_defaults_are_what_the_parser_assumes() {
         let text = format!("Listen 80\n{} {}\n", directive.name, directive.default);
         assert_eq!(dump(&config(&text)), baseline, "{}", directive.name);
     }
+}
+
+#[test]
+fn request_read_timeout_reads_apaches_syntax() {
+    let cfg = config("Listen 80\nRequestReadTimeout header=10-30,MinRate=1000 body=0\n");
+    let header = cfg.limits.header_read.unwrap();
+    assert_eq!(header.allowed(0), Duration::from_secs(10));
+    assert_eq!(header.allowed(5_000), Duration::from_secs(15));
+    assert_eq!(header.allowed(1 << 30), Duration::from_secs(30));
+    assert_eq!(cfg.limits.body_read, None);
+    assert_eq!(
+        error("RequestReadTimeout header=10-30"),
+        "spoonfeed.conf:2: RequestReadTimeout header: a maximum needs MinRate (without it the timeout never grows)"
+    );
+    assert_eq!(
+        error("RequestReadTimeout trailer=5"),
+        "spoonfeed.conf:2: RequestReadTimeout: unknown stage \"trailer\"; give header= or body="
+    );
 }
 
 #[test]

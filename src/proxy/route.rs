@@ -477,6 +477,9 @@ mod tests {
                 request_field_size: 8190,
                 request_fields: 100,
                 request_body: 0,
+                header_read: None,
+                body_read: None,
+                max_connections: 0,
             },
             buffering: Buffering {
                 io_buffer_size: 16384,

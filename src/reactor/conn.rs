@@ -143,6 +143,10 @@ pub struct Conn {
     pub pool_queued: bool,
     /// Until when the request at the front of `cin` may wait for the pool (then 503).
     pub pool_wait_until: Option<Instant>,
+    /// When the request head being read began (accept, or its first byte), and how many bytes
+    /// of it arrived: `RequestReadTimeout header=`.
+    head_started: Instant,
+    head_bytes: u64,
 }
 
 impl Conn {
@@ -152,6 +156,7 @@ impl Conn {
         peer: SocketAddr,
         local: SocketAddr,
         scheme: Scheme,
+        accepted: Instant,
     ) -> Conn {
         Conn {
             client,
@@ -175,6 +180,8 @@ impl Conn {
             starved: false,
             pool_queued: false,
             pool_wait_until: None,
+            head_started: accepted,
+            head_bytes: 0,
         }
     }
 
@@ -231,7 +238,16 @@ impl Conn {
             Phase::Head if self.cin.is_empty() && self.exchanges > 0 => {
                 sh.now + limits.keep_alive_timeout
             }
-            Phase::Head | Phase::Reply(_) => sh.now + limits.timeout,
+            // A head must arrive within RequestReadTimeout's budget, and each part of it
+            // within Timeout.
+            Phase::Head => match limits.header_read {
+                Some(t) => {
+                    (self.head_started + t.allowed(self.head_bytes)).min(sh.now + limits.timeout)
+                }
+                None => sh.now + limits.timeout,
+            },
+            Phase::Reply(_) => sh.now + limits.timeout,
+            Phase::Proxy(ex) if ex.holding() => ex.hold_deadline(limits, sh.now),
             Phase::Wait(ex) | Phase::Proxy(ex) => sh.now + ex.timeout(limits.timeout),
             Phase::Linger { until, .. } => *until,
             Phase::Closed => return,
@@ -305,6 +321,14 @@ impl Conn {
             sh.starved.push(self.token(idx));
             sh.metrics.pool_exhausted.incr();
         }
+    }
+
+    /// Back to reading heads after an exchange: a pipelined head already in `cin` gets its
+    /// `RequestReadTimeout` budget from now.
+    pub fn next_head(&mut self, sh: &Shared) -> Phase {
+        self.head_started = sh.now;
+        self.head_bytes = self.cin.len() as u64;
+        Phase::Head
     }
 
     /// The pool does not let the parsed request start: it waits, at most POOL_WAIT from the
@@ -384,6 +408,12 @@ impl Conn {
             Ok(n) => {
                 sh.metrics.bytes_from_clients.add(n as u64);
                 self.ready.note_read(n, asked);
+                if self.cin.len() == n && self.exchanges > 0 {
+                    // The first byte of the next request: its head's time starts now.
+                    self.head_started = sh.now;
+                    self.head_bytes = 0;
+                }
+                self.head_bytes += n as u64;
                 (Phase::Head, true)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -495,7 +525,7 @@ impl Conn {
             Ok(_) => {
                 self.exchanges += 1;
                 match r.after {
-                    After::KeepAlive => (Phase::Head, true),
+                    After::KeepAlive => (self.next_head(sh), true),
                     After::Close => (self.start_linger(sh), true),
                 }
             }

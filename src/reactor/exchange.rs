@@ -139,6 +139,8 @@ pub struct Exchange {
     spill_ok: bool,
     /// The response has spilled (counted once however many files it took).
     spilled: bool,
+    /// Request-body bytes taken from the client so far.
+    body_received: u64,
     /// The request body past `ProxyRequestBufferSize`, held on disk; sent after `bout`.
     bspill: Option<Spill>,
     /// The route's slot in the metrics.
@@ -162,6 +164,21 @@ impl Exchange {
             (_, true) => params.connect_timeout,
             (Resp::Done { .. }, false) => client_timeout,
             (Resp::Head | Resp::Body(_), false) => params.timeout,
+        }
+    }
+
+    /// Whether the request body is being held before a backend is asked.
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
+
+    /// While the body is held: the deadline `RequestReadTimeout body=` gives it (each part
+    /// also within `Timeout`).
+    pub fn hold_deadline(&self, limits: &crate::config::Limits, now: Instant) -> Instant {
+        let between = now + limits.timeout;
+        match limits.body_read {
+            Some(t) => (self.log.started + t.allowed(self.body_received)).min(between),
+            None => between,
         }
     }
 
@@ -400,6 +417,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         holding,
         spill_ok,
         spilled: false,
+        body_received: 0,
         bspill: None,
         route_slot,
         peak: 0,
@@ -932,6 +950,7 @@ fn pump_request(
             }
         };
         if used > 0 {
+            ex.body_received += used as u64;
             if to_file {
                 spill_request(conn, ex, used, sh)?;
             } else if ex.bout.push_slice(&mut sh.pool, &conn.cin[..used]).is_err() {
@@ -1695,7 +1714,7 @@ fn finish_if_done(
         sh,
     );
     if next_keep {
-        (Phase::Head, true)
+        (conn.next_head(sh), true)
     } else {
         (conn.start_linger(sh), true)
     }

@@ -324,7 +324,7 @@ impl Reactor {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        let accepting = self.sh.pool.can_start()
+        let accepting = self.may_accept()
             && self
                 .listeners
                 .iter()
@@ -449,9 +449,18 @@ impl Reactor {
             .filter(|c| c.gen == token.gen())
     }
 
+    /// Whether this reactor may take another connection: the pool lets requests start, and
+    /// `MaxConnections` (this reactor's share of it) is not reached.
+    fn may_accept(&self) -> bool {
+        let max = self.sh.cfg.limits.max_connections;
+        let share = max.div_ceil(self.sh.all_metrics.len().max(1));
+        self.sh.pool.can_start() && (max == 0 || self.sh.open_conns < share)
+    }
+
     fn accept_pending(&mut self) {
-        if !self.sh.pool.can_start() {
-            // New connections wait in the listen queue until blocks are returned.
+        if !self.may_accept() {
+            // New connections wait in the listen queue until blocks are returned or
+            // connections close.
             return;
         }
         for i in 0..self.listeners.len() {
@@ -465,7 +474,7 @@ impl Reactor {
             }
             let mut accepted = 0;
             self.listeners[i].pending = loop {
-                if accepted == ACCEPT_BUDGET {
+                if accepted == ACCEPT_BUDGET || !self.may_accept() {
                     break true;
                 }
                 match self.listeners[i].socket.accept() {
@@ -528,7 +537,14 @@ impl Reactor {
             );
             return;
         }
-        entry.insert(Conn::new(stream, self.sh.gen, peer, local, scheme));
+        entry.insert(Conn::new(
+            stream,
+            self.sh.gen,
+            peer,
+            local,
+            scheme,
+            self.sh.now,
+        ));
         self.sh.open_conns += 1;
         self.sh.metrics.connections_accepted.incr();
         self.drive(idx);
