@@ -135,3 +135,58 @@ fn max_connections_keeps_further_clients_in_the_listen_queue_until_one_closes() 
     let r = read_response(&mut BufReader::new(third), false).unwrap();
     assert_eq!((r.status, r.body.len()), (200, 3));
 }
+
+/// The status endpoint's JSON over a fresh connection.
+fn status(proxy: &Proxy) -> String {
+    proxy.get("/status?format=json").text()
+}
+
+fn number(json: &str, key: &str) -> u64 {
+    let at = json.find(&format!("\"{key}\":")).expect(key) + key.len() + 3;
+    json[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_client_leaving_mid_response_or_mid_upload_leaves_nothing_behind() {
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxyRequestBuffering Off\nSendBufferSize 64k\n\
+         StatusLocation /status\n",
+        origin.addr().port()
+    ));
+    // Mid-response: 8 MiB asked, a few KiB read, then gone.
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/8M HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut some = [0; 4096];
+    s.read_exact(&mut some).unwrap();
+    drop(s);
+    // Mid-upload, streamed to the backend: half of the body, then gone.
+    let mut s = proxy.connect();
+    s.write_all(b"POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    s.write_all(&[b'u'; 50_000]).unwrap();
+    drop(s);
+    // Both backend connections are closed, not pooled half-used ...
+    assert!(
+        origin.wait_for_open_connections(0, IO_TIMEOUT),
+        "{:?}",
+        origin.stats()
+    );
+    // ... and nothing is held for the clients that left.
+    loop {
+        let json = status(&proxy);
+        if number(&json, "connections_open") == 1 {
+            assert_eq!(number(&json, "blocks_in_use"), 0, "{json}");
+            assert_eq!(number(&json, "backend_open"), 0, "{json}");
+            break;
+        }
+    }
+    // The backend is still fine for the next client.
+    assert_eq!(proxy.get("/bytes/5").body.len(), 5);
+}
