@@ -122,36 +122,73 @@ pub(crate) fn codings(buf: &[u8], headers: &[Header]) -> Option<Codings> {
     })
 }
 
-/// Whether `authority` is plausible as `host [ ":" port ]` (RFC 3986 §3.2): non-empty only if
-/// `allow_empty`, and made only of the characters a reg-name, an IP literal and a port use.
-/// Userinfo (`@`) is refused (RFC 9110 §4.2.4).
+/// Whether `authority` is `host [ ":" port ]` (RFC 3986 §3.2.2, §3.2.3): an IP literal in
+/// brackets or a non-empty reg-name (with well-formed percent-escapes), and a port of digits
+/// only. Empty only if `allow_empty`. Userinfo (`@`) is refused (RFC 9110 §4.2.4).
 pub(crate) fn is_valid_authority(authority: &[u8], allow_empty: bool) -> bool {
     if authority.is_empty() {
         return allow_empty;
     }
-    authority.iter().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-            )
+    let (host_ok, rest) = if let Some(inner) = authority.strip_prefix(b"[") {
+        match inner.iter().position(|&b| b == b']') {
+            Some(close) => {
+                let literal = &inner[..close];
+                let ok = !literal.is_empty()
+                    && literal
+                        .iter()
+                        .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+                (ok, &inner[close + 1..])
+            }
+            None => return false,
+        }
+    } else {
+        let end = authority
+            .iter()
+            .position(|&b| b == b':')
+            .unwrap_or(authority.len());
+        let host = &authority[..end];
+        (!host.is_empty() && is_reg_name(host), &authority[end..])
+    };
+    let port_ok = match rest.split_first() {
+        None => true,
+        Some((b':', port)) => port.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    host_ok && port_ok
+}
+
+/// RFC 3986 §3.2.2 reg-name: unreserved, sub-delims and percent-escapes of two hex digits.
+fn is_reg_name(host: &[u8]) -> bool {
+    has_valid_escapes(host)
+        && host.iter().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'%'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                )
+        })
+}
+
+/// Whether every `%` in `bytes` starts an escape of two hex digits (RFC 3986 §2.1).
+pub(crate) fn has_valid_escapes(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
     })
 }
 
@@ -254,6 +291,11 @@ mod tests {
     fn authority_syntax_refuses_userinfo_and_separators() {
         assert!(is_valid_authority(b"example.com:8080", false));
         assert!(is_valid_authority(b"[::1]:80", false));
+        assert!(
+            is_valid_authority(b"example.com:", false),
+            "an empty port is allowed"
+        );
+        assert!(is_valid_authority(b"ex%41mple.com", false));
         assert!(is_valid_authority(b"", true));
         assert!(!is_valid_authority(b"", false));
         for bad in [
@@ -263,6 +305,14 @@ mod tests {
             b"host?q",
             b"h\"",
             b"h\x80",
+            b"host:abc",
+            b"host:80:81",
+            b"[::1",
+            b"[::1]x",
+            b"[]",
+            b":80",
+            b"ho%zzst",
+            b"ho%4",
         ] {
             assert!(!is_valid_authority(bad, true), "{bad:?}");
         }

@@ -333,6 +333,11 @@ fn from_httparse(error: httparse::Error, request_line: &[u8]) -> RequestError {
             // `HTTP/x.y` with other digits is a version we do not speak (505); anything else
             // in that place is not HTTP (400).
             let line = request_line.strip_suffix(b"\r\n").unwrap_or(request_line);
+            if line.split(|b| *b == b' ').count() != 3 {
+                // A space inside the target, or doubled: the line is not method SP target
+                // SP version, whatever its last word (RFC 9112 §3).
+                return RequestError::Malformed("request-line");
+            }
             let version = line.rsplit(|b| *b == b' ').next().unwrap_or(line);
             match version {
                 [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -360,9 +365,18 @@ fn classify_target(
     target: Span,
 ) -> Result<(TargetForm, Span), RequestError> {
     let bytes = target.of(buf);
-    // httparse already refused controls and spaces; a fragment is never part of a target, and
-    // non-ASCII must be percent-encoded (RFC 3986 §2).
-    if bytes.iter().any(|b| *b == b'#' || !b.is_ascii()) {
+    // httparse already refused controls and spaces; a fragment is never part of a target,
+    // non-ASCII must be percent-encoded (RFC 3986 §2), and `"`, `<`, `>` and `\` are never
+    // valid in a URI (browsers escape them). `{`, `}`, `|`, `^` and `` ` ``, equally invalid,
+    // are let through: some browsers send them unescaped in queries. Escapes must be
+    // well-formed in the path, which routing decodes; the query is the application's and
+    // passes as it came (as Apache and nginx pass it).
+    let path = bytes.split(|b| *b == b'?').next().unwrap_or_default();
+    if bytes
+        .iter()
+        .any(|b| matches!(b, b'#' | b'"' | b'<' | b'>' | b'\\') || !b.is_ascii())
+        || !fields::has_valid_escapes(path)
+    {
         return Err(RequestError::InvalidTarget);
     }
     if method == Method::Connect {

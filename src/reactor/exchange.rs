@@ -295,7 +295,14 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     if let Some(failure) = early {
         return answer(conn, failure, log, vhost_idx, body_unread, sh);
     }
-    let target = head.path.of(buf);
+    // `http://host` and `http://host?q` mean the path `/` (RFC 9112 §3.2.2).
+    let slashed;
+    let target = if head.path_lacks_slash(buf) {
+        slashed = [b"/", head.path.of(buf)].concat();
+        &slashed[..]
+    } else {
+        head.path.of(buf)
+    };
     if path::has_dot_segment(target) {
         return answer(conn, Failure::DotSegment, log, vhost_idx, body_unread, sh);
     }
