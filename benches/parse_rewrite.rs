@@ -45,6 +45,7 @@ fn backend_request(head: &RequestHead) -> BackendRequest<'_> {
         via: ViaMode::On,
         via_by: b"www.example.com:80",
         keep_alive: true,
+        upgrade: None,
     }
 }
 

@@ -310,6 +310,8 @@ pub struct ReactorMetrics {
     pub streamed: Counter,
     /// Response bodies spliced through a pipe (`ProxySplice`).
     pub spliced: Counter,
+    /// Connections switched to another protocol (`101`) and tunnelled.
+    pub tunnels: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
     /// Request bodies held partly in a temporary file.
@@ -368,6 +370,7 @@ impl ReactorMetrics {
             linger_resets_avoided: Counter::default(),
             streamed: Counter::default(),
             spliced: Counter::default(),
+            tunnels: Counter::default(),
             spilled_responses: Counter::default(),
             spilled_requests: Counter::default(),
             spilled_bytes: Counter::default(),
@@ -424,7 +427,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 19] = [
+const COUNTERS: [Scalar<Counter>; 20] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -516,6 +519,12 @@ const COUNTERS: [Scalar<Counter>; 19] = [
         name: "spoonfeed_streamed_total",
         help: "Exchanges forwarded unbuffered (X-Accel-Buffering: no, or buffering off).",
         field: |m| &m.streamed,
+    },
+    Scalar {
+        key: "tunnels",
+        name: "spoonfeed_tunnels_total",
+        help: "Connections switched to another protocol (101, WebSocket) and tunnelled.",
+        field: |m| &m.tunnels,
     },
     Scalar {
         key: "spliced",

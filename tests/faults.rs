@@ -190,3 +190,78 @@ fn a_client_leaving_mid_response_or_mid_upload_leaves_nothing_behind() {
     // The backend is still fine for the next client.
     assert_eq!(proxy.get("/bytes/5").body.len(), 5);
 }
+
+#[test]
+fn an_upgrade_answered_101_becomes_a_tunnel_both_ways() {
+    let backend = Scripted::start(|_, mut s| {
+        let head = String::from_utf8(read_head(&mut s).unwrap()).unwrap();
+        assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: upgrade\r\n"), "{head}");
+        s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello",
+        )
+        .unwrap();
+        // Echo until the client's half-close reaches us, then close.
+        let mut buf = [0; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => s.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nStatusLocation /status\n",
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    // The first frame goes with the head: it must not be taken for a second request.
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let head = read_head(&mut r).unwrap();
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
+    let mut got = [0; 10];
+    r.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"helloearly");
+    let mut s = r.into_inner();
+    s.write_all(b"ping").unwrap();
+    let mut got = [0; 4];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(
+        read_until_close(&mut s).is_empty(),
+        "the backend's close comes through"
+    );
+    assert_eq!(number(&status(&proxy), "tunnels"), 1);
+}
+
+#[test]
+fn an_upgrade_answered_without_101_stays_http() {
+    let backend = Scripted::start(|_, mut s| loop {
+        if read_head(&mut s).is_err() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno")
+            .unwrap();
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\n",
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    // A pipelined request after the upgrade request is read only once the answer is known.
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\
+          GET /next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(read_response(&mut r, false).unwrap().text(), "no");
+    assert_eq!(read_response(&mut r, false).unwrap().text(), "no");
+}

@@ -119,6 +119,9 @@ pub struct BackendRequest<'a> {
     pub via_by: &'a [u8],
     /// `false` → `Connection: close`.
     pub keep_alive: bool,
+    /// `Some(protocols)`: the client asked to switch protocols; `Upgrade: protocols` and
+    /// `Connection: upgrade` are sent (in place of `Connection: close`).
+    pub upgrade: Option<&'a [u8]>,
 }
 
 /// Writes the head to send the backend for `head` (parsed from `buf`) into `out`.
@@ -200,7 +203,10 @@ pub fn encode_backend_request(
         );
     }
     push_via(out, req.via, head.version, req.via_by);
-    if !req.keep_alive {
+    if let Some(protocols) = req.upgrade {
+        push_field(out, b"Upgrade", protocols);
+        push_field(out, b"Connection", b"upgrade");
+    } else if !req.keep_alive {
         push_field(out, b"Connection", b"close");
     }
     out.extend_from_slice(b"\r\n");
@@ -228,6 +234,9 @@ pub struct ClientResponse<'a> {
     pub framing: ClientFraming,
     /// `false` → `Connection: close`; `true` with an HTTP/1.0 client → `Connection: keep-alive`.
     pub keep_alive: bool,
+    /// `Some(protocols)` for a `101 Switching Protocols`: `Upgrade: protocols` and
+    /// `Connection: upgrade` are sent instead.
+    pub upgrade: Option<&'a [u8]>,
     /// The version the client spoke.
     pub client_version: Version,
     /// What to do with `Via`.
@@ -302,7 +311,10 @@ pub fn encode_client_response(
         ClientFraming::AsIs | ClientFraming::UntilClose => {}
     }
     push_via(out, resp.via, head.version, resp.via_by);
-    if !resp.keep_alive {
+    if let Some(protocols) = resp.upgrade {
+        push_field(out, b"Upgrade", protocols);
+        push_field(out, b"Connection", b"upgrade");
+    } else if !resp.keep_alive {
         push_field(out, b"Connection", b"close");
     } else if resp.client_version == Version::Http10 {
         push_field(out, b"Connection", b"keep-alive");
@@ -442,6 +454,7 @@ mod tests {
             via: ViaMode::Off,
             via_by: b"proxy.example:80",
             keep_alive: true,
+            upgrade: None,
         }
     }
 
@@ -453,6 +466,7 @@ mod tests {
         ClientResponse {
             framing,
             keep_alive: true,
+            upgrade: None,
             client_version: Version::Http11,
             via: ViaMode::Off,
             via_by: b"proxy.example:80",
@@ -644,6 +658,7 @@ mod tests {
         let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
         let req = BackendRequest {
             keep_alive: false,
+            upgrade: None,
             ..plain()
         };
         assert_eq!(
@@ -696,6 +711,7 @@ mod tests {
         );
         let until_close = ClientResponse {
             keep_alive: false,
+            upgrade: None,
             ..client(ClientFraming::UntilClose)
         };
         assert_eq!(
@@ -747,6 +763,7 @@ mod tests {
                 &ClientResponse {
                     via,
                     keep_alive: false,
+                    upgrade: None,
                     ..client(ClientFraming::UntilClose)
                 },
             )

@@ -20,6 +20,7 @@ use super::exchange::{self, Exchange};
 use super::reply::{self, After, Failure};
 use super::timer::Deadline;
 use super::token::{Kind, Token};
+use super::tunnel::{self, Tunnel};
 use super::{Ready, Shared};
 use crate::buf::{Chain, Pipe, Spill};
 use crate::config::{Config, LogLevel, Scheme};
@@ -91,6 +92,8 @@ pub enum Phase {
     Proxy(Box<Exchange>),
     /// An answer of ours is being written.
     Reply(Reply),
+    /// The connection switched protocols: bytes are copied both ways with its backend.
+    Tunnel(Box<Tunnel>),
     /// Our side is shut for writing; input is read and discarded until the client closes.
     Linger { until: Instant, discarded: usize },
     /// Nothing left to do: the reactor closes the connection.
@@ -104,6 +107,7 @@ impl Phase {
             Phase::Wait(_) => "wait",
             Phase::Proxy(_) => "proxy",
             Phase::Reply(_) => "reply",
+            Phase::Tunnel(_) => "tunnel",
             Phase::Linger { .. } => "linger",
             Phase::Closed => "closed",
         }
@@ -199,6 +203,7 @@ impl Conn {
                 Phase::Wait(ex) => exchange::on_wait(self, ex, idx, sh),
                 Phase::Proxy(ex) => exchange::on_proxy(self, ex, idx, sh),
                 Phase::Reply(r) => self.on_reply(r, sh),
+                Phase::Tunnel(t) => tunnel::on_tunnel(self, t, idx, sh),
                 Phase::Linger { until, discarded } => self.on_linger(until, discarded, sh),
                 Phase::Closed => (Phase::Closed, false),
             };
@@ -247,6 +252,7 @@ impl Conn {
                 None => sh.now + limits.timeout,
             },
             Phase::Reply(_) => sh.now + limits.timeout,
+            Phase::Tunnel(t) => sh.now + t.idle(),
             Phase::Proxy(ex) if ex.holding() => ex.hold_deadline(limits, sh.now),
             Phase::Wait(ex) | Phase::Proxy(ex) => sh.now + ex.timeout(limits.timeout),
             Phase::Linger { until, .. } => *until,
@@ -290,6 +296,10 @@ impl Conn {
             }
             Phase::Wait(ex) => exchange::on_wait_timeout(self, ex, idx, sh),
             Phase::Proxy(ex) => exchange::on_proxy_timeout(self, ex, sh),
+            Phase::Tunnel(mut t) => {
+                tunnel::close(&mut t, sh);
+                Phase::Closed
+            }
             Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => Phase::Closed,
         };
         if matches!(self.phase, Phase::Closed) {
@@ -304,6 +314,7 @@ impl Conn {
         match mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Wait(ex) => exchange::abandon(ex, (idx, self.gen), true, sh),
             Phase::Proxy(ex) => exchange::abandon(ex, (idx, self.gen), false, sh),
+            Phase::Tunnel(mut t) => tunnel::close(&mut t, sh),
             Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
         }
         self.cout.clear(&mut sh.pool);

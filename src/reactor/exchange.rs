@@ -18,6 +18,7 @@ use super::backend::{connect_result, ConnectResult, Link, Unavailable};
 use super::conn::{read_some, Conn, Phase, ReqLog};
 use super::reply::{After, Failure};
 use super::token::{Kind, Token};
+use super::tunnel::Tunnel;
 use super::{Ready, Shared};
 use crate::buf::{Chain, Exhausted, Spill};
 use crate::config::{BackendId, Config, LogLevel, SpliceMode, ViaSetting};
@@ -77,6 +78,8 @@ enum Resp {
     Done {
         reusable: bool,
     },
+    /// The backend switched protocols (`101`): the exchange becomes a tunnel.
+    Upgraded,
 }
 
 /// Why `on_proxy` stops short.
@@ -141,6 +144,8 @@ pub struct Exchange {
     spilled: bool,
     /// Request-body bytes taken from the client so far.
     body_received: u64,
+    /// The client asked to switch protocols (`Connection: upgrade` with `Upgrade`).
+    upgrade: bool,
     /// The request body past `ProxyRequestBufferSize`, held on disk; sent after `bout`.
     bspill: Option<Spill>,
     /// The route's slot in the metrics.
@@ -162,7 +167,7 @@ impl Exchange {
         }
         match (&self.resp, self.backend_link_connecting()) {
             (_, true) => params.connect_timeout,
-            (Resp::Done { .. }, false) => client_timeout,
+            (Resp::Done { .. } | Resp::Upgraded, false) => client_timeout,
             (Resp::Head | Resp::Body(_), false) => params.timeout,
         }
     }
@@ -331,6 +336,16 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     }
 
     let backend = &cfg.backends[backend_id];
+    // A protocol switch (WebSocket and others) is asked for over HTTP/1.1 without a body; the
+    // client's bytes after the head then wait, unread as requests, for the backend's answer.
+    let upgrade = (head.version == Version::Http11 && head.connection.upgrade && !body_unread)
+        .then(|| {
+            head.headers
+                .iter()
+                .find(|h| h.is(buf, b"upgrade"))
+                .map(|h| h.value.of(buf).to_vec())
+        })
+        .flatten();
     let via_by = match vhost.via {
         ViaSetting::Off | ViaSetting::Block => String::new(),
         ViaSetting::On | ViaSetting::Full => format!("{}:{}", vhost.server_name, conn.local.port()),
@@ -350,6 +365,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         via: via_mode(vhost.via),
         via_by: via_by.as_bytes(),
         keep_alive: !backend.params.disable_reuse,
+        upgrade: upgrade.as_deref(),
     };
     let mut out = mem::take(&mut sh.scratch);
     out.clear();
@@ -425,6 +441,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         spill_ok,
         spilled: false,
         body_received: 0,
+        upgrade: upgrade.is_some(),
         bspill: None,
         route_slot,
         peak: 0,
@@ -682,7 +699,7 @@ pub fn on_proxy_timeout(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared)
     }
     match ex.resp {
         Resp::Head => fail(conn, ex, Failure::ResponseTimeout, sh),
-        Resp::Body(_) | Resp::Done { .. } => {
+        Resp::Body(_) | Resp::Done { .. } | Resp::Upgraded => {
             sh.log.log(
                 LogLevel::Info,
                 Some(conn.peer),
@@ -1093,7 +1110,7 @@ fn read_backend(
         return Ok(false);
     };
     if !sh.backends.conns[b].ready.readable
-        || matches!(ex.resp, Resp::Done { .. })
+        || matches!(ex.resp, Resp::Done { .. } | Resp::Upgraded)
         || ex.backend_link_connecting()
     {
         return Ok(false);
@@ -1325,7 +1342,7 @@ fn body_in_tail(
             }
         }
         Resp::Body(RespBody::UntilClose) => {}
-        Resp::Body(RespBody::Dechunk(_)) | Resp::Head | Resp::Done { .. } => {
+        Resp::Body(RespBody::Dechunk(_)) | Resp::Head | Resp::Done { .. } | Resp::Upgraded => {
             unreachable!("bytes read into the tail only for these")
         }
     }
@@ -1397,7 +1414,7 @@ fn body_slice(
             put(conn, bytes, sh)?;
             ex.body_bytes += bytes.len() as u64;
         }
-        Resp::Head | Resp::Done { .. } => {}
+        Resp::Head | Resp::Done { .. } | Resp::Upgraded => {}
     }
     Ok(())
 }
@@ -1420,9 +1437,12 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             Err(e) => return Err(Break::Fail(Failure::BadResponse(e.reason()))),
         };
         if head.status == 101 {
-            return Err(Break::Fail(Failure::BadResponse(
-                "101 Switching Protocols without an upgrade request",
-            )));
+            if !ex.upgrade {
+                return Err(Break::Fail(Failure::BadResponse(
+                    "101 Switching Protocols without an upgrade request",
+                )));
+            }
+            return switch_protocols(conn, ex, head, sh);
         }
         if (100..200).contains(&head.status) {
             ex.interim += 1;
@@ -1433,7 +1453,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             }
             // 100 Continue was ours to send; other interim responses go to HTTP/1.1 clients.
             if head.status != 100 && ex.client_version == Version::Http11 {
-                encode_for_client(conn, ex, &head, ClientFraming::AsIs, true, sh)?;
+                encode_for_client(conn, ex, &head, ClientFraming::AsIs, true, None, sh)?;
             }
             ex.bin.drain(..head.head_len);
             ex.bin_progress = HeadProgress::default();
@@ -1486,7 +1506,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             ex.spill_ok = false;
             sh.metrics.streamed.incr();
         }
-        encode_for_client(conn, ex, &head, framing, keep_alive, sh)?;
+        encode_for_client(conn, ex, &head, framing, keep_alive, None, sh)?;
         ex.head_sent = true;
         // The bytes after the head start the body; they are passed on from where they are,
         // and the buffer then keeps only the head (its spans serve the access log).
@@ -1588,6 +1608,42 @@ fn streams(buf: &[u8], head: &ResponseHead) -> bool {
     })
 }
 
+/// The backend agreed to switch protocols: its `101` goes to the client, the bytes after it
+/// start the tunnel, and the exchange ends as one (the connection is not kept for HTTP).
+fn switch_protocols(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    head: ResponseHead,
+    sh: &mut Shared,
+) -> Result<(), Break> {
+    let protocols = head
+        .headers
+        .iter()
+        .find(|h| h.is(&ex.bin, b"upgrade"))
+        .map(|h| h.value.of(&ex.bin).to_vec())
+        .ok_or(Break::Fail(Failure::BadResponse("101 without Upgrade")))?;
+    ex.status = 101;
+    ex.keep_alive = false;
+    encode_for_client(
+        conn,
+        ex,
+        &head,
+        ClientFraming::AsIs,
+        false,
+        Some(&protocols),
+        sh,
+    )?;
+    ex.head_sent = true;
+    let rest = ex.bin.split_off(head.head_len);
+    conn.cout
+        .push_slice(&mut sh.pool, &rest)
+        .map_err(exhausted)?;
+    ex.resp_head = Some((mem::take(&mut ex.bin), head));
+    ex.resp = Resp::Upgraded;
+    sh.metrics.tunnels.incr();
+    Ok(())
+}
+
 /// Queues a response head for the client, with `ProxyPassReverse` applied.
 fn encode_for_client(
     conn: &mut Conn,
@@ -1595,6 +1651,7 @@ fn encode_for_client(
     head: &ResponseHead,
     framing: ClientFraming,
     keep_alive: bool,
+    upgrade: Option<&[u8]>,
     sh: &mut Shared,
 ) -> Result<(), Break> {
     let vhost = &ex.cfg.vhosts[ex.vhost];
@@ -1621,6 +1678,7 @@ fn encode_for_client(
     let client = ClientResponse {
         framing,
         keep_alive,
+        upgrade,
         client_version: ex.client_version,
         via: via_mode(vhost.via),
         via_by: via_by.as_bytes(),
@@ -1648,6 +1706,9 @@ fn finish_if_done(
     moved: bool,
     sh: &mut Shared,
 ) -> (Phase, bool) {
+    if matches!(ex.resp, Resp::Upgraded) {
+        return (into_tunnel(conn, ex, sh), true);
+    }
     let Resp::Done { reusable } = ex.resp else {
         return (Phase::Proxy(ex), moved);
     };
@@ -1725,6 +1786,37 @@ fn finish_if_done(
     } else {
         (conn.start_linger(sh), true)
     }
+}
+
+/// The exchange switched protocols: it is logged as a `101`, and its backend connection goes
+/// on as one end of a tunnel.
+fn into_tunnel(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared) -> Phase {
+    let backend = ex
+        .backend
+        .take()
+        .expect("a switched exchange has its backend");
+    ex.bout.clear(&mut sh.pool);
+    sh.metrics.count_status(101);
+    let t = |at: Option<Instant>, from: Option<Instant>| Some(at?.saturating_duration_since(from?));
+    let log = BackendLog {
+        name: &ex.cfg.backends[ex.backend_id].name,
+        addr: ex.backend_addr,
+        status: Some(101),
+        connect: t(ex.t_connected, Some(ex.t_connect)),
+        first_byte: t(ex.t_first, ex.t_req),
+        hold: None,
+        last_byte: None,
+        drain: None,
+        saved: None,
+        peak: 0,
+        held_at_release: 0,
+        send_queue: None,
+        head: ex.resp_head.as_ref(),
+    };
+    conn.exchanges += 1;
+    conn.log_exchange(&ex.log, ex.vhost, 101, 0, Some(log), sh);
+    let idle = ex.cfg.backends[ex.backend_id].params.timeout;
+    Phase::Tunnel(Box::new(Tunnel::new(backend, idle)))
 }
 
 /// Adds a completed exchange's timeline (DESIGN.md §4) to its route's histograms; `t_done` is

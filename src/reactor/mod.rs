@@ -14,6 +14,7 @@ mod reply;
 mod status;
 mod timer;
 mod token;
+mod tunnel;
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
