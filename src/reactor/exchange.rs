@@ -275,7 +275,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             return super::status::serve(conn, status, log, sh);
         }
     }
-    let host = request_host(head, buf);
+    let host = head.authority().map(|s| s.of(buf));
     let vhost_idx = route::select_vhost(&cfg, conn.local, host);
     let vhost = &cfg.vhosts[vhost_idx];
     let body_unread = !matches!(head.body, RequestBody::None | RequestBody::Length(0));
@@ -479,19 +479,12 @@ pub fn refuse(conn: &mut Conn, head: RequestHead, failure: Failure, sh: &mut Sha
     let log = take_head(conn, head, sh);
     let parsed = log.parsed.as_ref().expect("just set");
     let body_unread = !matches!(parsed.body, RequestBody::None | RequestBody::Length(0));
-    let vhost = route::select_vhost(&sh.cfg, conn.local, request_host(parsed, &log.head));
+    let vhost = route::select_vhost(
+        &sh.cfg,
+        conn.local,
+        parsed.authority().map(|s| s.of(&log.head)),
+    );
     answer(conn, failure, log, vhost, body_unread, sh)
-}
-
-/// The host a request is for: an absolute-form target's authority, whatever its Host field
-/// says (RFC 9112 §3.2.2), else the Host field.
-fn request_host<'a>(head: &RequestHead, buf: &'a [u8]) -> Option<&'a [u8]> {
-    match head.form {
-        TargetForm::Absolute { authority } => Some(authority.of(buf)),
-        TargetForm::Origin | TargetForm::Authority | TargetForm::Asterisk => {
-            head.host.map(|s| s.of(buf))
-        }
-    }
 }
 
 /// Routes the request as its canonical spelling decides, forwarding the raw bytes when the
@@ -1656,7 +1649,7 @@ fn encode_for_client(
 ) -> Result<(), Break> {
     let vhost = &ex.cfg.vhosts[ex.vhost];
     let req = ex.request();
-    let host = request_host(req, &ex.log.head);
+    let host = req.authority().map(|s| s.of(&ex.log.head));
     let fallback = if host.is_some() {
         // Only a request without Host needs the server's own name.
         String::new()
