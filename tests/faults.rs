@@ -265,3 +265,53 @@ fn an_upgrade_answered_without_101_stays_http() {
     assert_eq!(read_response(&mut r, false).unwrap().text(), "no");
     assert_eq!(read_response(&mut r, false).unwrap().text(), "no");
 }
+
+#[test]
+fn an_endless_response_head_is_a_502_and_its_connection_is_dropped() {
+    let backend = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
+        for _ in 0..20_000 {
+            if s.write_all(b"X-Filler: yyyyyyyyyy\r\n").is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\n",
+        backend.addr.port()
+    ));
+    assert_eq!(proxy.get("/").status, 502);
+    assert_eq!(proxy.get("/").status, 502);
+    assert_eq!(
+        backend.accepted(),
+        2,
+        "the connection with half a head was not reused"
+    );
+}
+
+#[test]
+fn bytes_past_a_content_length_never_reach_the_next_client() {
+    // Connection 0 sends 5 bytes more than its Content-Length (a forged second response);
+    // every later connection answers honestly.
+    let backend = Scripted::start(|n, mut s| loop {
+        if read_head(&mut s).is_err() {
+            return;
+        }
+        let answer: &[u8] = if n == 0 {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhonest"
+        };
+        if s.write_all(answer).is_err() {
+            return;
+        }
+    });
+    let proxy = Proxy::start(&format!(
+        "ProxyPass / http://127.0.0.1:{}/\nProxySplice Off\n",
+        backend.addr.port()
+    ));
+    assert_eq!(proxy.get("/a").text(), "hello");
+    assert_eq!(proxy.get("/b").text(), "honest");
+    assert_eq!(backend.accepted(), 2);
+}
