@@ -327,6 +327,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn refuses_a_line_starting_at_max_head_however_split() {
+        // Found by the response_head fuzz target: a lone CR at the limit once skipped the
+        // field count that the whole line gets.
+        let mut input = b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: ".to_vec();
+        input.resize(MAX_HEAD - 2, b'x');
+        input.extend_from_slice(b"\r\n\rX");
+        assert_eq!(parse_err(&input), ResponseError::TooLarge);
+    }
+
     fn body(input: &[u8], method: Method) -> Result<ResponseBody, ResponseError> {
         response_body(input, &parse_ok(input), method)
     }

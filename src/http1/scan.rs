@@ -111,6 +111,12 @@ fn scan_lines(
     p: &mut HeadProgress,
 ) -> Result<Option<HeadEnd>, ScanError> {
     loop {
+        if p.line_start >= limits.total && buf.len() > p.line_start {
+            // A line starting at the limit is too large however it arrives; deciding this
+            // first keeps the verdict independent of where the bytes were split (a lone CR
+            // would otherwise skip the field checks that a whole line gets).
+            return Err(ScanError::TooLarge);
+        }
         let Some(lf) = memchr(b'\n', &buf[p.scanned..]).map(|i| p.scanned + i) else {
             p.scanned = buf.len();
             let partial = &buf[p.line_start..];

@@ -76,8 +76,14 @@ fn strip_url_prefix<'v>(subject: &'v [u8], url: &[u8]) -> Option<&'v [u8]> {
     if url.is_empty() || subject.len() < url.len() {
         return None;
     }
-    // Where the path of `url` begins: after `scheme://authority`, or 0 for a bare path.
-    let path_start = match url.windows(3).position(|w| w == b"://") {
+    // Where the path of `url` begins: after `scheme://authority`, or 0 for a bare path (which
+    // may itself hold a `://`, as in `/x://y`).
+    let scheme_end = if url.starts_with(b"/") {
+        None
+    } else {
+        url.windows(3).position(|w| w == b"://")
+    };
+    let path_start = match scheme_end {
         Some(i) => url[i + 3..]
             .iter()
             .position(|&b| b == b'/')
@@ -139,6 +145,18 @@ mod tests {
 
     fn rewritten(rules: &[ReverseRule], value: &str, view: &ClientView<'_>) -> Option<String> {
         rewrite(rules, value.as_bytes(), view).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn a_path_only_url_holding_a_scheme_separator_compares_with_case() {
+        // Found by the reverse fuzz target: `://` inside a bare path was taken for a scheme,
+        // and what came before it compared without case.
+        let rules = [rule("/p/", "/x://Y")];
+        assert_eq!(rewritten(&rules, "/x://y", &view(Some("front"))), None);
+        assert_eq!(
+            rewritten(&rules, "/x://Y", &view(Some("front"))).as_deref(),
+            Some("http://front/p/")
+        );
     }
 
     #[test]
