@@ -357,12 +357,16 @@ impl Spill {
         self.written - self.sent
     }
 
-    /// Sends what is pending to the socket `out` until it would block; returns the bytes sent
-    /// (`WouldBlock` only when none were).
+    /// Sends what is pending to the socket `out` until it would block, at most
+    /// `SEND_BUDGET` calls (a fast client must not keep the reactor to itself); returns the
+    /// bytes sent (`WouldBlock` only when none were).
     pub fn send_to(&mut self, out: std::os::fd::RawFd) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
         let mut total = 0;
-        while self.pending() > 0 {
+        for _ in 0..SEND_BUDGET {
+            if self.pending() == 0 {
+                break;
+            }
             let count = usize::try_from(self.pending()).unwrap_or(usize::MAX);
             match crate::sys::sendfile(out, self.file.as_raw_fd(), &mut self.sent, count) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -375,6 +379,9 @@ impl Spill {
         Ok(total)
     }
 }
+
+/// Most `sendfile` calls one `Spill::send_to` makes.
+const SEND_BUDGET: usize = 16;
 
 /// A pipe a body is spliced through: backend socket → pipe → client socket.
 /// Invariant: `held` bytes are in the pipe, at most `cap`.

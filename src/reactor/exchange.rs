@@ -37,6 +37,10 @@ use crate::proxy::path;
 use crate::proxy::reverse::{self, ClientView};
 use crate::proxy::route::{self, Decision};
 
+/// Most client reads one `pump_request` call makes (STYLE rule 8: every loop a peer drives
+/// has a budget); the connection's step budget then re-queues it.
+const PUMP_READS: usize = 16;
+
 /// Most request-body bytes queued for a backend that streams them (`ProxyRequestBuffering Off`,
 /// or past `ProxyRequestBufferSize`) before the client is no longer read.
 const REQUEST_STREAM_BUFFER: usize = 256 * 1024;
@@ -921,6 +925,7 @@ fn pump_request(
 ) -> Result<bool, Break> {
     let mut moved = false;
     let limit = ex.cfg.limits.request_body;
+    let mut reads = 0;
     loop {
         if matches!(ex.req_body, ReqBody::Done) {
             return Ok(moved);
@@ -987,6 +992,11 @@ fn pump_request(
         if !conn.ready.readable {
             return Ok(moved);
         }
+        if reads == PUMP_READS {
+            // The rest on the next step: a fast uploader must not keep the reactor.
+            return Ok(true);
+        }
+        reads += 1;
         let asked = sh.landing.len();
         match read_some(&mut conn.client, &mut conn.cin, &mut sh.landing) {
             Ok(0) => return Err(Break::Abort("client closed mid-request-body")),
