@@ -222,6 +222,8 @@ struct RunFigures {
     client_s: Vec<f64>,
     peak_kib: Vec<f64>,
     pool_peak_kib: f64,
+    /// Responses whose body went through a pipe (ProxySplice Auto): held in kernel memory.
+    spliced: u64,
     wall_s: f64,
     failures: usize,
 }
@@ -288,6 +290,12 @@ fn what_buffering_buys(out: &mut impl Write) -> io::Result<()> {
     )?;
     row(
         out,
+        "bodies spliced (held in pipes)",
+        on.spliced.to_string(),
+        off.spliced.to_string(),
+    )?;
+    row(
+        out,
         "failed or corrupt responses",
         on.failures.to_string(),
         off.failures.to_string(),
@@ -295,7 +303,8 @@ fn what_buffering_buys(out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "  With buffering each worker is free again as soon as its response is in spoonfeed's \
-         blocks;\n  without it a worker is held until its slow client has read everything, and \
+         blocks\n  (or, for bodies of 64 KiB and more, in a splice pipe: kernel memory, counted as \
+         occupancy);\n  without it a worker is held until its slow client has read everything, and \
          the other\n  clients queue for the {HEAVY_WORKERS} workers.\n"
     )?;
     Ok(())
@@ -374,6 +383,7 @@ fn slow_run(buffering: bool) -> io::Result<RunFigures> {
         client_s,
         peak_kib,
         pool_peak_kib,
+        spliced: json_number(&status, "spliced").unwrap_or(0),
         wall_s,
         failures,
     })
