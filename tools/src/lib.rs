@@ -1,9 +1,9 @@
 //! Tools bundled with spoonfeed.
 //!
 //! Owns the origin server ([`origin`]) that the proxy's integration tests, `spoonfeed demo` and the
-//! benchmark tools send traffic to, the load generator ([`loadgen`]), the pure core of the
-//! buffer-size sweep ([`sweep`]: its grid, status parsing, CSV, SVG plot and recommendation; the
-//! `bufsweep` driver that runs it is still to come), and three binaries: `origin`
+//! benchmark tools send traffic to, the load generator ([`loadgen`]), the buffer-size
+//! sweep ([`sweep`]: its grid, status parsing, CSV, SVG plot, recommendation and the driver that
+//! runs origin, spoonfeed and loadgen for each point), and four binaries: `bufsweep`, `origin`
 //! (the server as a process), `loadgen` (the load generator, closed or open loop, with slow
 //! readers and verified responses) and `slow-client` (clients that read at a fixed rate, for
 //! `scripts/slow-clients.sh`). Nothing here depends on the proxy, so the proxy is always

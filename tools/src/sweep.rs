@@ -7,8 +7,10 @@
 //! needs no socket, process or clock, so all of it is tested here without starting anything:
 //! [`grid`] (axes, parsing, order, configuration text), [`status`] (the status endpoint's JSON),
 //! [`row`] (rows and CSV), [`json`] (a small JSON reader the driver may use for other answers too), [`svg`] (the plot), [`recommend`](mod@recommend) (the answer in words)
-//! and [`units`] (sizes, rates and times, read and printed). It must not do I/O.
+//! and [`units`] (sizes, rates and times, read and printed). It must not do I/O, except in
+//! [`driver`], which runs the points (processes, sockets, files) and reads the command line.
 
+pub mod driver;
 pub mod grid;
 pub mod json;
 pub mod recommend;
