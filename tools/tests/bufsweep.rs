@@ -351,8 +351,9 @@ fn sweeps_two_points_against_spoonfeed_and_writes_csv_svg_and_a_recommendation()
         ] {
             assert!(number(positive) > 0.0, "{positive} in {line}");
         }
-        // 128 KiB at 1 MiB/s takes at least 1/8 s to read.
-        assert!(number("completion_p50_us") >= 120_000.0, "{line}");
+        // 128 KiB at 1 MiB/s takes 1/8 s to read; loadgen's token bucket lets a burst of up
+        // to 64 KiB through at once, so at least the other 64 KiB take 1/16 s.
+        assert!(number("completion_p50_us") >= 60_000.0, "{line}");
         assert!(field("note").contains("origin_hold_p99_us="), "{line}");
     }
     let plot = std::fs::read_to_string(&svg).unwrap();

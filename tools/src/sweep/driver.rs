@@ -731,7 +731,7 @@ impl Drop for Spoonfeed {
 
 /// A port free on 127.0.0.1 a moment ago: the system picks it, and it is released for spoonfeed
 /// to bind (which may lose a race; [`start_spoonfeed`] retries).
-fn free_port() -> io::Result<u16> {
+pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
