@@ -20,7 +20,7 @@ use super::reply::{After, Failure};
 use super::token::{Kind, Token};
 use super::tunnel::Tunnel;
 use super::{Ready, Shared};
-use crate::buf::{Chain, Exhausted, Spill};
+use crate::buf::{Chain, Exhausted, Spill, MAX_READ_BLOCKS};
 use crate::config::{BackendId, Config, LogLevel, SpliceMode, ViaSetting};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
@@ -1196,10 +1196,12 @@ fn read_backend(
     }
     let bc = &mut sh.backends.conns[b];
     let block = sh.pool.block_size();
-    // Bodies of every kind are read a block at a time (never just the bytes still due), so
-    // that a short read tells the socket is drained; bytes past the end of a body are cut off
-    // and make the connection unusable.
-    let result = conn.cout.read_from(&mut sh.pool, &mut bc.stream, block);
+    // Bodies of every kind are read up to several blocks at a time (never just the bytes
+    // still due), so that a short read tells the socket is drained; bytes past the end of a
+    // body are cut off and make the connection unusable. A streamed response reads a block.
+    let room = ex.resp_limit.saturating_sub(conn.cout.len()).max(block);
+    let limit = room.min(MAX_READ_BLOCKS * block);
+    let result = conn.cout.read_from(&mut sh.pool, &mut bc.stream, limit);
     match result {
         Ok((0, _)) => match ex.resp {
             Resp::Body(RespBody::UntilClose) => {
@@ -1324,16 +1326,26 @@ fn body_in_tail(
             }
         }
         Resp::Body(RespBody::Chunked(dec)) => {
-            let bytes = conn.cout.tail_bytes(n);
+            // The bytes just read may span blocks: they are validated a block at a time.
             let mut used = 0;
-            while used < n && !dec.is_done() {
-                let d = dec
-                    .decode(&bytes[used..])
-                    .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
-                used += d.consumed;
-                if d.consumed == 0 {
-                    break;
+            let mut bad = false;
+            conn.cout.for_tail(n, |bytes| {
+                let mut off = 0;
+                while off < bytes.len() && !dec.is_done() {
+                    match dec.decode(&bytes[off..]) {
+                        Ok(d) if d.consumed > 0 => off += d.consumed,
+                        Ok(_) => break,
+                        Err(_) => {
+                            bad = true;
+                            break;
+                        }
+                    }
                 }
+                used += off;
+                !bad && !dec.is_done() && off == bytes.len()
+            });
+            if bad {
+                return Err(Break::Abort("invalid chunked framing from backend"));
             }
             if dec.is_done() {
                 let extra = n - used;

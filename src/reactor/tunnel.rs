@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::conn::{read_some, Conn, Phase};
 use super::Shared;
-use crate::buf::Chain;
+use crate::buf::{Chain, MAX_READ_BLOCKS};
 
 /// Most bytes held for either direction before the sender is no longer read.
 const TUNNEL_BUFFER: usize = 256 * 1024;
@@ -123,8 +123,8 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
     // Backend → client.
     if !t.backend_done && conn.cout.len() < TUNNEL_BUFFER && bc.ready.readable {
         if sh.pool.can_fill() {
-            let block = sh.pool.block_size();
-            match conn.cout.read_from(&mut sh.pool, &mut bc.stream, block) {
+            let limit = MAX_READ_BLOCKS * sh.pool.block_size();
+            match conn.cout.read_from(&mut sh.pool, &mut bc.stream, limit) {
                 Ok((0, _)) => {
                     t.backend_done = true;
                     moved = true;
