@@ -4,7 +4,7 @@
 //! benchmark tools send traffic to, the load generator ([`loadgen`]), the buffer-size
 //! sweep ([`sweep`]: its grid, status parsing, CSV, SVG plot, recommendation and the driver that
 //! runs origin, spoonfeed and loadgen for each point), the side-by-side comparison with nginx
-//! and HAProxy ([`compare`]), and five binaries: `bufsweep`, `compare`, `origin`
+//! and HAProxy ([`compare`]), the processes they start ([`process`]), and five binaries: `bufsweep`, `compare`, `origin`
 //! (the server as a process), `loadgen` (the load generator, closed or open loop, with slow
 //! readers and verified responses) and `slow-client` (clients that read at a fixed rate, for
 //! `scripts/slow-clients.sh`). Nothing here depends on the proxy, so the proxy is always
@@ -14,4 +14,5 @@
 pub mod compare;
 pub mod loadgen;
 pub mod origin;
+pub mod process;
 pub mod sweep;

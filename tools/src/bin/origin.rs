@@ -55,19 +55,7 @@ enum Command {
 /// Bytes in `value`, written N, Nk or Nm (KiB, MiB; either case), from 1 to
 /// [`MAX_SEND_BUFFER`].
 fn parse_size(value: &str) -> Option<usize> {
-    let (digits, unit) = match value.as_bytes().last()? {
-        b'k' | b'K' => (&value[..value.len() - 1], 1 << 10),
-        b'm' | b'M' => (&value[..value.len() - 1], 1 << 20),
-        _ => (value, 1),
-    };
-    if !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    digits
-        .parse::<usize>()
-        .ok()?
-        .checked_mul(unit)
-        .filter(|&size| size > 0 && size <= MAX_SEND_BUFFER)
+    spoonfeed_tools::loadgen::args::parse_size(value, MAX_SEND_BUFFER as u64).map(|n| n as usize)
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {

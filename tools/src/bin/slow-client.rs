@@ -136,20 +136,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
 
 /// `N`, `Nk`, `Nm` or `Ng` bytes per second, 1024-based; zero is refused.
 fn parse_rate(text: &str) -> Option<u64> {
-    let (digits, unit) = match text.as_bytes().last()?.to_ascii_lowercase() {
-        b'k' => (&text[..text.len() - 1], 1 << 10),
-        b'm' => (&text[..text.len() - 1], 1 << 20),
-        b'g' => (&text[..text.len() - 1], 1 << 30),
-        _ => (text, 1),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits
-        .parse::<u64>()
-        .ok()?
-        .checked_mul(unit)
-        .filter(|&rate| rate > 0)
+    spoonfeed_tools::loadgen::args::parse_size(text, u64::MAX)
 }
 
 /// How one client ended.

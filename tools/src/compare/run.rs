@@ -20,7 +20,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Command as Process, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use super::report::Sample;
 use crate::loadgen::args::{Load, Output};
 use crate::loadgen::{self, Plan};
 use crate::origin::{Origin, OriginConfig};
-use crate::sweep::driver::{free_port, peak_rss};
+use crate::process::{children, free_port, output_tail, peak_rss, Managed};
 
 /// How long a proxy has to answer after it is started.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -421,7 +421,7 @@ impl Runner {
                 .spawn()
                 .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
             let mut proxy = Proxy {
-                child,
+                process: Managed::new(child),
                 target,
                 addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             };
@@ -430,7 +430,7 @@ impl Runner {
                 Err(e) => {
                     last_error = format!(
                         "{target} did not start: {e}{} (configuration in {})",
-                        output_tail(&output),
+                        output_tail(&output, "it", OUTPUT_TAIL_LINES),
                         config.display()
                     )
                 }
@@ -464,10 +464,9 @@ fn settled_busy(origin: &Origin, requests: u64) -> crate::origin::BusySummary {
     }
 }
 
-/// A running proxy. Killed and reaped when dropped, nginx's worker too, so no path out of a
-/// run leaves one behind; [`Proxy::stop`] stops it gently first.
+/// A running proxy (stopped or killed, nginx's worker too, with its guard).
 struct Proxy {
-    child: Child,
+    process: Managed,
     target: Target,
     addr: SocketAddr,
 }
@@ -476,8 +475,8 @@ impl Proxy {
     /// The process that serves: nginx's worker, else the process started.
     fn rss_pid(&self) -> Option<u32> {
         match self.target {
-            Target::Nginx => children(self.child.id()).into_iter().next(),
-            _ => Some(self.child.id()),
+            Target::Nginx => children(self.process.id()).into_iter().next(),
+            _ => Some(self.process.id()),
         }
     }
 
@@ -485,7 +484,7 @@ impl Proxy {
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Ok(Some(exit)) = self.child.try_wait() {
+            if let Some(exit) = self.process.exited() {
                 return Err(format!("it exited at start ({exit})"));
             }
             let error = match probe(self.addr, "/bytes/1", 1) {
@@ -502,73 +501,10 @@ impl Proxy {
         }
     }
 
-    /// SIGTERM, then up to [`STOP_TIMEOUT`] for it to exit; the drop kills it if it has not.
-    fn stop(mut self) {
-        if signal("-TERM", self.child.id()) {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                thread::sleep(POLL_EVERY);
-            }
-        }
+    /// SIGTERM, then up to [`STOP_TIMEOUT`] for it to exit; the guard kills it if it has not.
+    fn stop(self) {
+        self.process.stop(STOP_TIMEOUT);
     }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // nginx's worker outlives a killed master: kill it first.
-            for pid in children(self.child.id()) {
-                signal("-KILL", pid);
-            }
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends a signal with `kill(1)`; whether it was sent.
-fn signal(which: &str, pid: u32) -> bool {
-    Process::new("kill")
-        .args([which, &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The child processes of `pid` (`pgrep -P`); none when pgrep is missing.
-fn children(pid: u32) -> Vec<u32> {
-    Process::new("pgrep")
-        .args(["-P", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map(|out| {
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .filter_map(|w| w.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The last lines of a proxy's output, indented, for an error message.
-fn output_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..];
-    tail.iter().fold(String::new(), |mut out, line| {
-        if out.is_empty() {
-            out.push_str("; it said:");
-        }
-        out.push_str("\n    ");
-        out.push_str(line);
-        out
-    })
 }
 
 /// GETs `target` from `addr` on a connection of its own, read to EOF, and checks the answer is

@@ -46,12 +46,14 @@
 //! kernel does not absorb the response: what the slow reader has not read yet stays in
 //! spoonfeed, which is what the sweep measures.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Command as Process, Stdio};
+
+pub use crate::process::{free_port, parse_vm_hwm, peak_rss};
+use crate::process::{output_tail, Managed};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -586,11 +588,11 @@ fn measure(settings: &Settings, point: &Point, dir: &Path) -> Result<Row, String
     if !is_settled {
         notes.push("the origin's busy times had not caught up with the clients".to_string());
     }
-    let rss_bytes = peak_rss(proxy.child.id()).unwrap_or_else(|e| {
+    let rss_bytes = peak_rss(proxy.process.id()).unwrap_or_else(|e| {
         notes.push(format!("no VmHWM: {e}"));
         0
     });
-    proxy.stop();
+    proxy.process.stop(STOP_TIMEOUT);
     origin.shutdown();
     Ok(row(
         point,
@@ -690,51 +692,10 @@ fn row(
     }
 }
 
-/// A running spoonfeed. Killed and reaped when dropped, so no path out of a point leaves one
-/// behind; [`Spoonfeed::stop`] stops it gently first.
+/// A running spoonfeed (stopped or killed with its guard).
 struct Spoonfeed {
-    child: Child,
+    process: Managed,
     addr: SocketAddr,
-}
-
-impl Spoonfeed {
-    /// SIGTERM (through `kill(1)`: this crate makes no libc calls), then up to
-    /// [`STOP_TIMEOUT`] for it to drain and exit; the drop kills it if it has not.
-    fn stop(mut self) {
-        let is_signalled = Process::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if is_signalled {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                thread::sleep(POLL_EVERY);
-            }
-        }
-    }
-}
-
-impl Drop for Spoonfeed {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// A port free on 127.0.0.1 a moment ago: the system picks it, and it is released for spoonfeed
-/// to bind (which may lose a race; [`start_spoonfeed`] retries).
-pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }
 
 fn start_spoonfeed(
@@ -764,12 +725,17 @@ fn start_spoonfeed(
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", settings.spoonfeed.display()))?;
         let mut proxy = Spoonfeed {
-            child,
+            process: Managed::new(child),
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         };
         match wait_ready(&mut proxy) {
             Ok(()) => return Ok(proxy),
-            Err(e) => last_error = format!("{e}{}", output_tail(&output)),
+            Err(e) => {
+                last_error = format!(
+                    "{e}{}",
+                    output_tail(&output, "spoonfeed", OUTPUT_TAIL_LINES)
+                )
+            }
         }
     }
     Err(last_error)
@@ -779,7 +745,7 @@ fn start_spoonfeed(
 fn wait_ready(proxy: &mut Spoonfeed) -> Result<(), String> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        if let Ok(Some(exit)) = proxy.child.try_wait() {
+        if let Some(exit) = proxy.process.exited() {
             return Err(format!("spoonfeed exited at start ({exit})"));
         }
         let error = match get_status(proxy.addr) {
@@ -794,21 +760,6 @@ fn wait_ready(proxy: &mut Spoonfeed) -> Result<(), String> {
         }
         thread::sleep(POLL_EVERY);
     }
-}
-
-/// The last lines of spoonfeed's output, indented, for an error message.
-fn output_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..];
-    let mut out = String::new();
-    if !tail.is_empty() {
-        out.push_str("; spoonfeed said:");
-        for line in tail {
-            let _ = write!(out, "\n    {line}");
-        }
-    }
-    out
 }
 
 /// GETs the status endpoint's JSON over a connection of its own, read to EOF.
@@ -870,23 +821,5 @@ fn settled_origin(origin: &Origin, requests: u64) -> (OriginStats, bool) {
             return (stats, false);
         }
         thread::sleep(POLL_EVERY);
-    }
-}
-
-/// The peak resident set size of process `pid`: `VmHWM` from `/proc/PID/status`, in bytes.
-pub fn peak_rss(pid: u32) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/status");
-    let text = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    parse_vm_hwm(&text).ok_or_else(|| format!("{path} has no VmHWM line"))
-}
-
-/// The `VmHWM:   1234 kB` line of a `/proc/PID/status` text, in bytes.
-pub fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let mut words = line["VmHWM:".len()..].split_whitespace();
-    let kib: u64 = words.next()?.parse().ok()?;
-    match words.next() {
-        Some("kB") => kib.checked_mul(1024),
-        _ => None,
     }
 }
