@@ -163,12 +163,10 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// How long the exchange may go without progress in its current state.
+    /// How long the exchange may go without progress in its current state, once a backend is
+    /// involved (a held body lives under [`Exchange::hold_deadline`]).
     pub fn timeout(&self, client_timeout: Duration) -> Duration {
         let params = &self.cfg.backends[self.backend_id].params;
-        if self.holding {
-            return client_timeout;
-        }
         match (&self.resp, self.backend_link_connecting()) {
             (_, true) => params.connect_timeout,
             (Resp::Done { .. } | Resp::Upgraded, false) => client_timeout,
@@ -1769,22 +1767,7 @@ fn finish_if_done(
     if let Some(pipe) = conn.pipe.take() {
         sh.pipes.give(pipe);
     }
-    let t = |at: Option<Instant>, from: Option<Instant>| Some(at?.saturating_duration_since(from?));
-    let backend = BackendLog {
-        name: &ex.cfg.backends[ex.backend_id].name,
-        addr: ex.backend_addr,
-        status: (ex.status != 0).then_some(ex.status),
-        connect: t(ex.t_connected, Some(ex.t_connect)),
-        first_byte: t(ex.t_first, ex.t_req),
-        hold: t(ex.t_release, ex.t_req),
-        last_byte: t(ex.t_last, ex.t_req),
-        drain: t(Some(sh.now), ex.t_first),
-        saved: t(Some(sh.now), ex.t_release),
-        peak: ex.peak as u64,
-        held_at_release: ex.held_at_release as u64,
-        send_queue: ex.send_queue,
-        head: ex.resp_head.as_ref(),
-    };
+    let backend = backend_log(&ex, Some(sh.now));
     record_timeline(&ex, sh);
     let next_keep = ex.keep_alive && matches!(ex.req_body, ReqBody::Done);
     conn.exchanges += 1;
@@ -1803,6 +1786,27 @@ fn finish_if_done(
     }
 }
 
+/// The backend's side of the exchange for the access log; `done` is when the client took the
+/// last byte (`None` for a switch to a tunnel, which has no such moment).
+fn backend_log(ex: &Exchange, done: Option<Instant>) -> BackendLog<'_> {
+    let t = |at: Option<Instant>, from: Option<Instant>| Some(at?.saturating_duration_since(from?));
+    BackendLog {
+        name: &ex.cfg.backends[ex.backend_id].name,
+        addr: ex.backend_addr,
+        status: (ex.status != 0).then_some(ex.status),
+        connect: t(ex.t_connected, Some(ex.t_connect)),
+        first_byte: t(ex.t_first, ex.t_req),
+        hold: t(ex.t_release, ex.t_req),
+        last_byte: t(ex.t_last, ex.t_req),
+        drain: t(done, ex.t_first),
+        saved: t(done, ex.t_release),
+        peak: ex.peak as u64,
+        held_at_release: ex.held_at_release as u64,
+        send_queue: ex.send_queue,
+        head: ex.resp_head.as_ref(),
+    }
+}
+
 /// The exchange switched protocols: it is logged as a `101`, and its backend connection goes
 /// on as one end of a tunnel.
 fn into_tunnel(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared) -> Phase {
@@ -1812,22 +1816,7 @@ fn into_tunnel(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared) -> Phase
         .expect("a switched exchange has its backend");
     ex.bout.clear(&mut sh.pool);
     sh.metrics.count_status(101);
-    let t = |at: Option<Instant>, from: Option<Instant>| Some(at?.saturating_duration_since(from?));
-    let log = BackendLog {
-        name: &ex.cfg.backends[ex.backend_id].name,
-        addr: ex.backend_addr,
-        status: Some(101),
-        connect: t(ex.t_connected, Some(ex.t_connect)),
-        first_byte: t(ex.t_first, ex.t_req),
-        hold: None,
-        last_byte: None,
-        drain: None,
-        saved: None,
-        peak: 0,
-        held_at_release: 0,
-        send_queue: None,
-        head: ex.resp_head.as_ref(),
-    };
+    let log = backend_log(&ex, None);
     conn.exchanges += 1;
     conn.log_exchange(&ex.log, ex.vhost, 101, 0, Some(log), sh);
     let idle = ex.cfg.backends[ex.backend_id].params.timeout;
