@@ -76,6 +76,7 @@ fn defaults_are_the_issue_s_workloads_on_every_target_pinned_0_and_1() {
     assert_eq!(o.pin, Pin::Cpus { proxy: 0, load: 1 });
     assert_eq!(o.output, Output::Table);
     assert_eq!((o.spoonfeed, o.nginx, o.haproxy), (None, None, None));
+    assert!(o.verifies_checksum);
 }
 
 #[test]
@@ -83,7 +84,7 @@ fn reads_every_option_in_both_spellings() {
     let o = options(
         "--workloads=1k@16,slow:64k@4/1m --targets haproxy,direct --rounds 5 --duration=2.5 \
          --warmup 0 --sndbuf 128k --rcvbuf=8k --pin 1,0 --spoonfeed ./sf --nginx=/x/nginx \
-         --haproxy /y/haproxy --csv",
+         --haproxy /y/haproxy --csv --no-checksum",
     );
     assert_eq!(
         o.workloads,
@@ -107,6 +108,7 @@ fn reads_every_option_in_both_spellings() {
     assert_eq!(o.nginx, Some(PathBuf::from("/x/nginx")));
     assert_eq!(o.haproxy, Some(PathBuf::from("/y/haproxy")));
     assert_eq!(o.output, Output::Csv);
+    assert!(!o.verifies_checksum);
     assert_eq!(options("--pin off --json").pin, Pin::Off);
     assert_eq!(options("--json").output, Output::Json);
 }
@@ -145,6 +147,7 @@ fn refuses_bad_arguments_with_a_reason_naming_the_flag() {
         ("--pin a,b", "--pin"),
         ("--json --csv", "at most one of --json and --csv"),
         ("--json=1", "--json takes no value"),
+        ("--no-checksum=yes", "--no-checksum takes no value"),
     ] {
         let err = refusal(args);
         assert!(err.contains(culprit), "{args:?}: {err:?} lacks {culprit:?}");

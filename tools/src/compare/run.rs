@@ -186,6 +186,7 @@ pub struct Runner {
     warmup: Duration,
     slow_sndbuf: u64,
     slow_rcvbuf: usize,
+    verifies_checksum: bool,
     /// Where configurations and proxies' output go: mode 0755, since nginx's worker runs
     /// unprivileged and must reach it. Removed by [`Runner::shutdown`] unless `is_kept`.
     work_dir: PathBuf,
@@ -239,6 +240,7 @@ impl Runner {
             warmup: options.warmup,
             slow_sndbuf: options.slow_sndbuf,
             slow_rcvbuf: options.slow_rcvbuf as usize,
+            verifies_checksum: options.verifies_checksum,
             work_dir,
         })
     }
@@ -325,6 +327,7 @@ impl Runner {
         plan.load = Load::Closed;
         plan.output = Output::Csv;
         plan.is_progress_forced = false;
+        plan.verifies_checksum = self.verifies_checksum;
         match workload {
             Workload::Closed { .. } => {
                 plan.duration = Some(self.duration);

@@ -66,9 +66,12 @@ slow readers:
 
 verification (every response):
   --expect-status N    the status every response must have (default 200)
+  --no-checksum        do not hash bodies: for large responses at high rates, where the
+                       hashing (about 1 GiB/s on one core) and not the server would bound
+                       the rate. Status and length are still checked.
   Also checked: the body's length (Content-Length, or the chunked framing decoded), and,
-  when the response carries X-Checksum (as the bundled origin's /bytes/N does), the body's
-  FNV-1a checksum.
+  when the response carries X-Checksum (as the bundled origin's /bytes/N does) and
+  --no-checksum is not given, the body's FNV-1a checksum.
 
 output (on stdout; the exit status is 0 when no exchange failed, 1 otherwise, 2 for usage):
   (default)            a human summary
@@ -126,6 +129,8 @@ pub struct Plan {
     pub rcvbuf: Option<usize>,
     /// Invariant: `100..=599`.
     pub expect_status: u16,
+    /// Whether bodies carrying `X-Checksum` are hashed and compared (not with `--no-checksum`).
+    pub verifies_checksum: bool,
     /// Invariant: at least one of `duration` and `requests` is `Some`; both non-zero.
     pub duration: Option<Duration>,
     pub requests: Option<u64>,
@@ -170,6 +175,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
     let mut read_rate = None;
     let mut rcvbuf = None;
     let mut expect_status = 200;
+    let mut verifies_checksum = true;
     let mut duration = None;
     let mut requests = None;
     let mut warmup = Duration::ZERO;
@@ -248,6 +254,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 output = Some(wanted);
             }
             "--progress" => is_progress_forced = true,
+            "--no-checksum" => verifies_checksum = false,
             other if other.starts_with('-') => {
                 return Err(format!("unknown option {other:?} (see --help)"))
             }
@@ -269,6 +276,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         read_rate,
         rcvbuf,
         expect_status,
+        verifies_checksum,
         duration,
         requests,
         warmup,
@@ -371,6 +379,7 @@ mod tests {
         assert_eq!(plan.duration, Some(DEFAULT_DURATION));
         assert_eq!(plan.requests, None);
         assert_eq!(plan.expect_status, 200);
+        assert!(plan.verifies_checksum);
         assert_eq!(plan.output, Output::Human);
         assert_eq!(
             plan.request(),
@@ -399,6 +408,7 @@ mod tests {
             "--timeout=2",
             "--csv",
             "--progress",
+            "--no-checksum",
             "http://example.org",
         ]);
         assert_eq!((plan.connections, plan.pipeline), (16, 4));
@@ -411,6 +421,7 @@ mod tests {
         assert_eq!(plan.timeout, Duration::from_secs(2));
         assert_eq!(plan.output, Output::Csv);
         assert!(plan.is_progress_forced);
+        assert!(!plan.verifies_checksum);
         assert_eq!(
             (plan.authority.as_str(), plan.target.as_str()),
             ("example.org:80", "/")

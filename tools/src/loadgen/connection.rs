@@ -116,14 +116,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(token: Token, read_rate: Option<u64>) -> Connection {
+    pub fn new(token: Token, read_rate: Option<u64>, verifies_checksum: bool) -> Connection {
         Connection {
             token,
             phase: Phase::Closed,
             out: Vec::new(),
             written: 0,
             in_flight: VecDeque::new(),
-            parser: ResponseParser::new(),
+            parser: ResponseParser::verifying(verifies_checksum),
             bucket: read_rate
                 .map(|rate| TokenBucket::new(rate, capacity_for(rate), Duration::ZERO)),
             registered: None,
@@ -360,7 +360,7 @@ impl Connection {
         self.registered = None;
         self.out.clear();
         self.written = 0;
-        self.parser = ResponseParser::new();
+        self.parser = ResponseParser::verifying(self.parser.verifies_checksum());
     }
 
     /// Registers or reregisters for what the phase needs, only when that changed.

@@ -107,7 +107,7 @@ pub fn run(plan: &Plan, addr: SocketAddr) -> io::Result<Report> {
         request: plan.request(),
         poll: Poll::new()?,
         conns: (0..plan.connections)
-            .map(|idx| Connection::new(Token(idx), plan.read_rate))
+            .map(|idx| Connection::new(Token(idx), plan.read_rate, plan.verifies_checksum))
             .collect(),
         start,
         measure_start,

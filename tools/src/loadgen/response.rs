@@ -152,6 +152,9 @@ pub struct ResponseParser {
     head: Vec<u8>,
     info: Head,
     checksum: Checksum,
+    /// Whether bodies are hashed and compared with `X-Checksum` (`--no-checksum` turns it
+    /// off when the hashing, not the server, would bound the rate).
+    verifies_checksum: bool,
     body_bytes: u64,
 }
 
@@ -163,13 +166,25 @@ impl Default for ResponseParser {
 
 impl ResponseParser {
     pub fn new() -> ResponseParser {
+        ResponseParser::verifying(true)
+    }
+
+    /// A parser that checks status and length always, and the body's checksum only when
+    /// `verifies_checksum`.
+    pub fn verifying(verifies_checksum: bool) -> ResponseParser {
         ResponseParser {
             phase: Phase::Head,
             head: Vec::new(),
             info: Head::default(),
             checksum: Checksum::new(),
+            verifies_checksum,
             body_bytes: 0,
         }
+    }
+
+    /// Whether bodies are checksummed.
+    pub fn verifies_checksum(&self) -> bool {
+        self.verifies_checksum
     }
 
     /// Whether no byte of a response has arrived since the last whole one.
@@ -255,7 +270,9 @@ impl ResponseParser {
     }
 
     fn on_body(&mut self, bytes: &[u8]) {
-        self.checksum.update(bytes);
+        if self.verifies_checksum {
+            self.checksum.update(bytes);
+        }
         self.body_bytes += bytes.len() as u64;
     }
 
@@ -264,7 +281,10 @@ impl ResponseParser {
         let response = Response {
             status: self.info.status,
             body_bytes: self.body_bytes,
-            expected_checksum: self.info.expected_checksum,
+            expected_checksum: self
+                .info
+                .expected_checksum
+                .filter(|_| self.verifies_checksum),
             checksum: self.checksum.finish(),
             is_close: self.info.is_close,
         };
@@ -579,6 +599,25 @@ mod tests {
             Err(ErrorKind::Checksum)
         );
         assert_eq!(response(200, b"abc", None, false).verify(200), Ok(()));
+    }
+
+    #[test]
+    fn without_checksums_a_wrong_body_passes_but_a_short_one_does_not() {
+        let sum = to_hex(checksum(b"abd"));
+        let wire = format!("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Checksum: {sum}\r\n\r\nabc");
+        let mut parser = ResponseParser::verifying(false);
+        let (used, done) = parser.feed(wire.as_bytes()).expect("well-formed");
+        assert_eq!(used, wire.len());
+        let done = done.expect("the body is whole");
+        assert!(!done.is_checksummed());
+        assert_eq!(done.verify(200), Ok(()));
+        let mut checking = ResponseParser::new();
+        let (_, done) = checking.feed(wire.as_bytes()).expect("well-formed");
+        let failure = done.expect("the body is whole").verify(200);
+        assert_eq!(failure.map_err(|f| f.kind), Err(ErrorKind::Checksum));
+        let mut parser = ResponseParser::verifying(false);
+        assert!(parser.feed(&wire.as_bytes()[..wire.len() - 1]).is_ok());
+        assert_eq!(parser.on_eof().map_err(|f| f.kind), Err(ErrorKind::Length));
     }
 
     #[test]
