@@ -41,6 +41,7 @@ fn backend_request(head: &RequestHead) -> BackendRequest<'_> {
             client_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 42)),
             host: head.host.map(|h| h.of(BROWSER_REQUEST)),
             server: b"www.example.com",
+            proto: b"https",
         }),
         via: ViaMode::On,
         via_by: b"www.example.com:80",

@@ -50,6 +50,7 @@ fn vhost_with(rules: usize) -> Vhost {
         via: ViaSetting::Off,
         proxy_requests: false,
         access_logs: Vec::new(),
+        tls: None,
         origin: None,
     }
 }

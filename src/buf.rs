@@ -410,6 +410,28 @@ impl Spill {
         self.written - self.sent
     }
 
+    /// Copies pending bytes into `buf` without marking them sent (for a TLS connection, which
+    /// seals them before they go out); `Ok(0)` only when none are pending or `buf` is empty.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = buf
+            .len()
+            .min(usize::try_from(self.pending()).unwrap_or(usize::MAX));
+        loop {
+            match self.file.read_at(&mut buf[..want], self.sent) {
+                Ok(0) if want > 0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Marks `n` pending bytes sent. Invariant kept: at most [`Spill::pending`].
+    pub fn advance(&mut self, n: usize) {
+        assert!(n as u64 <= self.pending(), "advance past what was written");
+        self.sent += n as u64;
+    }
+
     /// Sends what is pending to the socket `out` until it would block, at most
     /// `SEND_BUDGET` calls (a fast client must not keep the reactor to itself); returns the
     /// bytes sent (`WouldBlock` only when none were).

@@ -17,6 +17,7 @@ pub mod proxy;
 mod reactor;
 pub mod server;
 mod sys;
+pub mod tls;
 
 pub use server::Server;
 

@@ -312,6 +312,15 @@ pub struct ReactorMetrics {
     pub spliced: Counter,
     /// Connections switched to another protocol (`101`) and tunnelled.
     pub tunnels: Counter,
+    /// TLS handshakes completed.
+    pub tls_handshakes: Counter,
+    /// TLS handshakes that resumed an earlier session (ticket or session ID).
+    pub tls_resumed: Counter,
+    /// TLS handshakes that failed (bad ClientHello, no common protocol or suite, no
+    /// certificate for the name, an alert from the client).
+    pub tls_handshake_failures: Counter,
+    /// TLS sessions broken after the handshake (a bad record, an alert).
+    pub tls_errors: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
     /// Request bodies held partly in a temporary file.
@@ -371,6 +380,10 @@ impl ReactorMetrics {
             streamed: Counter::default(),
             spliced: Counter::default(),
             tunnels: Counter::default(),
+            tls_handshakes: Counter::default(),
+            tls_resumed: Counter::default(),
+            tls_handshake_failures: Counter::default(),
+            tls_errors: Counter::default(),
             spilled_responses: Counter::default(),
             spilled_requests: Counter::default(),
             spilled_bytes: Counter::default(),
@@ -427,7 +440,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 20] = [
+const COUNTERS: [Scalar<Counter>; 24] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -525,6 +538,30 @@ const COUNTERS: [Scalar<Counter>; 20] = [
         name: "spoonfeed_tunnels_total",
         help: "Connections switched to another protocol (101, WebSocket) and tunnelled.",
         field: |m| &m.tunnels,
+    },
+    Scalar {
+        key: "tls_handshakes",
+        name: "spoonfeed_tls_handshakes_total",
+        help: "TLS handshakes completed.",
+        field: |m| &m.tls_handshakes,
+    },
+    Scalar {
+        key: "tls_resumed",
+        name: "spoonfeed_tls_resumed_total",
+        help: "TLS handshakes that resumed an earlier session.",
+        field: |m| &m.tls_resumed,
+    },
+    Scalar {
+        key: "tls_handshake_failures",
+        name: "spoonfeed_tls_handshake_failures_total",
+        help: "TLS handshakes that failed (logged with the alert at level info).",
+        field: |m| &m.tls_handshake_failures,
+    },
+    Scalar {
+        key: "tls_errors",
+        name: "spoonfeed_tls_errors_total",
+        help: "TLS sessions broken after the handshake (a bad record or an alert).",
+        field: |m| &m.tls_errors,
     },
     Scalar {
         key: "spliced",

@@ -90,6 +90,7 @@ pub fn check(input: &[u8]) {
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             host: head.host.map(|h| h.of(input)),
             server: b"proxy",
+            proto: b"https",
         }),
         via: ViaMode::Full,
         via_by: b"proxy:80",

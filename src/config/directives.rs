@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::lexer::{Line, Node};
 use super::parse::Parser;
-use super::{buffering, logs, proxy, server};
+use super::{buffering, logs, proxy, server, ssl};
 
 /// Where a directive may appear (Apache's "Context").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,8 +71,9 @@ pub static DIRECTIVES: &[Directive] = &[
         unit: "",
         description: "An address and port to accept client connections on; repeat it for \
             more. A bare port listens on 0.0.0.0 (all IPv4 addresses; write `[::]:PORT` for \
-            IPv6). Port 0 lets the system pick a free port. `https` listeners arrive with the \
-            TLS issue.",
+            IPv6). Port 0 lets the system pick a free port. Without a protocol, port 443 \
+            speaks https and every other port http (as Apache); an https listener terminates \
+            TLS with the certificate of the virtual host its client's SNI name selects.",
         min_args: 1,
         max_args: 2,
         apply: Apply::Directive(server::listen),
@@ -225,7 +226,10 @@ pub static DIRECTIVES: &[Directive] = &[
         context: Context::ServerAndVhost,
         unit: "",
         description: "Adds X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Server to \
-            requests sent to backends.",
+            requests sent to backends (each appended to the client's list), and \
+            X-Forwarded-Proto: http or https, the scheme of the listener the request came in \
+            on (the client's own X-Forwarded-Proto is dropped, so a plain client cannot claim \
+            TLS).",
         min_args: 1,
         max_args: 1,
         apply: Apply::Directive(proxy::proxy_add_headers),
@@ -600,6 +604,62 @@ pub static DIRECTIVES: &[Directive] = &[
         max_args: 3,
         apply: Apply::Directive(logs::custom_log),
     },
+    Directive {
+        name: "SSLEngine",
+        syntax: "SSLEngine On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "On makes this server offer TLS on https listeners, with its \
+            SSLCertificateFile; a virtual host that does not say takes the main server's \
+            setting. The client's SNI name selects the virtual host (as Host does), \
+            and that host's certificate is sent; a client without SNI gets the first host for \
+            the address. A request whose Host names another virtual host than its SNI name \
+            is answered 421.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_engine),
+    },
+    Directive {
+        name: "SSLCertificateFile",
+        syntax: "SSLCertificateFile FILE",
+        default: "none; in a virtual host, the main server's",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "The server's certificate chain in PEM, leaf first, intermediates after \
+            (RSA, ECDSA or Ed25519). Relative to the configuration file's directory. Read at \
+            start and at every reload (SIGHUP); a file that does not load is an error at this \
+            line.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_certificate_file),
+    },
+    Directive {
+        name: "SSLCertificateKeyFile",
+        syntax: "SSLCertificateKeyFile FILE",
+        default: "the SSLCertificateFile (which then holds the key too)",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "The private key of the certificate, PEM (PKCS#8, PKCS#1 or SEC1), not \
+            encrypted. It must match the certificate.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_certificate_key_file),
+    },
+    Directive {
+        name: "SSLProtocol",
+        syntax: "SSLProtocol [+|-]PROTOCOL ...",
+        default: "all",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Which TLS versions are offered: all (both), TLSv1.2, TLSv1.3; a bare name sets \
+            the list, + adds, - removes. SSLv3, TLSv1 and TLSv1.1 may be removed (so classic \
+            lines such as `all -SSLv3 -TLSv1 -TLSv1.1` work) but not asked for: rustls does \
+            not implement them.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(ssl::ssl_protocol),
+    },
 ];
 
 /// Directives that DESIGN.md promises but this version does not have yet, with the issue they
@@ -614,9 +674,6 @@ static PLANNED: &[(&str, &str)] = &[
     ("CacheEnable", "cache"),
     ("CacheDisable", "cache"),
     ("CacheLock", "cache"),
-    ("SSLEngine", "TLS"),
-    ("SSLCertificateFile", "TLS"),
-    ("SSLCertificateKeyFile", "TLS"),
     ("SSLProxyEngine", "TLS"),
     ("AllowCONNECT", "forward-proxy"),
 ];

@@ -168,6 +168,29 @@ fn vhost_body(
         on_off(vhost.add_forwarded)
     ));
     w(format!("{indent}ProxyVia {}", via(vhost.via)));
+    match &vhost.tls {
+        None => w(format!("{indent}SSLEngine Off")),
+        Some(tls) => {
+            w(format!("{indent}SSLEngine On"));
+            let file = |path: &std::path::Path| quote(&path.display().to_string());
+            w(format!(
+                "{indent}SSLCertificateFile {}",
+                file(&tls.cert_file)
+            ));
+            w(format!(
+                "{indent}SSLCertificateKeyFile {}",
+                file(&tls.key_file)
+            ));
+            let mut protocols = Vec::new();
+            if tls.protocols.tls12 {
+                protocols.push("+TLSv1.2");
+            }
+            if tls.protocols.tls13 {
+                protocols.push("+TLSv1.3");
+            }
+            w(format!("{indent}SSLProtocol -all {}", protocols.join(" ")));
+        }
+    }
     w(format!(
         "{indent}ProxyRequests {}",
         on_off(vhost.proxy_requests)

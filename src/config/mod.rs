@@ -8,8 +8,9 @@
 //! backend addresses; [`dump`] writes a `Config` back out as a file (`spoonfeed -T`).
 //!
 //! This module must not start threads, open sockets or touch anything but the configuration
-//! file, the host name (`/proc/sys/kernel/hostname`), the resolver (backend host names) and the
-//! current directory (to make relative log paths absolute). Nothing is silently ignored: an
+//! file, the certificate and key files it names (loaded here, so `-t` finds a bad one), the
+//! host name (`/proc/sys/kernel/hostname`), the resolver (backend host names) and the current
+//! directory (to make relative paths absolute). Nothing is silently ignored: an
 //! unknown directive, key or section is an error.
 
 pub mod directives;
@@ -22,6 +23,7 @@ mod logs;
 mod parse;
 mod proxy;
 mod server;
+mod ssl;
 mod values;
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl fmt::Display for Origin {
     }
 }
 
-/// The scheme a listener speaks to clients (TLS arrives with a later issue).
+/// The scheme a listener speaks to clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
     Http,
@@ -381,7 +381,39 @@ pub struct Vhost {
     pub proxy_requests: bool,
     /// `CustomLog` lines; a virtual host without any uses the main server's.
     pub access_logs: Vec<AccessLog>,
+    /// `SSLEngine On` and its certificate (own or the main server's); `None` when off.
+    pub tls: Option<VhostTls>,
     pub origin: Option<Origin>,
+}
+
+/// A virtual host's TLS settings: what `SSLEngine On` offers on `https` listeners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VhostTls {
+    /// `SSLCertificateFile`: the certificate chain (PEM), leaf first.
+    pub cert_file: PathBuf,
+    /// `SSLCertificateKeyFile`; the certificate file when not given (as mod_ssl).
+    pub key_file: PathBuf,
+    /// `SSLProtocol`.
+    pub protocols: TlsProtocols,
+    /// The `SSLCertificateFile` line, for messages about the files.
+    pub origin: Origin,
+}
+
+/// The TLS protocol versions offered (`SSLProtocol`); rustls speaks 1.2 and 1.3.
+/// Invariant: at least one is true.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsProtocols {
+    pub tls12: bool,
+    pub tls13: bool,
+}
+
+impl Default for TlsProtocols {
+    fn default() -> TlsProtocols {
+        TlsProtocols {
+            tls12: true,
+            tls13: true,
+        }
+    }
 }
 
 /// The whole configuration.
@@ -399,6 +431,9 @@ pub struct Config {
     pub proxy_timeout: Duration,
     /// Index 0 is the main server.
     pub vhosts: Vec<Vhost>,
+    /// Each virtual host's TLS server configuration (certificate loaded), by index into
+    /// `vhosts`; `None` for hosts without `SSLEngine On`.
+    pub tls: Vec<Option<std::sync::Arc<rustls::ServerConfig>>>,
     pub backends: Vec<Backend>,
     pub error_log: LogTarget,
     pub log_level: LogLevel,

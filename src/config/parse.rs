@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::directives::{self, Apply, Context};
 use super::lexer::{Line, Node};
 use super::model::*;
-use super::{buffering, logs, proxy, server, Loaded};
+use super::{buffering, logs, proxy, server, ssl, Loaded};
 
 /// What one virtual host (or the main server) said, before defaults and inheritance.
 #[derive(Default)]
@@ -29,6 +29,7 @@ pub(super) struct VhostDraft {
     pub(super) add_forwarded: Option<bool>,
     pub(super) via: Option<ViaSetting>,
     pub(super) access_logs: Vec<AccessLog>,
+    pub(super) ssl: ssl::SslDraft,
     /// `None` for the main server.
     pub(super) origin: Option<Origin>,
 }
@@ -215,6 +216,8 @@ impl Parser {
         let backends = proxy::resolve_backends(self, proxy_timeout);
 
         let main = std::mem::take(&mut self.main);
+        let main_ssl = main.ssl.clone();
+        let main_tls = main_ssl.settle(self, !self.vhosts.is_empty());
         let main = Vhost {
             addrs: Vec::new(),
             server_name: main.server_name.unwrap_or_else(server::default_server_name),
@@ -226,10 +229,12 @@ impl Parser {
             via: main.via.unwrap_or(ViaSetting::Off),
             proxy_requests: false,
             access_logs: main.access_logs,
+            tls: main_tls,
             origin: None,
         };
         let mut vhosts = vec![main];
         for draft in std::mem::take(&mut self.vhosts) {
+            let tls = draft.ssl.inherit(&main_ssl).settle(self, false);
             let main = &vhosts[0];
             let vhost = Vhost {
                 addrs: draft.addrs,
@@ -244,15 +249,18 @@ impl Parser {
                 via: draft.via.unwrap_or(main.via),
                 proxy_requests: false,
                 access_logs: draft.access_logs,
+                tls,
                 origin: draft.origin,
             };
             vhosts.push(vhost);
         }
         self.warnings.extend(proxy::shadowed_routes(&vhosts));
+        let listens = std::mem::take(&mut self.server.listens);
+        let tls = ssl::build(self, &listens, &vhosts);
 
         Config {
             file: self.file.clone(),
-            listens: std::mem::take(&mut self.server.listens),
+            listens,
             workers: self.server.workers,
             limits: self.server.limits.clone(),
             buffering: self.server.buffering.clone(),
@@ -266,6 +274,7 @@ impl Parser {
             }),
             proxy_timeout,
             vhosts,
+            tls,
             backends,
             error_log: self.server.error_log.clone(),
             log_level: self.server.log_level,

@@ -61,7 +61,11 @@ pub(super) fn request_read_timeout(p: &mut Parser, args: &[String]) -> Result<()
             "header" => p.server.limits.header_read = parsed,
             "body" => p.server.limits.body_read = parsed,
             "handshake" => {
-                return Err("RequestReadTimeout handshake= arrives with the TLS issue".into())
+                return Err(
+                    "RequestReadTimeout handshake= is not supported: the header= stage times \
+                     the TLS handshake and the request head together"
+                        .into(),
+                )
             }
             _ => {
                 return Err(format!(
@@ -147,12 +151,10 @@ pub(super) fn default_server_name() -> String {
 /// `Listen [ADDR:]PORT [http|https]`. A bare port means 0.0.0.0:PORT (IPv4 only).
 pub(super) fn listen(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let scheme = match args.get(1) {
-        None => Scheme::Http,
-        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
-        Some(s) if s.eq_ignore_ascii_case("https") => {
-            return Err("https listeners need TLS, which arrives with the TLS issue".into())
-        }
-        Some(s) => return Err(format!("unknown protocol \"{s}\"; give http")),
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("http") => Some(Scheme::Http),
+        Some(s) if s.eq_ignore_ascii_case("https") => Some(Scheme::Https),
+        Some(s) => return Err(format!("unknown protocol \"{s}\"; give http or https")),
     };
     let text = &args[0];
     let (host, port) = values::split_host_port(text).map_err(|e| format!("Listen {e}"))?;
@@ -180,6 +182,12 @@ pub(super) fn listen(p: &mut Parser, args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    // As Apache: port 443 speaks https unless told otherwise.
+    let scheme = scheme.unwrap_or(if addr.port() == 443 {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    });
     p.server.listens.push(Listen {
         addr,
         scheme,

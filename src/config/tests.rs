@@ -227,6 +227,8 @@ const DESCRIBED_DEFAULTS: &[&str] = &[
     "ProxyTimeout",
     "LogFormat",
     "CustomLog",
+    "SSLCertificateFile",
+    "SSLCertificateKeyFile",
 ];
 
 #[test]
@@ -370,13 +372,22 @@ fn listen_port_zero_may_repeat_but_others_may_not() {
 #[test]
 fn listen_refuses_https_host_names_and_bad_ports() {
     assert_eq!(
-        error("Listen 443 https"),
-        "spoonfeed.conf:2: https listeners need TLS, which arrives with the TLS issue"
+        error("Listen 8443 https"),
+        "spoonfeed.conf:2: Listen 0.0.0.0:8443 https: no server for this address has SSLEngine \
+         On with an SSLCertificateFile"
     );
     assert_eq!(
         error("Listen 81 gopher"),
-        "spoonfeed.conf:2: unknown protocol \"gopher\"; give http"
+        "spoonfeed.conf:2: unknown protocol \"gopher\"; give http or https"
     );
+    // As Apache: port 443 speaks https unless told otherwise.
+    assert_eq!(
+        error("Listen 443"),
+        "spoonfeed.conf:2: Listen 0.0.0.0:443 https: no server for this address has SSLEngine \
+         On with an SSLCertificateFile"
+    );
+    let plain = config("Listen 80\nListen 443 http\n");
+    assert!(plain.listens.iter().all(|l| l.scheme == Scheme::Http));
     assert_eq!(
         error("Listen localhost:81"),
         "spoonfeed.conf:2: Listen address \"localhost\" is not an IP address (host names are not supported)"
@@ -1261,6 +1272,9 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "CustomLog",
             "StatusLocation",
             "StatusAllow",
+            "SSLCertificateFile",
+            "SSLCertificateKeyFile",
+            "SSLProtocol",
         ]
         .contains(&name)
         {

@@ -96,6 +96,10 @@ pub struct Forwarded<'a> {
     pub host: Option<&'a [u8]>,
     /// Our server name, appended to `X-Forwarded-Server`.
     pub server: &'a [u8],
+    /// The scheme the client connected with (`http` or `https`), sent as
+    /// `X-Forwarded-Proto`. Not a list: whatever the client sent in that field is dropped,
+    /// so a plain-HTTP client cannot pass itself off as a TLS one.
+    pub proto: &'a [u8],
 }
 
 /// How to re-encode a client's request for the backend.
@@ -201,6 +205,7 @@ pub fn encode_backend_request(
             b"X-Forwarded-Server",
             Some(forwarded.server),
         );
+        push_field(out, b"X-Forwarded-Proto", forwarded.proto);
     }
     push_via(out, req.via, head.version, req.via_by);
     if let Some(protocols) = req.upgrade {
@@ -322,11 +327,12 @@ pub fn encode_client_response(
     out.extend_from_slice(b"\r\n");
 }
 
-/// `X-Forwarded-For`, `X-Forwarded-Host` or `X-Forwarded-Server`.
+/// `X-Forwarded-For`, `X-Forwarded-Host`, `X-Forwarded-Server` or `X-Forwarded-Proto`.
 fn is_x_forwarded(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"x-forwarded-for")
         || name.eq_ignore_ascii_case(b"x-forwarded-host")
         || name.eq_ignore_ascii_case(b"x-forwarded-server")
+        || name.eq_ignore_ascii_case(b"x-forwarded-proto")
 }
 
 /// Fields holding a URI that `ProxyPassReverse` rewrites.
@@ -568,6 +574,7 @@ mod tests {
                 client_ip: CLIENT_IP,
                 host: Some(b"public.example"),
                 server: b"proxy.example",
+                proto: b"https",
             }),
             ..plain()
         };
@@ -575,7 +582,27 @@ mod tests {
             backend(raw, &req),
             "GET / HTTP/1.1\r\nHost: backend:8080\r\nX-Other: o\r\n\
              X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7\r\n\
-             X-Forwarded-Host: first.example, public.example\r\nX-Forwarded-Server: proxy.example\r\n\r\n"
+             X-Forwarded-Host: first.example, public.example\r\nX-Forwarded-Server: proxy.example\r\n\
+             X-Forwarded-Proto: https\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn x_forwarded_proto_is_ours_whatever_the_client_sent() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\nx-forwarded-proto: https\r\n\r\n";
+        let req = BackendRequest {
+            forwarded: Some(Forwarded {
+                client_ip: CLIENT_IP,
+                host: None,
+                server: b"p",
+                proto: b"http",
+            }),
+            ..plain()
+        };
+        assert_eq!(
+            backend(raw, &req),
+            "GET / HTTP/1.1\r\nHost: backend:8080\r\nX-Forwarded-For: 192.0.2.7\r\n\
+             X-Forwarded-Server: p\r\nX-Forwarded-Proto: http\r\n\r\n"
         );
     }
 
@@ -588,12 +615,14 @@ mod tests {
                 client_ip,
                 host: None,
                 server: b"p",
+                proto: b"http",
             }),
             ..plain()
         };
         assert_eq!(
             backend(raw, &req),
-            "GET / HTTP/1.1\r\nHost: backend:8080\r\nX-Forwarded-For: 2001:db8::1\r\nX-Forwarded-Server: p\r\n\r\n"
+            "GET / HTTP/1.1\r\nHost: backend:8080\r\nX-Forwarded-For: 2001:db8::1\r\nX-Forwarded-Server: p\r\n\
+             X-Forwarded-Proto: http\r\n\r\n"
         );
     }
 
@@ -614,6 +643,7 @@ mod tests {
                 client_ip: CLIENT_IP,
                 host: None,
                 server: b"p",
+                proto: b"http",
             }),
             ..plain()
         };

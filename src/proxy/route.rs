@@ -459,6 +459,7 @@ mod tests {
             via: ViaSetting::Off,
             proxy_requests: false,
             access_logs: Vec::new(),
+            tls: None,
             origin: None,
         }
     }
@@ -497,6 +498,7 @@ mod tests {
             },
             status: None,
             proxy_timeout: Duration::from_secs(60),
+            tls: vec![None; vhosts.len()],
             vhosts,
             backends: Vec::new(),
             error_log: LogTarget::Stderr,

@@ -28,6 +28,8 @@ use crate::http1::request::{parse_request_incremental, RequestError, RequestHead
 use crate::http1::HeadProgress;
 use crate::http1::{Method, Version};
 use crate::log::format::LogRecord;
+use crate::proxy::route;
+use crate::tls::{Choice, ClientTls};
 
 /// Handler steps per `drive` call before the connection yields to others (STYLE rule 8).
 const STEP_BUDGET: usize = 32;
@@ -122,6 +124,8 @@ pub struct Conn {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub scheme: Scheme,
+    /// The TLS session of a connection that came in on an `https` listener.
+    pub tls: Option<ClientTls>,
     pub ready: Ready,
     /// Bytes read from the client and not consumed yet (a head, body, pipelined requests).
     /// Emptied and freed when the connection idles.
@@ -168,6 +172,7 @@ impl Conn {
             peer,
             local,
             scheme,
+            tls: (scheme == Scheme::Https).then(ClientTls::new),
             ready: Ready {
                 readable: true,
                 writable: true,
@@ -272,6 +277,15 @@ impl Conn {
             );
         }
         self.phase = match mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Head if self.tls.as_ref().is_some_and(ClientTls::is_handshaking) => {
+                sh.metrics.tls_handshake_failures.incr();
+                sh.log.log(
+                    LogLevel::Info,
+                    Some(self.peer),
+                    format_args!("TLS handshake timed out (RequestReadTimeout header=)"),
+                );
+                Phase::Closed
+            }
             Phase::Head if self.cin.is_empty() => Phase::Closed,
             Phase::Head if self.pool_wait_until.is_some() => {
                 self.pool_wait_until = None;
@@ -374,6 +388,14 @@ impl Conn {
     }
 
     fn on_head(&mut self, idx: usize, sh: &mut Shared) -> (Phase, bool) {
+        if self.tls.as_ref().is_some_and(ClientTls::wants_write) {
+            // Handshake messages or session tickets the socket did not take at once.
+            match self.flush(sh) {
+                Ok(true) => return (Phase::Head, true),
+                Ok(false) => {}
+                Err(_) => return (Phase::Closed, true),
+            }
+        }
         if !self.cin.is_empty() {
             match self.parse_head(sh) {
                 Ok(Some(head)) => {
@@ -404,8 +426,7 @@ impl Conn {
         if !self.ready.readable {
             return (Phase::Head, false);
         }
-        let asked = sh.landing.len();
-        match read_some(&mut self.client, &mut self.cin, &mut sh.landing) {
+        match self.read_client(sh) {
             Ok(0) => {
                 if !self.cin.is_empty() {
                     sh.log.log(
@@ -418,7 +439,6 @@ impl Conn {
             }
             Ok(n) => {
                 sh.metrics.bytes_from_clients.add(n as u64);
-                self.ready.note_read(n, asked);
                 if self.cin.len() == n && self.exchanges > 0 {
                     // The first byte of the next request: its head's time starts now.
                     self.head_started = sh.now;
@@ -548,6 +568,42 @@ impl Conn {
         !self.cout.is_empty()
             || self.spill.as_ref().is_some_and(|s| s.pending() > 0)
             || self.pipe.as_ref().is_some_and(|p| p.held() > 0)
+            || self.tls.as_ref().is_some_and(ClientTls::wants_write)
+    }
+
+    /// Reads once from the client, appending to `cin` what it sent (the plaintext, on TLS,
+    /// answering the handshake on the way); `Ok(0)` when it closed. `ready.readable` stays set
+    /// while more may be waiting, in the socket or inside rustls.
+    pub fn read_client(&mut self, sh: &mut Shared) -> io::Result<usize> {
+        let Some(tls) = &mut self.tls else {
+            let asked = sh.landing.len();
+            let n = read_some(&mut self.client, &mut self.cin, &mut sh.landing)?;
+            self.ready.note_read(n, asked);
+            return Ok(n);
+        };
+        let was_handshaking = tls.is_handshaking();
+        let (cfg, local) = (&sh.cfg, self.local);
+        let read = tls.read(&mut self.client, &mut self.cin, &mut sh.landing, |name| {
+            choose_certificate(cfg, local, name)
+        });
+        if was_handshaking && tls.is_established() {
+            sh.metrics.tls_handshakes.incr();
+            if tls.is_resumed() {
+                sh.metrics.tls_resumed.incr();
+            }
+        }
+        if let Err(e) = &read {
+            if e.kind() == io::ErrorKind::InvalidData {
+                if was_handshaking {
+                    sh.metrics.tls_handshake_failures.incr();
+                } else {
+                    sh.metrics.tls_errors.incr();
+                }
+                sh.log
+                    .log(LogLevel::Info, Some(self.peer), format_args!("{e}"));
+            }
+        }
+        read
     }
 
     /// Writes what the client is owed: the blocks, then what was spilled to disk (with
@@ -555,6 +611,26 @@ impl Conn {
     pub fn flush(&mut self, sh: &mut Shared) -> io::Result<bool> {
         if !self.owes() || !self.ready.writable {
             return Ok(false);
+        }
+        if let Some(tls) = &mut self.tls {
+            let sent = tls.send(
+                &mut self.client,
+                &mut self.cout,
+                &mut sh.pool,
+                self.spill.as_mut(),
+                &mut sh.landing,
+            );
+            return match sent {
+                Ok((n, wrote)) => {
+                    sh.metrics.bytes_to_clients.add(n as u64);
+                    Ok(wrote)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.ready.writable = false;
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            };
         }
         let written = if !self.cout.is_empty() {
             self.cout.write_to(&mut sh.pool, &mut self.client)
@@ -580,6 +656,9 @@ impl Conn {
     /// Sends FIN and reads until the client closes, so that it receives our last response
     /// instead of a reset triggered by its unread bytes.
     pub fn start_linger(&mut self, sh: &mut Shared) -> Phase {
+        if let Some(tls) = &mut self.tls {
+            tls.close_notify(&mut self.client);
+        }
         if self.client.shutdown(Shutdown::Write).is_err() {
             return Phase::Closed;
         }
@@ -689,6 +768,22 @@ fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
         None => (target, &target[target.len()..]),
     };
     (method, path, query, protocol)
+}
+
+/// The TLS configuration for a ClientHello naming `name` that arrived at `local`: the virtual
+/// host the name selects, as a `Host` header would, and its certificate.
+fn choose_certificate(cfg: &Config, local: SocketAddr, name: Option<&str>) -> Choice {
+    let vhost = route::select_vhost(cfg, local, name.map(str::as_bytes));
+    match cfg.tls.get(vhost).and_then(Option::clone) {
+        Some(config) => Ok((vhost, config)),
+        None => Err(format!(
+            "TLS handshake refused: the server selected for {} at {local} has no SSLEngine On",
+            name.map_or_else(
+                || "a client without SNI".to_owned(),
+                |n| format!("SNI {n:?}")
+            )
+        )),
+    }
 }
 
 /// Reads once from `src` into `landing` (a buffer initialised once per reactor, so no read

@@ -289,7 +289,10 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         TargetForm::Authority => true,
         TargetForm::Origin | TargetForm::Asterisk => false,
     };
-    let early = if refused || head.method == Method::Connect {
+    let sni_vhost = conn.tls.as_ref().and_then(|tls| tls.sni_vhost());
+    let early = if sni_vhost.is_some_and(|sni| sni != vhost_idx) {
+        Some(Failure::Misdirected)
+    } else if refused || head.method == Method::Connect {
         Some(Failure::ForwardProxyRefused)
     } else if matches!(head.form, TargetForm::Asterisk) {
         Some(Failure::ServerOptions)
@@ -363,6 +366,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             client_ip: conn.peer.ip(),
             host,
             server: vhost.server_name.as_bytes(),
+            proto: conn.scheme.as_str().as_bytes(),
         }),
         via: via_mode(vhost.via),
         via_by: via_by.as_bytes(),
@@ -995,12 +999,10 @@ fn pump_request(
             return Ok(true);
         }
         reads += 1;
-        let asked = sh.landing.len();
-        match read_some(&mut conn.client, &mut conn.cin, &mut sh.landing) {
+        match conn.read_client(sh) {
             Ok(0) => return Err(Break::Abort("client closed mid-request-body")),
             Ok(n) => {
                 sh.metrics.bytes_from_clients.add(n as u64);
-                conn.ready.note_read(n, asked);
                 moved = true;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -1548,11 +1550,15 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
 const SPLICE_MIN: u64 = 64 * 1024;
 
 /// Puts the rest of a `Content-Length` body on a pipe when `ProxySplice` says so: it goes
-/// backend → pipe → client with splice(2), never copied into user space.
+/// backend → pipe → client with splice(2), never copied into user space. Never on TLS: the
+/// bytes must be sealed in user space.
 fn choose_splice(conn: &mut Conn, ex: &Exchange, sh: &mut Shared) {
     let Resp::Body(RespBody::Length(rem)) = ex.resp else {
         return;
     };
+    if conn.tls.is_some() {
+        return;
+    }
     let wanted = match ex.cfg.buffering.splice {
         SpliceMode::Off => false,
         SpliceMode::On => true,

@@ -52,6 +52,9 @@ pub enum Failure {
     StatusForbidden,
     /// A temporary file for a request body could not be made or written.
     TempFile,
+    /// On TLS, `Host` selects another virtual host than the SNI name did (the certificate
+    /// the client checked is not that host's).
+    Misdirected,
 }
 
 /// Whether the client connection may carry another exchange after the answer.
@@ -81,6 +84,7 @@ impl Failure {
             }
             Failure::ConnectTimeout | Failure::ResponseTimeout => (504, After::KeepAlive),
             Failure::TempFile => (500, After::Close),
+            Failure::Misdirected => (421, After::KeepAlive),
         }
     }
 
@@ -108,6 +112,7 @@ impl Failure {
             Failure::PoolExhausted => "buffer pool exhausted (ProxyBufferPoolSize)".into(),
             Failure::StatusForbidden => "status endpoint refused (StatusAllow)".into(),
             Failure::TempFile => "temporary file for the request body failed".into(),
+            Failure::Misdirected => "Host names another virtual host than the TLS SNI name".into(),
         }
     }
 
@@ -132,7 +137,8 @@ impl Failure {
             | Failure::DotSegment
             | Failure::NoRoute
             | Failure::Excluded
-            | Failure::ServerOptions => false,
+            | Failure::ServerOptions
+            | Failure::Misdirected => false,
         }
     }
 }
@@ -149,6 +155,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         413 => "Content Too Large",
         414 => "URI Too Long",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
         500 => "Internal Server Error",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",

@@ -10,7 +10,7 @@ use std::io;
 use std::net::Shutdown;
 use std::time::Duration;
 
-use super::conn::{read_some, Conn, Phase};
+use super::conn::{Conn, Phase};
 use super::Shared;
 use crate::buf::{Chain, MAX_READ_BLOCKS};
 
@@ -87,14 +87,12 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
     }
     if !t.client_done && conn.cin.is_empty() && t.up.len() < TUNNEL_BUFFER && conn.ready.readable {
         if sh.pool.can_fill() {
-            let asked = sh.landing.len();
-            match read_some(&mut conn.client, &mut conn.cin, &mut sh.landing) {
+            match conn.read_client(sh) {
                 Ok(0) => {
                     t.client_done = true;
                     moved = true;
                 }
                 Ok(n) => {
-                    conn.ready.note_read(n, asked);
                     sh.metrics.bytes_from_clients.add(n as u64);
                     moved = true;
                 }

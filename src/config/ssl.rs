@@ -1,0 +1,241 @@
+//! Handlers for mod_ssl's directives (`SSLEngine`, `SSLCertificateFile`,
+//! `SSLCertificateKeyFile`, `SSLProtocol`), their inheritance from the main server, and the
+//! checks only the whole file allows: every `https` listener has a certificate to offer, and
+//! every certificate and key loads (so `spoonfeed -t` reports a bad file at its line).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::model::*;
+use super::parse::Parser;
+use super::values;
+
+/// What one scope said about TLS, before inheritance.
+#[derive(Clone, Default)]
+pub(super) struct SslDraft {
+    engine: Option<(bool, Origin)>,
+    cert_file: Option<(PathBuf, Origin)>,
+    key_file: Option<(PathBuf, Origin)>,
+    protocols: Option<TlsProtocols>,
+}
+
+impl SslDraft {
+    /// This scope's settings, each taken from `main` where this scope sets none (as mod_ssl
+    /// merges a virtual host with the main server).
+    pub(super) fn inherit(&self, main: &SslDraft) -> SslDraft {
+        SslDraft {
+            engine: self.engine.clone().or_else(|| main.engine.clone()),
+            cert_file: self.cert_file.clone().or_else(|| main.cert_file.clone()),
+            key_file: self.key_file.clone().or_else(|| main.key_file.clone()),
+            protocols: self.protocols.or(main.protocols),
+        }
+    }
+
+    /// The scope's TLS settings when `SSLEngine On`; an error at the `SSLEngine` line when it
+    /// has no certificate to offer, unless `may_lack` (the main server of a file with virtual
+    /// hosts, whose `SSLEngine On` may be there only for them to inherit).
+    pub(super) fn settle(&self, p: &mut Parser, may_lack: bool) -> Option<VhostTls> {
+        let (on, engine_line) = self.engine.clone()?;
+        if !on {
+            return None;
+        }
+        let Some((cert_file, cert_line)) = self.cert_file.clone() else {
+            if may_lack {
+                return None;
+            }
+            p.error(
+                engine_line,
+                "SSLEngine On needs SSLCertificateFile (the certificate chain, PEM), here or in \
+                 the main server"
+                    .into(),
+            );
+            return None;
+        };
+        // As mod_ssl: without SSLCertificateKeyFile the key is in the certificate file.
+        let key_file = self
+            .key_file
+            .as_ref()
+            .map_or_else(|| cert_file.clone(), |(file, _)| file.clone());
+        Some(VhostTls {
+            cert_file,
+            key_file,
+            protocols: self.protocols.unwrap_or_default(),
+            origin: cert_line,
+        })
+    }
+}
+
+/// `SSLEngine On|Off`.
+pub(super) fn ssl_engine(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let on = values::on_off(&args[0]).map_err(|e| format!("SSLEngine: {e}"))?;
+    let origin = p.origin.clone();
+    p.scope().ssl.engine = Some((on, origin));
+    Ok(())
+}
+
+/// `SSLCertificateFile FILE`: relative to the configuration file's directory.
+pub(super) fn ssl_certificate_file(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let file = p.log_path(&args[0]);
+    let origin = p.origin.clone();
+    p.scope().ssl.cert_file = Some((file, origin));
+    Ok(())
+}
+
+/// `SSLCertificateKeyFile FILE`: relative to the configuration file's directory.
+pub(super) fn ssl_certificate_key_file(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let file = p.log_path(&args[0]);
+    let origin = p.origin.clone();
+    p.scope().ssl.key_file = Some((file, origin));
+    Ok(())
+}
+
+/// `SSLProtocol [+|-]PROTOCOL ...`, mod_ssl's syntax: a bare name sets the list, `+` adds,
+/// `-` removes. rustls speaks TLSv1.2 and TLSv1.3; asking for an older protocol is an error,
+/// removing one is allowed (classic lines such as `all -SSLv3 -TLSv1 -TLSv1.1` work).
+pub(super) fn ssl_protocol(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.scope().ssl.protocols = Some(protocols(args)?);
+    Ok(())
+}
+
+fn protocols(args: &[String]) -> Result<TlsProtocols, String> {
+    let mut set = TlsProtocols {
+        tls12: false,
+        tls13: false,
+    };
+    for arg in args {
+        let (sign, name) = match arg.as_bytes().first() {
+            Some(b'+') => (Some(true), &arg[1..]),
+            Some(b'-') => (Some(false), &arg[1..]),
+            _ => (None, arg.as_str()),
+        };
+        let named = match name.to_ascii_lowercase().as_str() {
+            "all" => TlsProtocols {
+                tls12: true,
+                tls13: true,
+            },
+            "tlsv1.2" => TlsProtocols {
+                tls12: true,
+                tls13: false,
+            },
+            "tlsv1.3" => TlsProtocols {
+                tls12: false,
+                tls13: true,
+            },
+            "sslv2" | "sslv3" | "tlsv1" | "tlsv1.1" => {
+                if sign == Some(false) {
+                    continue;
+                }
+                return Err(format!(
+                    "SSLProtocol: {name} is not offered (rustls speaks TLSv1.2 and TLSv1.3 only); \
+                     write -{name} or leave it out"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "SSLProtocol: unknown protocol \"{name}\"; give all, TLSv1.2 or TLSv1.3, \
+                     each with an optional + or -"
+                ))
+            }
+        };
+        match sign {
+            None => set = named,
+            Some(true) => {
+                set.tls12 |= named.tls12;
+                set.tls13 |= named.tls13;
+            }
+            Some(false) => {
+                set.tls12 &= !named.tls12;
+                set.tls13 &= !named.tls13;
+            }
+        }
+    }
+    if !set.tls12 && !set.tls13 {
+        return Err("SSLProtocol leaves no protocol; give TLSv1.2, TLSv1.3 or all".into());
+    }
+    Ok(set)
+}
+
+/// Loads every virtual host's certificate and key (an error at its `SSLCertificateFile` line
+/// when one does not load), and checks that every `https` listener has a host with a
+/// certificate that may answer on it. Returns the server configurations by virtual host.
+pub(super) fn build(
+    p: &mut Parser,
+    listens: &[Listen],
+    vhosts: &[Vhost],
+) -> Vec<Option<Arc<rustls::ServerConfig>>> {
+    let configs: Vec<_> = vhosts
+        .iter()
+        .map(|vhost| {
+            let tls = vhost.tls.as_ref()?;
+            match crate::tls::server_config(&tls.cert_file, &tls.key_file, tls.protocols) {
+                Ok(config) => Some(config),
+                Err(message) => {
+                    p.error(tls.origin.clone(), message);
+                    None
+                }
+            }
+        })
+        .collect();
+    for listen in listens.iter().filter(|l| l.scheme == Scheme::Https) {
+        let may_answer = |vhost: &Vhost| {
+            vhost.addrs.is_empty()
+                || vhost.addrs.iter().any(|a| {
+                    a.port
+                        .is_none_or(|port| port == listen.addr.port() || listen.addr.port() == 0)
+                        && a.ip.is_none_or(|ip| {
+                            ip.is_unspecified()
+                                || listen.addr.ip().is_unspecified()
+                                || ip.to_canonical() == listen.addr.ip().to_canonical()
+                        })
+                })
+        };
+        let has_certificate = vhosts.iter().any(|v| v.tls.is_some() && may_answer(v));
+        if !has_certificate {
+            p.error(
+                listen.origin.clone(),
+                format!(
+                    "Listen {} https: no server for this address has SSLEngine On with an \
+                     SSLCertificateFile",
+                    listen.addr
+                ),
+            );
+        }
+    }
+    configs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(line: &str) -> Result<TlsProtocols, String> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        protocols(&args)
+    }
+
+    #[test]
+    fn ssl_protocol_reads_mod_ssl_lines() {
+        let both = TlsProtocols {
+            tls12: true,
+            tls13: true,
+        };
+        let only13 = TlsProtocols {
+            tls12: false,
+            tls13: true,
+        };
+        assert_eq!(parsed("all"), Ok(both));
+        assert_eq!(parsed("all -SSLv3 -TLSv1 -TLSv1.1"), Ok(both));
+        assert_eq!(parsed("all -TLSv1.2"), Ok(only13));
+        assert_eq!(parsed("TLSv1.3"), Ok(only13));
+        assert_eq!(parsed("-all +TLSv1.3"), Ok(only13));
+        assert_eq!(parsed("TLSv1.2 +tlsv1.3"), Ok(both));
+        assert!(parsed("TLSv1.1")
+            .unwrap_err()
+            .contains("TLSv1.2 and TLSv1.3 only"));
+        assert!(parsed("all +TLSv1").unwrap_err().contains("not offered"));
+        assert!(parsed("all -TLSv1.2 -TLSv1.3")
+            .unwrap_err()
+            .contains("leaves no"));
+        assert!(parsed("QUIC").unwrap_err().contains("unknown protocol"));
+    }
+}

@@ -1,0 +1,451 @@
+//! TLS termination against real rustls clients: the certificate chosen by SNI among virtual
+//! hosts, ALPN, resumption, both protocol versions, bad certificate files refused at their
+//! line, a stalled handshake timed out, large bodies byte-exact to a slow reader with the
+//! backend released early, and the backend told the scheme (X-Forwarded-Proto, https
+//! Locations).
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// A test certificate authority and the files of the leaves it signed, in a directory of its
+/// own.
+struct Pki {
+    dir: PathBuf,
+    ca: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = std::env::temp_dir().join(format!(
+            "spoonfeed-tls-{}-{}",
+            std::process::id(),
+            DIRS.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "spoonfeed test CA");
+        let key = KeyPair::generate().unwrap();
+        let ca = params.self_signed(&key).unwrap().der().clone();
+        Pki {
+            dir,
+            ca,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// Writes a certificate for `names` signed by the CA, and its key, as `stem.crt` and
+    /// `stem.key`; returns the paths and the certificate.
+    fn leaf(
+        &self,
+        stem: &str,
+        names: &[&str],
+        alg: &'static rcgen::SignatureAlgorithm,
+    ) -> (PathBuf, PathBuf, CertificateDer<'static>) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let key = KeyPair::generate_for(alg).unwrap();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        let (crt, pem) = (
+            self.dir.join(format!("{stem}.crt")),
+            self.dir.join(format!("{stem}.key")),
+        );
+        std::fs::write(&crt, cert.pem()).unwrap();
+        std::fs::write(&pem, key.serialize_pem()).unwrap();
+        (crt, pem, cert.der().clone())
+    }
+
+    fn client(&self) -> Arc<ClientConfig> {
+        self.client_with(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    }
+
+    fn client_with(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+/// A TLS connection to `proxy` naming `sni`; the handshake is completed before it returns.
+fn handshake(proxy: &Proxy, config: &Arc<ClientConfig>, sni: &str) -> std::io::Result<Tls> {
+    let name = ServerName::try_from(sni.to_owned()).unwrap();
+    let conn = ClientConnection::new(Arc::clone(config), name).unwrap();
+    let mut tls = StreamOwned::new(conn, proxy.connect());
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// Sends `raw` over a new TLS connection naming `sni` and reads one response.
+fn send(proxy: &Proxy, config: &Arc<ClientConfig>, sni: &str, raw: &[u8]) -> Response {
+    let mut tls = handshake(proxy, config, sni).expect("handshake");
+    tls.write_all(raw).unwrap();
+    read_response(&mut BufReader::new(tls), false).expect("a response")
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn sni_selects_each_virtual_host_s_certificate_and_the_backend_learns_the_scheme() {
+    let pki = Pki::new();
+    let backend = origin();
+    let port = backend.addr().port();
+    let (a_crt, a_key, a_der) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let (b_crt, b_key, b_der) = pki.leaf("b", &["b.test", "*.b.test"], &rcgen::PKCS_ED25519);
+    let (c_crt, c_key, c_der) = pki.leaf("c", &["c.test"], &rcgen::PKCS_ECDSA_P384_SHA384);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\n\
+         <VirtualHost *>\nServerName a.test\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{port}/\n</VirtualHost>\n\
+         <VirtualHost *>\nServerName b.test\nServerAlias *.b.test\nSSLEngine On\n\
+         SSLCertificateFile {}\nSSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{port}/\n\
+         </VirtualHost>\n\
+         <VirtualHost *>\nServerName c.test\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{port}/\n</VirtualHost>\n",
+        path(&a_crt),
+        path(&a_key),
+        path(&b_crt),
+        path(&b_key),
+        path(&c_crt),
+        path(&c_key),
+    ));
+    let client = pki.client();
+    for (name, der) in [
+        ("a.test", &a_der),
+        ("b.test", &b_der),
+        ("www.b.test", &b_der),
+        ("c.test", &c_der),
+    ] {
+        let mut tls = handshake(&proxy, &client, name).expect("handshake");
+        assert_eq!(tls.conn.peer_certificates().unwrap()[0], *der, "{name}");
+        assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+        let request = format!(
+            "GET /inspect HTTP/1.1\r\nHost: {name}\r\nX-Forwarded-Proto: gopher\r\n\
+             Connection: close\r\n\r\n"
+        );
+        tls.write_all(request.as_bytes()).unwrap();
+        let r = read_response(&mut BufReader::new(tls), false).unwrap();
+        assert_eq!(r.status, 200, "{name}: {}", r.head);
+        let seen = r.text();
+        assert!(seen.contains("X-Forwarded-Proto: https\r\n"), "{seen}");
+        assert!(!seen.contains("gopher"), "{seen}");
+    }
+    // A name no host answers to gets the first host's certificate, as Apache does.
+    let unknown = handshake(&proxy, &pki.client(), "unknown.test");
+    let err = unknown.expect_err("the first host's certificate does not name unknown.test");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+#[test]
+fn a_host_other_than_the_sni_name_is_misdirected() {
+    let pki = Pki::new();
+    let backend = origin();
+    let port = backend.addr().port();
+    let (a_crt, a_key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let (b_crt, b_key, _) = pki.leaf("b", &["b.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nProxyPass / http://127.0.0.1:{port}/\n\
+         <VirtualHost *>\nServerName a.test\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n\
+         </VirtualHost>\n\
+         <VirtualHost *>\nServerName b.test\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n\
+         </VirtualHost>\n",
+        path(&a_crt),
+        path(&a_key),
+        path(&b_crt),
+        path(&b_key),
+    ));
+    let client = pki.client();
+    let r = send(
+        &proxy,
+        &client,
+        "a.test",
+        b"GET /bytes/10 HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 421, "{}", r.head);
+    let r = send(
+        &proxy,
+        &client,
+        "a.test",
+        b"GET /bytes/10 HTTP/1.1\r\nHost: A.TEST:443\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+}
+
+#[test]
+fn both_protocol_versions_resume_and_ssl_protocol_limits_them() {
+    let pki = Pki::new();
+    let backend = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        backend.addr().port()
+    ));
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let client = pki.client_with(&[version]);
+        for round in 0..3 {
+            let mut tls = handshake(&proxy, &client, "a.test").unwrap();
+            assert_eq!(tls.conn.protocol_version(), Some(version.version));
+            let resumed = tls.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            // TLS 1.3 tickets arrive after the handshake: read the response to get them.
+            tls.write_all(b"GET /bytes/100 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let r = read_response(&mut BufReader::new(&mut tls), false).unwrap();
+            assert_eq!((r.status, r.body.len()), (200, 100));
+            assert_eq!(resumed, round > 0, "{version:?} round {round}");
+        }
+    }
+    drop(proxy);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLProtocol all -TLSv1.2\n\
+         SSLCertificateFile {}\nSSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        backend.addr().port()
+    ));
+    let old = pki.client_with(&[&rustls::version::TLS12]);
+    assert!(handshake(&proxy, &old, "a.test").is_err());
+    let new = pki.client_with(&[&rustls::version::TLS13]);
+    assert!(handshake(&proxy, &new, "a.test").is_ok());
+}
+
+#[test]
+fn keep_alive_requests_and_a_large_body_to_a_slow_reader_are_byte_exact() {
+    let pki = Pki::new();
+    let backend = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyResponseBufferSize 8m\nStatusLocation /status\n\
+         ProxyPass /status !\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        backend.addr().port()
+    ));
+    let mut tls = handshake(&proxy, &pki.client(), "a.test").unwrap();
+    let mut reader = BufReader::new(&mut tls);
+    for size in [0usize, 1, 1000, 16 * 1024, 100_000] {
+        reader
+            .get_mut()
+            .write_all(format!("GET /bytes/{size} HTTP/1.1\r\nHost: a.test\r\n\r\n").as_bytes())
+            .unwrap();
+        let r = read_response(&mut reader, false).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, size));
+        assert_checksum(&r);
+    }
+    drop(reader);
+    // 4 MiB to a reader that takes 64 KiB every 10 ms: the backend is released long before
+    // the client has read the body.
+    let size = 4 << 20;
+    let mut tls = handshake(&proxy, &pki.client(), "a.test").unwrap();
+    tls.write_all(
+        format!("GET /bytes/{size} HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut wire = Vec::new();
+    let mut chunk = vec![0; 64 << 10];
+    loop {
+        match tls.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => wire.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => panic!("{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let read_for = started.elapsed();
+    let r = read_response(&mut BufReader::new(&wire[..]), false).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, size));
+    assert_checksum(&r);
+    let status = send(
+        &proxy,
+        &pki.client(),
+        "a.test",
+        b"GET /status?format=json HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    )
+    .text();
+    let holds = &status[status
+        .find("\"backend_hold_us\"")
+        .expect("a hold histogram")..];
+    let held = json_number(holds, "sum").expect("a hold sum");
+    assert!(
+        Duration::from_micros(held) < read_for,
+        "backends held {held} µs in all, the client read for {read_for:?}: {status}"
+    );
+    let handshakes = json_number(&status, "tls_handshakes").expect("tls_handshakes in status");
+    assert!(handshakes >= 2, "{status}");
+}
+
+fn assert_checksum(r: &Response) {
+    if let Some(sum) = r.header("X-Checksum") {
+        let got = spoonfeed_tools::origin::checksum(&r.body);
+        assert_eq!(spoonfeed_tools::origin::to_hex(got), sum);
+    }
+}
+
+/// The number after `"key":` in a JSON text.
+fn json_number(json: &str, key: &str) -> Option<u64> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn a_client_that_stalls_mid_handshake_is_timed_out() {
+    let pki = Pki::new();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nRequestReadTimeout header=1\nProxyPass / http://127.0.0.1:9/\n",
+        path(&crt),
+        path(&key),
+    ));
+    // The first bytes of a ClientHello record, then nothing.
+    let mut s = proxy.connect();
+    s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    let started = Instant::now();
+    let got = read_until_close(&mut s);
+    assert!(got.is_empty(), "{got:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Plain HTTP on the TLS port is a failed handshake, not a request.
+    let mut s = proxy.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .unwrap();
+    let got = read_until_close(&mut s);
+    assert!(!got.starts_with(b"HTTP/"), "{got:?}");
+}
+
+#[test]
+fn bad_certificate_files_are_errors_at_their_line() {
+    let pki = Pki::new();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let (_, other_key, _) = pki.leaf("b", &["b.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let garbage = pki.dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let errors = |text: &str| -> Vec<String> {
+        match spoonfeed::config::parse_str(text, Path::new("t.conf")) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    };
+    let missing = pki.dir.join("missing.crt");
+    for (text, line, says) in [
+        (
+            format!(
+                "Listen 443\nSSLEngine On\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n",
+                path(&missing),
+                path(&key)
+            ),
+            3,
+            "cannot read certificates",
+        ),
+        (
+            format!(
+                "Listen 443\nSSLEngine On\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n",
+                path(&garbage),
+                path(&key)
+            ),
+            3,
+            "holds no PEM certificate",
+        ),
+        (
+            format!(
+                "Listen 443\nSSLEngine On\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n",
+                path(&crt),
+                path(&other_key)
+            ),
+            3,
+            "do not make a usable certificate",
+        ),
+        (
+            format!(
+                "Listen 443\nSSLEngine On\nSSLCertificateFile {}\n",
+                path(&crt)
+            ),
+            3,
+            "private key",
+        ),
+        (
+            "Listen 443\nSSLEngine On\n".to_owned(),
+            2,
+            "needs SSLCertificateFile",
+        ),
+        (
+            "Listen 8443 https\n".to_owned(),
+            1,
+            "no server for this address has SSLEngine On",
+        ),
+        (
+            "Listen 443\n".to_owned(),
+            1,
+            "no server for this address has SSLEngine On",
+        ),
+        (
+            "Listen 80\nSSLProtocol TLSv1.1\n".to_owned(),
+            2,
+            "TLSv1.2 and TLSv1.3 only",
+        ),
+    ] {
+        let found = errors(&text);
+        let want = format!("t.conf:{line}: ");
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with(&want) && e.contains(says)),
+            "{text}: {found:?} lacks {want}…{says}"
+        );
+    }
+    assert!(errors(&format!(
+        "Listen 443\nSSLEngine On\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n",
+        path(&crt),
+        path(&key)
+    ))
+    .is_empty());
+}
