@@ -43,6 +43,7 @@ fn backend_request(head: &RequestHead) -> BackendRequest<'_> {
             server: b"www.example.com",
             proto: b"https",
         }),
+        rfc7239: None,
         via: ViaMode::On,
         via_by: b"www.example.com:80",
         keep_alive: true,

@@ -47,6 +47,7 @@ fn vhost_with(rules: usize) -> Vhost {
         reverse: Vec::new(),
         preserve_host: false,
         add_forwarded: true,
+        add_rfc7239: false,
         via: ViaSetting::Off,
         proxy_requests: false,
         access_logs: Vec::new(),

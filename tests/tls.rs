@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::{BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,20 +102,20 @@ impl Drop for Pki {
 
 type Tls = StreamOwned<ClientConnection, TcpStream>;
 
-/// A TLS connection to `proxy` naming `sni`; the handshake is completed before it returns.
-fn handshake(proxy: &Proxy, config: &Arc<ClientConfig>, sni: &str) -> std::io::Result<Tls> {
+/// A TLS connection to `at` naming `sni`; the handshake is completed before it returns.
+fn handshake(at: SocketAddr, config: &Arc<ClientConfig>, sni: &str) -> std::io::Result<Tls> {
     let name = ServerName::try_from(sni.to_owned()).unwrap();
     let conn = ClientConnection::new(Arc::clone(config), name).unwrap();
-    let mut tls = StreamOwned::new(conn, proxy.connect());
+    let mut tls = StreamOwned::new(conn, connect(at));
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
     }
     Ok(tls)
 }
 
-/// Sends `raw` over a new TLS connection naming `sni` and reads one response.
-fn send(proxy: &Proxy, config: &Arc<ClientConfig>, sni: &str, raw: &[u8]) -> Response {
-    let mut tls = handshake(proxy, config, sni).expect("handshake");
+/// Sends `raw` over a new TLS connection to `at` naming `sni` and reads one response.
+fn send(at: SocketAddr, config: &Arc<ClientConfig>, sni: &str, raw: &[u8]) -> Response {
+    let mut tls = handshake(at, config, sni).expect("handshake");
     tls.write_all(raw).unwrap();
     read_response(&mut BufReader::new(tls), false).expect("a response")
 }
@@ -155,7 +155,7 @@ fn sni_selects_each_virtual_host_s_certificate_and_the_backend_learns_the_scheme
         ("www.b.test", &b_der),
         ("c.test", &c_der),
     ] {
-        let mut tls = handshake(&proxy, &client, name).expect("handshake");
+        let mut tls = handshake(proxy.addr, &client, name).expect("handshake");
         assert_eq!(tls.conn.peer_certificates().unwrap()[0], *der, "{name}");
         assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
         let request = format!(
@@ -170,7 +170,7 @@ fn sni_selects_each_virtual_host_s_certificate_and_the_backend_learns_the_scheme
         assert!(!seen.contains("gopher"), "{seen}");
     }
     // A name no host answers to gets the first host's certificate, as Apache does.
-    let unknown = handshake(&proxy, &pki.client(), "unknown.test");
+    let unknown = handshake(proxy.addr, &pki.client(), "unknown.test");
     let err = unknown.expect_err("the first host's certificate does not name unknown.test");
     assert!(err.to_string().contains("certificate"), "{err}");
 }
@@ -195,14 +195,14 @@ fn a_host_other_than_the_sni_name_is_misdirected() {
     ));
     let client = pki.client();
     let r = send(
-        &proxy,
+        proxy.addr,
         &client,
         "a.test",
         b"GET /bytes/10 HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.status, 421, "{}", r.head);
     let r = send(
-        &proxy,
+        proxy.addr,
         &client,
         "a.test",
         b"GET /bytes/10 HTTP/1.1\r\nHost: A.TEST:443\r\nConnection: close\r\n\r\n",
@@ -225,7 +225,7 @@ fn both_protocol_versions_resume_and_ssl_protocol_limits_them() {
     for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
         let client = pki.client_with(&[version]);
         for round in 0..3 {
-            let mut tls = handshake(&proxy, &client, "a.test").unwrap();
+            let mut tls = handshake(proxy.addr, &client, "a.test").unwrap();
             assert_eq!(tls.conn.protocol_version(), Some(version.version));
             let resumed = tls.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
             // TLS 1.3 tickets arrive after the handshake: read the response to get them.
@@ -245,9 +245,9 @@ fn both_protocol_versions_resume_and_ssl_protocol_limits_them() {
         backend.addr().port()
     ));
     let old = pki.client_with(&[&rustls::version::TLS12]);
-    assert!(handshake(&proxy, &old, "a.test").is_err());
+    assert!(handshake(proxy.addr, &old, "a.test").is_err());
     let new = pki.client_with(&[&rustls::version::TLS13]);
-    assert!(handshake(&proxy, &new, "a.test").is_ok());
+    assert!(handshake(proxy.addr, &new, "a.test").is_ok());
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn keep_alive_requests_and_a_large_body_to_a_slow_reader_are_byte_exact() {
         path(&key),
         backend.addr().port()
     ));
-    let mut tls = handshake(&proxy, &pki.client(), "a.test").unwrap();
+    let mut tls = handshake(proxy.addr, &pki.client(), "a.test").unwrap();
     let mut reader = BufReader::new(&mut tls);
     for size in [0usize, 1, 1000, 16 * 1024, 100_000] {
         reader
@@ -278,7 +278,7 @@ fn keep_alive_requests_and_a_large_body_to_a_slow_reader_are_byte_exact() {
     // 4 MiB to a reader that takes 64 KiB every 10 ms: the backend is released long before
     // the client has read the body.
     let size = 4 << 20;
-    let mut tls = handshake(&proxy, &pki.client(), "a.test").unwrap();
+    let mut tls = handshake(proxy.addr, &pki.client(), "a.test").unwrap();
     tls.write_all(
         format!("GET /bytes/{size} HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
             .as_bytes(),
@@ -301,7 +301,7 @@ fn keep_alive_requests_and_a_large_body_to_a_slow_reader_are_byte_exact() {
     assert_eq!((r.status, r.body.len()), (200, size));
     assert_checksum(&r);
     let status = send(
-        &proxy,
+        proxy.addr,
         &pki.client(),
         "a.test",
         b"GET /status?format=json HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
@@ -448,4 +448,158 @@ fn bad_certificate_files_are_errors_at_their_line() {
         path(&key)
     ))
     .is_empty());
+}
+
+#[test]
+fn a_reload_brings_new_certificates_to_new_connections() {
+    let pki = Pki::new();
+    let backend = origin();
+    let (old_crt, old_key, old_der) = pki.leaf("old", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let (new_crt, new_key, new_der) = pki.leaf("new", &["a.test"], &rcgen::PKCS_ED25519);
+    let text = |crt: &Path, key: &Path| {
+        format!(
+            "Listen 127.0.0.1:0 https\nWorkers 1\nSSLEngine On\nSSLCertificateFile {}\n\
+             SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+            path(crt),
+            path(key),
+            backend.addr().port()
+        )
+    };
+    let proxy = Proxy::start(&text(&old_crt, &old_key));
+    let client = pki.client();
+    let before = handshake(proxy.addr, &client, "a.test").unwrap();
+    assert_eq!(before.conn.peer_certificates().unwrap()[0], old_der);
+    let cfg = spoonfeed::config::parse_str(&text(&new_crt, &new_key), Path::new("reload.conf"))
+        .unwrap()
+        .config;
+    proxy.server.as_ref().unwrap().reload(&cfg);
+    // The reload reaches the reactor through its control queue: new connections see the new
+    // certificate once it has been taken, which the first few handshakes may race.
+    let seen = (0..200)
+        .map(|_| handshake(proxy.addr, &client, "a.test").unwrap())
+        .map(|tls| tls.conn.peer_certificates().unwrap()[0].clone())
+        .find(|der| *der == new_der);
+    assert!(seen.is_some(), "the new certificate never came");
+    // The connection made before the reload goes on with its session.
+    let mut before = before;
+    before
+        .write_all(b"GET /bytes/5 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(before), false).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, 5));
+}
+
+#[test]
+fn each_listener_routes_by_its_own_virtual_hosts_and_locations_come_back_https() {
+    // Two loopback addresses tell the listeners apart (ports are chosen by the system).
+    let pki = Pki::new();
+    let secure = origin();
+    let plain = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.2:0 https\nListen 127.0.0.1:0\n\
+         <VirtualHost 127.0.0.2>\nServerName a.test\nProxyAddForwarded On\nSSLEngine On\n\
+         SSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass /login http://127.0.0.1:{s}/inspect\n\
+         ProxyPass / http://127.0.0.1:{s}/\nProxyPassReverse / http://127.0.0.1:{s}/\n</VirtualHost>\n\
+         <VirtualHost 127.0.0.1>\nServerName a.test\nProxyPass /login http://127.0.0.1:{p}/inspect\n\
+         ProxyPass / http://127.0.0.1:{p}/\nProxyPassReverse / http://127.0.0.1:{p}/\n</VirtualHost>\n",
+        path(&crt),
+        path(&key),
+        s = secure.addr().port(),
+        p = plain.addr().port(),
+    ));
+    let addrs = proxy.server.as_ref().unwrap().local_addrs().to_vec();
+    let secure_at = *addrs
+        .iter()
+        .find(|a| a.ip().to_string() == "127.0.0.2")
+        .unwrap();
+    let plain_at = *addrs
+        .iter()
+        .find(|a| a.ip().to_string() == "127.0.0.1")
+        .unwrap();
+    let r = send(
+        secure_at,
+        &pki.client(),
+        "a.test",
+        b"GET /login HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(
+        r.text().contains("X-Forwarded-Proto: https\r\n"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text()
+            .contains("Forwarded: for=127.0.0.1;host=\"a.test\";proto=https\r\n"),
+        "{}",
+        r.text()
+    );
+    let r = send(
+        secure_at,
+        &pki.client(),
+        "a.test",
+        b"GET /redirect?to=/account HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 302, "{}", r.head);
+    assert_eq!(r.header("Location"), Some("https://a.test/account"));
+    let mut s = connect(plain_at);
+    s.write_all(b"GET /redirect?to=/account HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(r.header("Location"), Some("http://a.test/account"));
+    let mut s = connect(plain_at);
+    s.write_all(b"GET /login HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert!(
+        r.text().contains("X-Forwarded-Proto: http\r\n"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("\r\nForwarded:"), "{}", r.text());
+    // Each listener's backend saw exactly its own requests.
+    assert_eq!(secure.stats().requests, 2);
+    assert_eq!(plain.stats().requests, 2);
+}
+
+#[test]
+fn a_response_spilled_to_disk_is_sealed_from_the_file_byte_exact() {
+    let pki = Pki::new();
+    let backend = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let temp = pki.dir.join("spill");
+    std::fs::create_dir_all(&temp).unwrap();
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyResponseBufferSize 64k\nProxyTempPath {}\n\
+         SendBufferSize 65536\nStatusLocation /status\nProxyPass /status !\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        path(&temp),
+        backend.addr().port()
+    ));
+    let size = 8 << 20;
+    let mut tls = handshake(proxy.addr, &pki.client(), "a.test").unwrap();
+    tls.write_all(
+        format!("GET /bytes/{size} HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    // Not read until the status endpoint says the response went to the file.
+    let spilled = (0..500).find_map(|_| {
+        let status = send(
+            proxy.addr,
+            &pki.client(),
+            "a.test",
+            b"GET /status?format=json HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+        )
+        .text();
+        json_number(&status, "spilled_responses").filter(|n| *n > 0)
+    });
+    assert_eq!(spilled, Some(1));
+    let r = read_response(&mut BufReader::new(tls), false).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, size));
+    assert_checksum(&r);
 }

@@ -82,16 +82,18 @@ pub fn check(input: &[u8]) {
         path.push(b'/');
     }
     path.extend_from_slice(head.path.of(input));
+    let facts = Forwarded {
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host: head.host.map(|h| h.of(input)),
+        server: b"proxy",
+        proto: b"https",
+    };
     let req = BackendRequest {
         path: &path,
         host: b"backend:8080",
         body: head.body,
-        forwarded: Some(Forwarded {
-            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            host: head.host.map(|h| h.of(input)),
-            server: b"proxy",
-            proto: b"https",
-        }),
+        forwarded: Some(facts),
+        rfc7239: Some(facts),
         via: ViaMode::Full,
         via_by: b"proxy:80",
         keep_alive: head.wants_keep_alive(),

@@ -100,7 +100,7 @@ pub static DIRECTIVES: &[Directive] = &[
             `127.0.0.1:8080`, `[::1]:80`) for the names in its ServerName and ServerAlias. It \
             starts with the main server's ProxyPass, ProxyPassMatch and ProxyPassReverse rules \
             (its own follow), takes the main server's ProxyPreserveHost, ProxyAddHeaders, \
-            ProxyVia and ServerName where it sets none, and logs to the main server's \
+            ProxyAddForwarded, ProxyVia and ServerName where it sets none, and logs to the main server's \
             CustomLog targets when it has none of its own.",
         min_args: 1,
         max_args: ANY,
@@ -233,6 +233,20 @@ pub static DIRECTIVES: &[Directive] = &[
         min_args: 1,
         max_args: 1,
         apply: Apply::Directive(proxy::proxy_add_headers),
+    },
+    Directive {
+        name: "ProxyAddForwarded",
+        syntax: "ProxyAddForwarded On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "On appends an RFC 7239 element to the Forwarded header of requests sent \
+            to backends: `for=` the client's address, `host=` its Host, `proto=` http or \
+            https (existing Forwarded lines are merged into one, ours last). Independent of \
+            ProxyAddHeaders.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(proxy::proxy_add_forwarded),
     },
     Directive {
         name: "ProxyTimeout",

@@ -167,6 +167,10 @@ fn vhost_body(
         "{indent}ProxyAddHeaders {}",
         on_off(vhost.add_forwarded)
     ));
+    w(format!(
+        "{indent}ProxyAddForwarded {}",
+        on_off(vhost.add_rfc7239)
+    ));
     w(format!("{indent}ProxyVia {}", via(vhost.via)));
     match &vhost.tls {
         None => w(format!("{indent}SSLEngine Off")),

@@ -372,8 +372,10 @@ pub struct Vhost {
     pub reverse: Vec<ReverseRule>,
     /// `ProxyPreserveHost`: send the client's `Host` to the backend.
     pub preserve_host: bool,
-    /// `ProxyAddHeaders`: add `X-Forwarded-For/-Host/-Server`.
+    /// `ProxyAddHeaders`: add `X-Forwarded-For/-Host/-Server/-Proto`.
     pub add_forwarded: bool,
+    /// `ProxyAddForwarded`: append an RFC 7239 `Forwarded` element.
+    pub add_rfc7239: bool,
     /// `ProxyVia`.
     pub via: ViaSetting,
     /// `ProxyRequests`: forward proxying (absolute-form to foreign hosts, CONNECT). Only `Off`

@@ -309,6 +309,12 @@ pub(super) fn proxy_preserve_host(p: &mut Parser, args: &[String]) -> Result<(),
     Ok(())
 }
 
+pub(super) fn proxy_add_forwarded(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let on = values::on_off(&args[0]).map_err(|e| format!("ProxyAddForwarded: {e}"))?;
+    p.scope().add_rfc7239 = Some(on);
+    Ok(())
+}
+
 pub(super) fn proxy_add_headers(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let on = values::on_off(&args[0]).map_err(|e| format!("ProxyAddHeaders: {e}"))?;
     p.scope().add_forwarded = Some(on);

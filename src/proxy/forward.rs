@@ -117,6 +117,10 @@ pub struct BackendRequest<'a> {
     /// `Some`: existing `X-Forwarded-For`/`-Host`/`-Server` fields are merged into one line
     /// each, with our value appended. `None`: they pass through untouched.
     pub forwarded: Option<Forwarded<'a>>,
+    /// `Some`: an RFC 7239 `Forwarded` element (`for`, `host`, `proto`; `server` is not used)
+    /// is appended to the client's `Forwarded` list, merged into one line. `None`: `Forwarded`
+    /// passes through untouched.
+    pub rfc7239: Option<Forwarded<'a>>,
     /// What to do with `Via`.
     pub via: ViaMode,
     /// Our name in `Via`, e.g. `proxy.example:80`.
@@ -166,6 +170,7 @@ pub fn encode_backend_request(
             || name.eq_ignore_ascii_case(b"expect")
             || (req.via == ViaMode::Block && name.eq_ignore_ascii_case(b"via"))
             || (merges_forwarded && is_x_forwarded(name))
+            || (req.rfc7239.is_some() && name.eq_ignore_ascii_case(b"forwarded"))
             || connection_names.contains(name);
         if !dropped {
             push_field(out, name, header.value.of(buf));
@@ -206,6 +211,18 @@ pub fn encode_backend_request(
             Some(forwarded.server),
         );
         push_field(out, b"X-Forwarded-Proto", forwarded.proto);
+    }
+    if let Some(facts) = &req.rfc7239 {
+        let mut element = Vec::with_capacity(64);
+        forwarded_element(facts, &mut element);
+        push_merged(
+            out,
+            buf,
+            &head.headers,
+            &connection_names,
+            b"Forwarded",
+            Some(&element),
+        );
     }
     push_via(out, req.via, head.version, req.via_by);
     if let Some(protocols) = req.upgrade {
@@ -325,6 +342,24 @@ pub fn encode_client_response(
         push_field(out, b"Connection", b"keep-alive");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// One RFC 7239 forwarded-element: `for=` the client (IPv6 in brackets, quoted), `host=` its
+/// `Host` (quoted: a port's `:` is not a token character; the parser let no `"` or `\` into
+/// it), `proto=` the scheme.
+fn forwarded_element(facts: &Forwarded<'_>, out: &mut Vec<u8>) {
+    match facts.client_ip {
+        IpAddr::V4(ip) => write!(out, "for={ip}"),
+        IpAddr::V6(ip) => write!(out, "for=\"[{ip}]\""),
+    }
+    .expect("writing to a Vec cannot fail");
+    if let Some(host) = facts.host {
+        out.extend_from_slice(b";host=\"");
+        out.extend_from_slice(host);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b";proto=");
+    out.extend_from_slice(facts.proto);
 }
 
 /// `X-Forwarded-For`, `X-Forwarded-Host`, `X-Forwarded-Server` or `X-Forwarded-Proto`.
@@ -457,6 +492,7 @@ mod tests {
             host: b"backend:8080",
             body: RequestBody::None,
             forwarded: None,
+            rfc7239: None,
             via: ViaMode::Off,
             via_by: b"proxy.example:80",
             keep_alive: true,
@@ -585,6 +621,42 @@ mod tests {
              X-Forwarded-Host: first.example, public.example\r\nX-Forwarded-Server: proxy.example\r\n\
              X-Forwarded-Proto: https\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn rfc7239_forwarded_appends_an_element_to_the_client_s_list() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a:8443\r\nForwarded: for=10.0.0.1\r\nX-A: 1\r\n\
+                    forwarded: for=\"_hidden\", for=10.0.0.2\r\n\r\n";
+        let facts = Forwarded {
+            client_ip: CLIENT_IP,
+            host: Some(b"a:8443"),
+            server: b"p",
+            proto: b"https",
+        };
+        let req = BackendRequest {
+            rfc7239: Some(facts),
+            ..plain()
+        };
+        assert_eq!(
+            backend(raw, &req),
+            "GET / HTTP/1.1\r\nHost: backend:8080\r\nX-A: 1\r\nForwarded: for=10.0.0.1, \
+             for=\"_hidden\", for=10.0.0.2, for=192.0.2.7;host=\"a:8443\";proto=https\r\n\r\n"
+        );
+        let v6 = Forwarded {
+            client_ip: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x17)),
+            host: None,
+            ..facts
+        };
+        let req = BackendRequest {
+            rfc7239: Some(v6),
+            ..plain()
+        };
+        assert_eq!(
+            backend(b"GET / HTTP/1.0\r\n\r\n", &req),
+            "GET / HTTP/1.1\r\nHost: backend:8080\r\nForwarded: for=\"[2001:db8::17]\";proto=https\r\n\r\n"
+        );
+        // Off: the client's field passes as it came.
+        assert!(backend(raw, &plain()).contains("\r\nForwarded: for=10.0.0.1\r\n"));
     }
 
     #[test]

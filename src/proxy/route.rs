@@ -456,6 +456,7 @@ mod tests {
             reverse: Vec::new(),
             preserve_host: false,
             add_forwarded: true,
+            add_rfc7239: false,
             via: ViaSetting::Off,
             proxy_requests: false,
             access_logs: Vec::new(),

@@ -355,6 +355,12 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         ViaSetting::Off | ViaSetting::Block => String::new(),
         ViaSetting::On | ViaSetting::Full => format!("{}:{}", vhost.server_name, conn.local.port()),
     };
+    let facts = Forwarded {
+        client_ip: conn.peer.ip(),
+        host,
+        server: vhost.server_name.as_bytes(),
+        proto: conn.scheme.as_str().as_bytes(),
+    };
     let request = BackendRequest {
         path: &path,
         host: match (vhost.preserve_host, host) {
@@ -362,12 +368,8 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             _ => backend.authority.as_bytes(),
         },
         body: head.body,
-        forwarded: vhost.add_forwarded.then(|| Forwarded {
-            client_ip: conn.peer.ip(),
-            host,
-            server: vhost.server_name.as_bytes(),
-            proto: conn.scheme.as_str().as_bytes(),
-        }),
+        forwarded: vhost.add_forwarded.then_some(facts),
+        rfc7239: vhost.add_rfc7239.then_some(facts),
         via: via_mode(vhost.via),
         via_by: via_by.as_bytes(),
         keep_alive: !backend.params.disable_reuse,
