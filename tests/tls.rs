@@ -603,3 +603,52 @@ fn a_response_spilled_to_disk_is_sealed_from_the_file_byte_exact() {
     assert_eq!((r.status, r.body.len()), (200, size));
     assert_checksum(&r);
 }
+
+#[test]
+fn a_websocket_upgrade_over_tls_tunnels_both_ways() {
+    let pki = Pki::new();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let backend = Scripted::start(|_, mut s| {
+        let head = String::from_utf8(read_head(&mut s).unwrap()).unwrap();
+        assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
+        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            .unwrap();
+        let mut buf = [0; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => s.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        backend.addr.port()
+    ));
+    let mut tls = handshake(proxy.addr, &pki.client(), "a.test").unwrap();
+    tls.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(tls);
+    let head = String::from_utf8(read_head(&mut r).unwrap()).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let mut tls = r.into_inner();
+    // Frames larger than a TLS record, both ways, byte-exact.
+    let frame: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    tls.write_all(&frame).unwrap();
+    let mut echoed = vec![0; frame.len()];
+    tls.read_exact(&mut echoed).unwrap();
+    assert_eq!(echoed, frame);
+    // Our close_notify reaches the backend as a half-close; its close comes back as ours.
+    tls.conn.send_close_notify();
+    tls.flush().unwrap();
+    let mut rest = Vec::new();
+    match tls.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(e) => panic!("the tunnel did not end cleanly: {e}"),
+    }
+}

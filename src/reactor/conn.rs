@@ -653,13 +653,18 @@ impl Conn {
         }
     }
 
-    /// Sends FIN and reads until the client closes, so that it receives our last response
-    /// instead of a reset triggered by its unread bytes.
-    pub fn start_linger(&mut self, sh: &mut Shared) -> Phase {
+    /// Ends what we send, after a complete answer: `close_notify` on TLS, then FIN.
+    pub fn shut_write(&mut self) -> io::Result<()> {
         if let Some(tls) = &mut self.tls {
             tls.close_notify(&mut self.client);
         }
-        if self.client.shutdown(Shutdown::Write).is_err() {
+        self.client.shutdown(Shutdown::Write)
+    }
+
+    /// Sends FIN and reads until the client closes, so that it receives our last response
+    /// instead of a reset triggered by its unread bytes.
+    pub fn start_linger(&mut self, sh: &mut Shared) -> Phase {
+        if self.shut_write().is_err() {
             return Phase::Closed;
         }
         self.cin = Vec::new();

@@ -143,7 +143,7 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
     moved |= conn.flush(sh)?;
     if t.backend_done && !t.client_told && !conn.owes() {
         t.client_told = true;
-        let _ = conn.client.shutdown(Shutdown::Write);
+        let _ = conn.shut_write();
     }
     Ok(moved)
 }
