@@ -52,6 +52,7 @@ fn vhost_with(rules: usize) -> Vhost {
         proxy_requests: false,
         access_logs: Vec::new(),
         tls: None,
+        proxy_tls: false,
         origin: None,
     }
 }

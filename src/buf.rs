@@ -426,6 +426,30 @@ impl Spill {
         }
     }
 
+    /// Writes pending bytes to `dst` through `scratch` (for a TLS peer, which seals them in
+    /// user space), at most `SEND_BUDGET` pieces; returns the bytes taken (`WouldBlock` only
+    /// when none were).
+    pub fn copy_to(&mut self, dst: &mut impl Write, scratch: &mut [u8]) -> io::Result<usize> {
+        let mut total = 0;
+        for _ in 0..SEND_BUDGET {
+            if self.pending() == 0 {
+                break;
+            }
+            let n = self.peek(scratch)?;
+            match dst.write(&scratch[..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(took) => {
+                    self.advance(took);
+                    total += took;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
     /// Marks `n` pending bytes sent. Invariant kept: at most [`Spill::pending`].
     pub fn advance(&mut self, n: usize) {
         assert!(n as u64 <= self.pending(), "advance past what was written");

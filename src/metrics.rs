@@ -321,6 +321,8 @@ pub struct ReactorMetrics {
     pub tls_handshake_failures: Counter,
     /// TLS sessions broken after the handshake (a bad record, an alert).
     pub tls_errors: Counter,
+    /// TLS to backends that failed (a certificate that does not verify, an alert).
+    pub backend_tls_errors: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
     /// Request bodies held partly in a temporary file.
@@ -384,6 +386,7 @@ impl ReactorMetrics {
             tls_resumed: Counter::default(),
             tls_handshake_failures: Counter::default(),
             tls_errors: Counter::default(),
+            backend_tls_errors: Counter::default(),
             spilled_responses: Counter::default(),
             spilled_requests: Counter::default(),
             spilled_bytes: Counter::default(),
@@ -440,7 +443,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 24] = [
+const COUNTERS: [Scalar<Counter>; 25] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -562,6 +565,12 @@ const COUNTERS: [Scalar<Counter>; 24] = [
         name: "spoonfeed_tls_errors_total",
         help: "TLS sessions broken after the handshake (a bad record or an alert).",
         field: |m| &m.tls_errors,
+    },
+    Scalar {
+        key: "backend_tls_errors",
+        name: "spoonfeed_backend_tls_errors_total",
+        help: "TLS connections to backends that failed (logged with the reason).",
+        field: |m| &m.backend_tls_errors,
     },
     Scalar {
         key: "spliced",

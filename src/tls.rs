@@ -16,10 +16,12 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{Acceptor, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore};
 
 use crate::buf::{BufPool, Chain, Spill};
 use crate::config::TlsProtocols;
@@ -27,10 +29,6 @@ use crate::config::TlsProtocols;
 /// Most plaintext bytes sealed into records before they are written out: rustls holds at most
 /// this much (plus record overhead) per connection, outside the block pool.
 pub const SEAL_CHUNK: usize = 64 << 10;
-
-/// Most records' worth of plaintext one [`ClientTls::send`] seals: a fast client must not keep
-/// the reactor to itself.
-const SEND_BUDGET: usize = 16;
 
 /// Builds the server configuration of one virtual host: the certificate chain and private key
 /// read from PEM files (RSA, ECDSA and Ed25519 keys), checked to belong together; ALPN
@@ -272,20 +270,11 @@ impl ClientTls {
             Err(e) => return Err(e),
         };
         if let Some(spill) = spill.filter(|_| chain.is_empty()) {
-            for _ in 0..SEND_BUDGET {
-                if spill.pending() == 0 {
-                    break;
-                }
-                let want = landing.len().min(SEAL_CHUNK);
-                let n = spill.peek(&mut landing[..want])?;
-                match sealer.write(&landing[..n]) {
-                    Ok(took) => {
-                        spill.advance(took);
-                        taken += took;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
-                }
+            let want = landing.len().min(SEAL_CHUNK);
+            match spill.copy_to(&mut sealer, &mut landing[..want]) {
+                Ok(n) => taken += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
             }
         }
         Ok((taken, wrote || taken > 0))
@@ -315,7 +304,7 @@ fn read_tls<S: Read>(
 }
 
 /// Writes what `conn` holds sealed until it holds none or the socket would block.
-fn drain<S: Write>(conn: &mut ServerConnection, sock: &mut S) -> io::Result<usize> {
+fn drain<S: Write, D>(conn: &mut rustls::ConnectionCommon<D>, sock: &mut S) -> io::Result<usize> {
     let mut total = 0;
     while conn.wants_write() {
         match conn.write_tls(sock) {
@@ -332,12 +321,12 @@ fn drain<S: Write>(conn: &mut ServerConnection, sock: &mut S) -> io::Result<usiz
 /// A `Write` that seals plaintext into records and writes them to the socket: it takes bytes
 /// only once everything sealed earlier is out, so rustls never holds more than one
 /// [`SEAL_CHUNK`].
-struct Sealer<'a, S> {
-    conn: &'a mut ServerConnection,
+struct Sealer<'a, S, D> {
+    conn: &'a mut rustls::ConnectionCommon<D>,
     sock: &'a mut S,
 }
 
-impl<S: Write> Write for Sealer<'_, S> {
+impl<S: Write, D> Write for Sealer<'_, S, D> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.conn.wants_write() {
             drain(self.conn, self.sock)?;
@@ -364,4 +353,203 @@ impl<S: Write> Write for Sealer<'_, S> {
 
 fn failed(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
+}
+
+/// Builds the configuration for TLS to backends (`SSLProxyEngine`): certificates verified
+/// against `ca_file` (PEM, one or more) or, without one, the system's bundle; or not at all
+/// when `verify` is false (`SSLProxyVerify none`: the chain and name are not checked, the
+/// handshake's signatures still are). ALPN `http/1.1`; sessions resumed.
+pub fn client_config(ca_file: Option<&Path>, verify: bool) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(provider::default_provider());
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot offer TLS 1.2 and 1.3 to backends: {e}"))?;
+    let mut config = if verify {
+        let mut roots = RootCertStore::empty();
+        let file = match ca_file {
+            Some(file) => file.to_path_buf(),
+            None => SYSTEM_BUNDLES
+                .iter()
+                .map(Path::new)
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    format!(
+                        "no system CA bundle ({}); give SSLProxyCACertificateFile",
+                        SYSTEM_BUNDLES.join(", ")
+                    )
+                })?
+                .to_path_buf(),
+        };
+        let certs = CertificateDer::pem_file_iter(&file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("cannot read CA certificates from {}: {e}", file.display()))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!("{} holds no usable CA certificate", file.display()));
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
+            .with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Where Linux distributions keep the CA bundle (Debian and Ubuntu, Fedora and RHEL, others).
+const SYSTEM_BUNDLES: [&str; 3] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+/// `SSLProxyVerify none`: any certificate is taken; the handshake's signatures are still
+/// checked, so the peer holds the key of the certificate it sent.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A TLS connection to a backend over `S`, read and written as plaintext. Reads answer the
+/// handshake on the way; writes return `WouldBlock` until the handshake is done (the request
+/// waits in the caller's blocks, not in rustls), and seal at most [`SEAL_CHUNK`] at a time.
+/// A close without `close_notify` reads as `UnexpectedEof`, never as the end of a body.
+pub struct ClientSession<S> {
+    pub sock: S,
+    conn: ClientConnection,
+}
+
+impl<S> std::fmt::Debug for ClientSession<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("handshaking", &self.conn.is_handshaking())
+            .finish()
+    }
+}
+
+impl<S: Read + Write> ClientSession<S> {
+    /// A session to `host` (SNI when it is a name; an IP address is checked against the
+    /// certificate's IP entries) over the connected `sock`.
+    pub fn new(sock: S, config: &Arc<ClientConfig>, host: &str) -> Result<Self, String> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host:?} is not a name TLS can check: {e}"))?;
+        let conn = ClientConnection::new(Arc::clone(config), name)
+            .map_err(|e| format!("cannot start TLS to {host}: {e}"))?;
+        Ok(ClientSession { sock, conn })
+    }
+
+    /// Whether sealed bytes wait to be written.
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Writes what rustls holds sealed until none is left or the socket would block.
+    pub fn write_pending(&mut self) -> io::Result<usize> {
+        drain(&mut self.conn, &mut self.sock)
+    }
+
+    /// Sends `close_notify` as far as the socket takes it now.
+    pub fn close_notify(&mut self) {
+        self.conn.send_close_notify();
+        let _ = drain(&mut self.conn, &mut self.sock);
+    }
+
+    /// Reads and processes what the socket has; `Ok(0)` at its end.
+    fn advance(&mut self) -> io::Result<usize> {
+        let got = read_tls(&mut self.sock, |s| self.conn.read_tls(s))?;
+        if let Err(e) = self.conn.process_new_packets() {
+            let _ = self.conn.write_tls(&mut self.sock);
+            return Err(failed(&format!("TLS error from the backend: {e}")));
+        }
+        match drain(&mut self.conn, &mut self.sock) {
+            Ok(_) => Ok(got),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(got),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<S: Read + Write> Read for ClientSession<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other,
+            }
+            self.advance()?;
+        }
+    }
+}
+
+impl<S: Read + Write> Write for ClientSession<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.conn.is_handshaking() {
+            // Move the handshake on (the ClientHello goes out here), then let the caller
+            // come back: its next readiness event finds the handshake further.
+            drain(&mut self.conn, &mut self.sock)?;
+            match self.advance() {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if self.conn.is_handshaking() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
+        let mut sealer = Sealer {
+            conn: &mut self.conn,
+            sock: &mut self.sock,
+        };
+        sealer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -42,7 +42,9 @@ impl Pki {
             .distinguished_name
             .push(DnType::CommonName, "spoonfeed test CA");
         let key = KeyPair::generate().unwrap();
-        let ca = params.self_signed(&key).unwrap().der().clone();
+        let ca = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        let ca = ca.der().clone();
         Pki {
             dir,
             ca,
@@ -651,4 +653,128 @@ fn a_websocket_upgrade_over_tls_tunnels_both_ways() {
         Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
         Err(e) => panic!("the tunnel did not end cleanly: {e}"),
     }
+}
+
+/// spoonfeed terminating TLS in front of the origin, with a certificate for 127.0.0.1 and
+/// `name` signed by `pki`'s CA: an https backend for another spoonfeed.
+fn tls_backend(pki: &Pki, origin: &spoonfeed_tools::origin::Origin, names: &[&str]) -> Proxy {
+    let (crt, key, _) = pki.leaf("backend", names, &rcgen::PKCS_ECDSA_P256_SHA256);
+    Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nStatusLocation /status\nProxyPass /status !\n\
+         ProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        origin.addr().port()
+    ))
+}
+
+#[test]
+fn https_backends_are_verified_pooled_and_byte_exact() {
+    let pki = Pki::new();
+    let origin = origin();
+    let backend = tls_backend(&pki, &origin, &["127.0.0.1"]);
+    let proxy = Proxy::start(&format!(
+        "SSLProxyEngine On\nSSLProxyCACertificateFile {}\nProxyResponseBufferSize 8m\n\
+         ProxyPass / https://127.0.0.1:{}/\n",
+        path(&pki.dir.join("ca.pem")),
+        backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    for size in [0usize, 1, 5000, 70_000, 4 << 20, 3] {
+        s.write_all(format!("GET /bytes/{size} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let r = read_response(&mut reader, false).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, size), "{}", r.head);
+        assert_checksum(&r);
+    }
+    // A request body goes up through TLS too.
+    let body = vec![b'x'; 300_000];
+    s.write_all(
+        format!(
+            "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let r = read_response(&mut reader, false).unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    // One TLS connection carried all of it: the backend saw one handshake.
+    let status = send(
+        backend.addr,
+        &pki.client(),
+        "127.0.0.1",
+        b"GET /status?format=json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .text();
+    // Ours for the status request, and the proxy's one.
+    assert_eq!(json_number(&status, "tls_handshakes"), Some(2), "{status}");
+}
+
+#[test]
+fn an_https_backend_that_does_not_verify_is_a_502_unless_told_not_to_check() {
+    let pki = Pki::new();
+    let origin = origin();
+    let backend = tls_backend(&pki, &origin, &["other.test"]);
+    let ca = path(&pki.dir.join("ca.pem"));
+    let port = backend.addr.port();
+    // The name in the URL is not the certificate's.
+    let proxy = Proxy::start(&format!(
+        "SSLProxyEngine On\nSSLProxyCACertificateFile {ca}\nStatusLocation /status\n\
+         ProxyPass /status !\nProxyPass / https://127.0.0.1:{port}/\n"
+    ));
+    assert_eq!(proxy.get("/bytes/10").status, 502);
+    let status = proxy.get("/status?format=json").text();
+    assert_eq!(
+        json_number(&status, "backend_tls_errors"),
+        Some(1),
+        "{status}"
+    );
+    // A CA that did not sign it (the system's bundle).
+    let other = Pki::new();
+    let proxy = Proxy::start(&format!(
+        "SSLProxyEngine On\nSSLProxyCACertificateFile {}\nProxyPass / https://127.0.0.1:{port}/\n",
+        path(&other.dir.join("ca.pem"))
+    ));
+    assert_eq!(proxy.get("/bytes/10").status, 502);
+    // SSLProxyVerify none takes it.
+    let proxy = Proxy::start(&format!(
+        "SSLProxyEngine On\nSSLProxyVerify none\nProxyPass / https://127.0.0.1:{port}/\n"
+    ));
+    let r = proxy.get("/bytes/10");
+    assert_eq!((r.status, r.body.len()), (200, 10));
+}
+
+#[test]
+fn an_https_backend_needs_ssl_proxy_engine() {
+    let errors = |text: &str| -> Vec<String> {
+        match spoonfeed::config::parse_str(text, Path::new("t.conf")) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    };
+    assert_eq!(
+        errors("Listen 80\nProxyPass / https://127.0.0.1:8443/\n"),
+        [
+            "t.conf:2: https://127.0.0.1:8443 is an https backend: it needs SSLProxyEngine On \
+          (here or in the main server)"
+        ]
+    );
+    let missing = "Listen 80\nSSLProxyEngine On\nSSLProxyCACertificateFile /nonexistent/ca.pem\n\
+                   ProxyPass / https://127.0.0.1:8443/\n";
+    let found = errors(missing);
+    assert!(
+        found.len() == 1 && found[0].starts_with("t.conf:3: cannot read CA certificates"),
+        "{found:?}"
+    );
+    let pki = Pki::new();
+    let in_a_vhost = format!(
+        "Listen 80\nSSLProxyCACertificateFile {}\n<VirtualHost *>\nSSLProxyEngine On\n\
+         ProxyPass / https://127.0.0.1:8443/\n</VirtualHost>\n",
+        path(&pki.dir.join("ca.pem"))
+    );
+    assert_eq!(errors(&in_a_vhost), Vec::<String>::new());
 }

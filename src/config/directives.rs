@@ -661,6 +661,47 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(ssl::ssl_certificate_key_file),
     },
     Directive {
+        name: "SSLProxyEngine",
+        syntax: "SSLProxyEngine On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "On lets this server's ProxyPass routes lead to https:// backends: TLS \
+            1.2 or 1.3 with SNI from the URL's host (an IP address is checked against the \
+            certificate's IP entries), ALPN http/1.1, connections pooled like plain ones, \
+            sessions resumed. Splice is not used for those responses. A virtual host that \
+            does not say takes the main server's setting.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_proxy_engine),
+    },
+    Directive {
+        name: "SSLProxyCACertificateFile",
+        syntax: "SSLProxyCACertificateFile FILE",
+        default: "the system's CA bundle (/etc/ssl/certs/ca-certificates.crt or the distribution's equivalent)",
+        context: Context::Server,
+        unit: "",
+        description: "The CA certificates (PEM, one or more) that backends' certificates must \
+            chain to. Relative to the configuration file's directory; read at start and at \
+            every reload.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_proxy_ca_certificate_file),
+    },
+    Directive {
+        name: "SSLProxyVerify",
+        syntax: "SSLProxyVerify require|none",
+        default: "require",
+        context: Context::Server,
+        unit: "",
+        description: "require checks each backend's certificate chain and name; none takes \
+            any certificate (a warning at start says what that exposes). mod_ssl's default is \
+            none; spoonfeed checks unless told not to.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_proxy_verify),
+    },
+    Directive {
         name: "SSLProtocol",
         syntax: "SSLProtocol [+|-]PROTOCOL ...",
         default: "all",
@@ -688,7 +729,6 @@ static PLANNED: &[(&str, &str)] = &[
     ("CacheEnable", "cache"),
     ("CacheDisable", "cache"),
     ("CacheLock", "cache"),
-    ("SSLProxyEngine", "TLS"),
     ("AllowCONNECT", "forward-proxy"),
 ];
 

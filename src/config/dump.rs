@@ -53,6 +53,16 @@ pub fn dump(cfg: &Config) -> String {
     ));
     w(format!("MaxConnections {}", limits.max_connections));
     w(format!("ProxyTimeout {}", show_time(cfg.proxy_timeout)));
+    w(format!(
+        "SSLProxyVerify {}",
+        if cfg.proxy_verify { "require" } else { "none" }
+    ));
+    if let Some(file) = &cfg.proxy_ca_file {
+        w(format!(
+            "SSLProxyCACertificateFile {}",
+            quote(&file.display().to_string())
+        ));
+    }
     let b = &cfg.buffering;
     w(format!("ProxyIOBufferSize {}", b.io_buffer_size));
     w(format!(
@@ -172,6 +182,10 @@ fn vhost_body(
         on_off(vhost.add_rfc7239)
     ));
     w(format!("{indent}ProxyVia {}", via(vhost.via)));
+    w(format!(
+        "{indent}SSLProxyEngine {}",
+        on_off(vhost.proxy_tls)
+    ));
     match &vhost.tls {
         None => w(format!("{indent}SSLEngine Off")),
         Some(tls) => {

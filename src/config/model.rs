@@ -385,6 +385,8 @@ pub struct Vhost {
     pub access_logs: Vec<AccessLog>,
     /// `SSLEngine On` and its certificate (own or the main server's); `None` when off.
     pub tls: Option<VhostTls>,
+    /// `SSLProxyEngine`: its routes may lead to `https://` backends.
+    pub proxy_tls: bool,
     pub origin: Option<Origin>,
 }
 
@@ -437,6 +439,12 @@ pub struct Config {
     /// `vhosts`; `None` for hosts without `SSLEngine On`.
     pub tls: Vec<Option<std::sync::Arc<rustls::ServerConfig>>>,
     pub backends: Vec<Backend>,
+    /// TLS to `https://` backends (`SSLProxyEngine`); `Some` when any route leads to one.
+    pub proxy_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `SSLProxyCACertificateFile`; `None`: the system's CA bundle.
+    pub proxy_ca_file: Option<PathBuf>,
+    /// `SSLProxyVerify require` (true, the default) or `none`.
+    pub proxy_verify: bool,
     pub error_log: LogTarget,
     pub log_level: LogLevel,
 }

@@ -232,11 +232,13 @@ impl Parser {
             proxy_requests: false,
             access_logs: main.access_logs,
             tls: main_tls,
+            proxy_tls: main_ssl.proxy_engine(),
             origin: None,
         };
         let mut vhosts = vec![main];
         for draft in std::mem::take(&mut self.vhosts) {
-            let tls = draft.ssl.inherit(&main_ssl).settle(self, false);
+            let ssl = draft.ssl.inherit(&main_ssl);
+            let tls = ssl.settle(self, false);
             let main = &vhosts[0];
             let vhost = Vhost {
                 addrs: draft.addrs,
@@ -253,6 +255,7 @@ impl Parser {
                 proxy_requests: false,
                 access_logs: draft.access_logs,
                 tls,
+                proxy_tls: ssl.proxy_engine(),
                 origin: draft.origin,
             };
             vhosts.push(vhost);
@@ -260,6 +263,8 @@ impl Parser {
         self.warnings.extend(proxy::shadowed_routes(&vhosts));
         let listens = std::mem::take(&mut self.server.listens);
         let tls = ssl::build(self, &listens, &vhosts);
+        let proxy_tls = ssl::build_proxy(self, &main_ssl, &vhosts, &backends);
+        let (proxy_ca_file, proxy_verify) = main_ssl.proxy_trust();
 
         Config {
             file: self.file.clone(),
@@ -279,6 +284,9 @@ impl Parser {
             vhosts,
             tls,
             backends,
+            proxy_tls,
+            proxy_ca_file,
+            proxy_verify,
             error_log: self.server.error_log.clone(),
             log_level: self.server.log_level,
         }

@@ -101,17 +101,12 @@ fn parse_keys(directive: &str, args: &[String]) -> Result<Keys, String> {
     Ok(keys)
 }
 
-/// Parses a backend URL: `http://` only (`https://` needs TLS); a query only for
-/// `ProxyPassMatch`, whose URL is a template rather than a prefix.
+/// Parses a backend URL, `http://` or `https://` (which needs `SSLProxyEngine On`, checked
+/// once the file is read); a query only for `ProxyPassMatch`, whose URL is a template rather
+/// than a prefix.
 fn backend_url(directive: &str, text: &str) -> Result<Url, String> {
     let allows_query = directive == "ProxyPassMatch";
-    let url = values::url(text, allows_query).map_err(|e| format!("{directive}: {e}"))?;
-    if url.scheme == Scheme::Https {
-        return Err(format!(
-            "{directive} {text}: https backends need TLS, which arrives with the TLS issue"
-        ));
-    }
-    Ok(url)
+    values::url(text, allows_query).map_err(|e| format!("{directive}: {e}"))
 }
 
 /// Finds or adds the backend `url` names, recording `keys` if there are any.

@@ -17,6 +17,11 @@ pub(super) struct SslDraft {
     cert_file: Option<(PathBuf, Origin)>,
     key_file: Option<(PathBuf, Origin)>,
     protocols: Option<TlsProtocols>,
+    proxy_engine: Option<bool>,
+    /// `SSLProxyCACertificateFile` (main server only).
+    proxy_ca_file: Option<(PathBuf, Origin)>,
+    /// `SSLProxyVerify` (main server only).
+    proxy_verify: Option<bool>,
 }
 
 impl SslDraft {
@@ -28,7 +33,23 @@ impl SslDraft {
             cert_file: self.cert_file.clone().or_else(|| main.cert_file.clone()),
             key_file: self.key_file.clone().or_else(|| main.key_file.clone()),
             protocols: self.protocols.or(main.protocols),
+            proxy_engine: self.proxy_engine.or(main.proxy_engine),
+            proxy_ca_file: None,
+            proxy_verify: None,
         }
+    }
+
+    /// `SSLProxyEngine`, after inheritance.
+    pub(super) fn proxy_engine(&self) -> bool {
+        self.proxy_engine.unwrap_or(false)
+    }
+
+    /// The main server's `SSLProxyCACertificateFile` and `SSLProxyVerify`.
+    pub(super) fn proxy_trust(&self) -> (Option<PathBuf>, bool) {
+        (
+            self.proxy_ca_file.as_ref().map(|(file, _)| file.clone()),
+            self.proxy_verify.unwrap_or(true),
+        )
     }
 
     /// The scope's TLS settings when `SSLEngine On`; an error at the `SSLEngine` line when it
@@ -87,6 +108,96 @@ pub(super) fn ssl_certificate_key_file(p: &mut Parser, args: &[String]) -> Resul
     let origin = p.origin.clone();
     p.scope().ssl.key_file = Some((file, origin));
     Ok(())
+}
+
+/// `SSLProxyEngine On|Off`: TLS to `https://` backends.
+pub(super) fn ssl_proxy_engine(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let on = values::on_off(&args[0]).map_err(|e| format!("SSLProxyEngine: {e}"))?;
+    p.scope().ssl.proxy_engine = Some(on);
+    Ok(())
+}
+
+/// `SSLProxyCACertificateFile FILE`: the CAs backends' certificates are checked against.
+pub(super) fn ssl_proxy_ca_certificate_file(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let file = p.log_path(&args[0]);
+    let origin = p.origin.clone();
+    p.scope().ssl.proxy_ca_file = Some((file, origin));
+    Ok(())
+}
+
+/// `SSLProxyVerify require|none` (mod_ssl's `optional` and `optional_no_ca` are refused: a
+/// proxy either checks the backend or says plainly that it does not).
+pub(super) fn ssl_proxy_verify(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let verify = match args[0].to_ascii_lowercase().as_str() {
+        "require" => true,
+        "none" => false,
+        other => {
+            return Err(format!(
+                "SSLProxyVerify: \"{other}\" is not supported; give require (check the \
+                 backend's certificate, the default) or none"
+            ))
+        }
+    };
+    if !verify {
+        let origin = p.origin.clone();
+        p.warn(
+            origin,
+            "SSLProxyVerify none: backends' certificates are not checked; anyone on the path \
+             to them can read and change the traffic"
+                .into(),
+        );
+    }
+    p.scope().ssl.proxy_verify = Some(verify);
+    Ok(())
+}
+
+/// Checks that every route to an `https://` backend is in a server with `SSLProxyEngine On`
+/// (an error at its ProxyPass line), and builds the TLS configuration for backends when any
+/// route needs it (an error at `SSLProxyCACertificateFile`, or at the first such route, when
+/// the CAs do not load).
+pub(super) fn build_proxy(
+    p: &mut Parser,
+    main: &SslDraft,
+    vhosts: &[Vhost],
+    backends: &[Backend],
+) -> Option<Arc<rustls::ClientConfig>> {
+    let mut first_route: Option<Origin> = None;
+    let mut reported = Vec::new();
+    for vhost in vhosts {
+        for route in &vhost.routes {
+            let RouteTarget::Proxy { backend, .. } = route.target else {
+                continue;
+            };
+            if backends[backend].scheme != Scheme::Https {
+                continue;
+            }
+            first_route.get_or_insert_with(|| route.origin.clone());
+            if !vhost.proxy_tls && !reported.contains(&route.origin) {
+                reported.push(route.origin.clone());
+                p.error(
+                    route.origin.clone(),
+                    format!(
+                        "{} is an https backend: it needs SSLProxyEngine On (here or in the \
+                         main server)",
+                        backends[backend].name
+                    ),
+                );
+            }
+        }
+    }
+    let first_route = first_route?;
+    let (ca_file, verify) = main.proxy_trust();
+    match crate::tls::client_config(ca_file.as_deref(), verify) {
+        Ok(config) => Some(config),
+        Err(message) => {
+            let at = main
+                .proxy_ca_file
+                .as_ref()
+                .map_or(first_route, |(_, origin)| origin.clone());
+            p.error(at, message);
+            None
+        }
+    }
 }
 
 /// `SSLProtocol [+|-]PROTOCOL ...`, mod_ssl's syntax: a bare name sets the list, `+` adds,

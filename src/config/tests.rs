@@ -229,6 +229,7 @@ const DESCRIBED_DEFAULTS: &[&str] = &[
     "CustomLog",
     "SSLCertificateFile",
     "SSLCertificateKeyFile",
+    "SSLProxyCACertificateFile",
 ];
 
 #[test]
@@ -661,11 +662,18 @@ fn proxy_pass_refuses_bad_key_values() {
 }
 
 #[test]
-fn proxy_pass_refuses_https_and_malformed_urls() {
+fn proxy_pass_refuses_https_without_ssl_proxy_engine_and_malformed_urls() {
     assert_eq!(
         error("ProxyPass /a/ https://127.0.0.1/"),
-        "spoonfeed.conf:2: ProxyPass https://127.0.0.1/: https backends need TLS, which arrives with the TLS issue"
+        "spoonfeed.conf:2: https://127.0.0.1:443 is an https backend: it needs SSLProxyEngine \
+         On (here or in the main server)"
     );
+    // (Not verifying: this machine's CA bundle is not the test's business.)
+    let cfg = config(
+        "Listen 80\nSSLProxyEngine On\nSSLProxyVerify none\nProxyPass /a/ https://127.0.0.1/\n",
+    );
+    assert_eq!(cfg.backends[0].scheme, Scheme::Https);
+    assert!(cfg.proxy_tls.is_some() && !cfg.proxy_verify);
     assert_eq!(
         error("ProxyPass /a/ http://user:pw@127.0.0.1/"),
         "spoonfeed.conf:2: ProxyPass: URL \"http://user:pw@127.0.0.1/\": user names and passwords (user@host) are not allowed"
@@ -1275,6 +1283,7 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "SSLCertificateFile",
             "SSLCertificateKeyFile",
             "SSLProtocol",
+            "SSLProxyCACertificateFile",
         ]
         .contains(&name)
         {

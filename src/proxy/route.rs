@@ -461,6 +461,7 @@ mod tests {
             proxy_requests: false,
             access_logs: Vec::new(),
             tls: None,
+            proxy_tls: false,
             origin: None,
         }
     }
@@ -500,6 +501,9 @@ mod tests {
             status: None,
             proxy_timeout: Duration::from_secs(60),
             tls: vec![None; vhosts.len()],
+            proxy_tls: None,
+            proxy_ca_file: None,
+            proxy_verify: true,
             vhosts,
             backends: Vec::new(),
             error_log: LogTarget::Stderr,

@@ -8,18 +8,21 @@
 //! sent bytes nobody asked for, and it is dropped.
 
 use std::collections::VecDeque;
-use std::io;
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
+use mio::event::Source;
 use mio::net::TcpStream;
-use mio::{Interest, Registry};
+use mio::{Interest, Registry, Token as MioToken};
 use slab::Slab;
 
 use super::timer::{Deadline, Timers};
 use super::token::{Kind, Token};
 use super::Ready;
-use crate::config::{BackendId, Config};
+use crate::config::{BackendId, Config, Scheme};
+use crate::tls::ClientSession;
 
 /// Idle connections kept per backend and reactor when the backend sets no `max=`.
 pub const DEFAULT_IDLE_CAP: usize = 256;
@@ -34,10 +37,117 @@ pub enum Link {
     Open,
 }
 
+/// The socket to a backend: plain, or TLS (`https://` backends under `SSLProxyEngine On`),
+/// read and written as plaintext either way.
+#[derive(Debug)]
+pub enum BackendStream {
+    Plain(TcpStream),
+    Tls(Box<ClientSession<TcpStream>>),
+}
+
+impl BackendStream {
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            BackendStream::Plain(tcp) => tcp,
+            BackendStream::Tls(tls) => &tls.sock,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, BackendStream::Tls(_))
+    }
+
+    /// Whether sealed bytes wait to be written (TLS only).
+    pub fn wants_write(&self) -> bool {
+        matches!(self, BackendStream::Tls(tls) if tls.wants_write())
+    }
+
+    /// Writes sealed bytes rustls holds, as far as the socket takes them.
+    pub fn write_pending(&mut self) -> io::Result<usize> {
+        match self {
+            BackendStream::Plain(_) => Ok(0),
+            BackendStream::Tls(tls) => tls.write_pending(),
+        }
+    }
+
+    /// Ends what we send: `close_notify` on TLS, then FIN.
+    pub fn shut_write(&mut self) -> io::Result<()> {
+        if let BackendStream::Tls(tls) = self {
+            tls.close_notify();
+        }
+        self.tcp().shutdown(Shutdown::Write)
+    }
+}
+
+impl Read for BackendStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            BackendStream::Plain(tcp) => tcp.read(buf),
+            BackendStream::Tls(tls) => tls.read(buf),
+        }
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        match self {
+            BackendStream::Plain(tcp) => tcp.read_vectored(bufs),
+            BackendStream::Tls(tls) => tls.read_vectored(bufs),
+        }
+    }
+}
+
+impl Write for BackendStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            BackendStream::Plain(tcp) => tcp.write(buf),
+            BackendStream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            BackendStream::Plain(tcp) => tcp.write_vectored(bufs),
+            BackendStream::Tls(tls) => tls.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for BackendStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.tcp().as_raw_fd()
+    }
+}
+
+impl Source for BackendStream {
+    fn register(&mut self, r: &Registry, t: MioToken, i: Interest) -> io::Result<()> {
+        self.tcp_mut().register(r, t, i)
+    }
+
+    fn reregister(&mut self, r: &Registry, t: MioToken, i: Interest) -> io::Result<()> {
+        self.tcp_mut().reregister(r, t, i)
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        self.tcp_mut().deregister(r)
+    }
+}
+
+impl BackendStream {
+    fn tcp_mut(&mut self) -> &mut TcpStream {
+        match self {
+            BackendStream::Plain(tcp) => tcp,
+            BackendStream::Tls(tls) => &mut tls.sock,
+        }
+    }
+}
+
 /// One connection to a backend.
 #[derive(Debug)]
 pub struct BackendConn {
-    pub stream: TcpStream,
+    pub stream: BackendStream,
     pub gen: u32,
     pub backend: BackendId,
     pub peer: SocketAddr,
@@ -57,6 +167,14 @@ pub struct BackendConn {
 impl BackendConn {
     pub fn token(&self, idx: usize) -> Token {
         Token::new(Kind::Backend, idx, self.gen)
+    }
+
+    /// A read of `n` bytes when `asked` were wanted: a short one means the socket is drained,
+    /// except on TLS, where plaintext counts say nothing of what the socket holds.
+    pub fn note_read(&mut self, n: usize, asked: usize) {
+        if !self.stream.is_tls() {
+            self.ready.note_read(n, asked);
+        }
     }
 }
 
@@ -172,7 +290,7 @@ impl BackendPool {
         let mut last_err =
             io::Error::new(io::ErrorKind::AddrNotAvailable, "backend has no address");
         for (i, addr) in def.addrs.iter().enumerate() {
-            match self.start_connect(backend, i, *addr, owner, gen, registry) {
+            match self.start_connect(cfg, backend, i, *addr, owner, gen, registry) {
                 Ok(idx) => return Ok(idx),
                 Err(e) => last_err = e,
             }
@@ -185,6 +303,7 @@ impl BackendPool {
     #[allow(clippy::too_many_arguments)] // each is a distinct input of the connect
     pub fn start_connect(
         &mut self,
+        cfg: &Config,
         backend: BackendId,
         addr_index: usize,
         addr: SocketAddr,
@@ -192,11 +311,20 @@ impl BackendPool {
         gen: &mut u32,
         registry: &Registry,
     ) -> io::Result<usize> {
-        let stream = match self.socket_buffers {
+        let tcp = match self.socket_buffers {
             (0, 0) => TcpStream::connect(addr)?,
             (send, receive) => {
                 TcpStream::from_std(crate::sys::connect_with_buffers(addr, send, receive)?)
             }
+        };
+        tcp.set_nodelay(true)?;
+        let def = &cfg.backends[backend];
+        let stream = match (&cfg.proxy_tls, def.scheme) {
+            (Some(config), Scheme::Https) => BackendStream::Tls(Box::new(
+                ClientSession::new(tcp, config, &def.host)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
+            _ => BackendStream::Plain(tcp),
         };
         *gen = gen.wrapping_add(1) & Token::GEN_MASK;
         let entry = self.conns.vacant_entry();
@@ -220,7 +348,6 @@ impl BackendPool {
             token.into(),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        conn.stream.set_nodelay(true)?;
         entry.insert(conn);
         self.per[backend].open += 1;
         Ok(idx)

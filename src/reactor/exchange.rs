@@ -880,7 +880,7 @@ fn finish_connect(
     if !bc.ready.writable && !bc.ready.readable {
         return Ok(false);
     }
-    match connect_result(&bc.stream) {
+    match connect_result(bc.stream.tcp()) {
         ConnectResult::Connected => {
             bc.link = Link::Open;
             ex.t_connected = Some(sh.now);
@@ -904,10 +904,15 @@ fn finish_connect(
             }
             let addrs = &ex.cfg.backends[ex.backend_id].addrs;
             for (i, a) in addrs.iter().enumerate().skip(addr + 1) {
-                if let Ok(nb) =
-                    sh.backends
-                        .start_connect(ex.backend_id, i, *a, idx, &mut sh.gen, &sh.registry)
-                {
+                if let Ok(nb) = sh.backends.start_connect(
+                    &ex.cfg,
+                    ex.backend_id,
+                    i,
+                    *a,
+                    idx,
+                    &mut sh.gen,
+                    &sh.registry,
+                ) {
                     ex.backend = Some(nb);
                     ex.backend_addr = Some(*a);
                     return Ok(true);
@@ -1049,6 +1054,19 @@ fn spill_request(
 }
 
 /// What a backend I/O failure means at this point of the exchange.
+/// Logs why TLS to the backend failed (a certificate that does not verify, an alert): the
+/// answer the client gets (502, or a cut-off) does not say.
+fn note_tls_failure(e: &io::Error, ex: &Exchange, sh: &mut Shared) {
+    if e.kind() == io::ErrorKind::InvalidData {
+        sh.metrics.backend_tls_errors.incr();
+        sh.log.log(
+            LogLevel::Error,
+            None,
+            format_args!("{}: {e}", ex.cfg.backends[ex.backend_id].name),
+        );
+    }
+}
+
 fn backend_failed(ex: &Exchange) -> Break {
     if ex.reused && ex.t_first.is_none() && ex.replay.is_some() {
         Break::Retry("pooled backend connection failed before answering")
@@ -1064,15 +1082,26 @@ fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
         return Ok(false);
     };
     let bc = &mut sh.backends.conns[b];
+    if bc.stream.wants_write() && bc.ready.writable {
+        // Sealed bytes of a TLS backend the socket did not take at once: the end of the
+        // request, or the handshake. A failure shows on the next read.
+        match bc.stream.write_pending() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => bc.ready.writable = false,
+            Ok(_) | Err(_) => {}
+        }
+    }
     if !ex.request_unsent() || !bc.ready.writable {
         return Ok(false);
     }
-    let written = if ex.bout.is_empty() {
-        let spill = ex.bspill.as_mut().expect("unsent bytes are spilled");
-        spill.send_to(bc.stream.as_raw_fd())
-    } else {
-        ex.bout.write_to(&mut sh.pool, &mut bc.stream)
+    let written = match ex.bspill.as_mut().filter(|_| ex.bout.is_empty()) {
+        Some(spill) if bc.stream.is_tls() => spill.copy_to(&mut bc.stream, &mut sh.landing),
+        Some(spill) => spill.send_to(bc.stream.as_raw_fd()),
+        None => ex.bout.write_to(&mut sh.pool, &mut bc.stream),
     };
+    if let Err(e) = &written {
+        note_tls_failure(e, ex, sh);
+    }
+    let bc = &mut sh.backends.conns[b];
     match written {
         Ok(n) => {
             ex.t_req.get_or_insert(sh.now);
@@ -1179,7 +1208,7 @@ fn read_backend(
                 "connection closed inside the response head",
             ))),
             Ok(n) => {
-                bc.ready.note_read(n, asked);
+                bc.note_read(n, asked);
                 sh.metrics.bytes_from_backends.add(n as u64);
                 ex.t_first.get_or_insert(sh.now);
                 parse_head(conn, ex, sh)?;
@@ -1190,7 +1219,10 @@ fn read_backend(
                 bc.ready.readable = false;
                 Ok(false)
             }
-            Err(_) => Err(backend_failed(ex)),
+            Err(e) => {
+                note_tls_failure(&e, ex, sh);
+                Err(backend_failed(ex))
+            }
         };
     }
     if conn.spill.is_some() || matches!(ex.resp, Resp::Body(RespBody::Dechunk(_))) {
@@ -1215,7 +1247,7 @@ fn read_backend(
             )),
         },
         Ok((n, asked)) => {
-            sh.backends.conns[b].ready.note_read(n, asked);
+            sh.backends.conns[b].note_read(n, asked);
             sh.metrics.bytes_from_backends.add(n as u64);
             ex.body_bytes += n as u64;
             body_in_tail(conn, ex, n, sh)?;
@@ -1257,7 +1289,7 @@ fn read_via_landing(
     let asked = landing.len().min(room);
     let r = bc.stream.read(&mut landing[..asked]);
     if let Ok(n) = r {
-        bc.ready.note_read(n, asked);
+        bc.note_read(n, asked);
     }
     let passed = match r {
         Ok(n) if n > 0 => {
@@ -1552,13 +1584,16 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
 const SPLICE_MIN: u64 = 64 * 1024;
 
 /// Puts the rest of a `Content-Length` body on a pipe when `ProxySplice` says so: it goes
-/// backend → pipe → client with splice(2), never copied into user space. Never on TLS: the
-/// bytes must be sealed in user space.
+/// backend → pipe → client with splice(2), never copied into user space. Never on TLS, on
+/// either side: the bytes must be opened or sealed in user space.
 fn choose_splice(conn: &mut Conn, ex: &Exchange, sh: &mut Shared) {
     let Resp::Body(RespBody::Length(rem)) = ex.resp else {
         return;
     };
-    if conn.tls.is_some() {
+    let backend_tls = ex
+        .backend
+        .is_some_and(|b| sh.backends.conns[b].stream.is_tls());
+    if conn.tls.is_some() || backend_tls {
         return;
     }
     let wanted = match ex.cfg.buffering.splice {
@@ -1605,7 +1640,7 @@ fn splice_backend(
                 // A connection to be reused must hold nothing past the body; splicing reads
                 // exactly the body, so a peek tells.
                 let mut probe = [0u8; 1];
-                let clean = matches!(bc.stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+                let clean = matches!(bc.stream.tcp().peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
                 ex.resp = Resp::Done { reusable: clean };
             }
             Ok(true)

@@ -7,7 +7,6 @@
 //! never pooled afterwards.
 
 use std::io;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use super::conn::{Conn, Phase};
@@ -116,7 +115,7 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
     }
     if t.client_done && !t.backend_told && t.up.is_empty() && conn.cin.is_empty() {
         t.backend_told = true;
-        let _ = bc.stream.shutdown(Shutdown::Write);
+        let _ = bc.stream.shut_write();
     }
     // Backend → client.
     if !t.backend_done && conn.cout.len() < TUNNEL_BUFFER && bc.ready.readable {
@@ -128,7 +127,7 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
                     moved = true;
                 }
                 Ok((n, asked)) => {
-                    bc.ready.note_read(n, asked);
+                    bc.note_read(n, asked);
                     sh.metrics.bytes_from_backends.add(n as u64);
                     moved = true;
                 }
