@@ -46,6 +46,7 @@ fn backend_request(head: &RequestHead) -> BackendRequest<'_> {
         rfc7239: None,
         via: ViaMode::On,
         via_by: b"www.example.com:80",
+        http10: false,
         keep_alive: true,
         upgrade: None,
     }

@@ -323,6 +323,8 @@ pub struct ReactorMetrics {
     pub tls_errors: Counter,
     /// TLS to backends that failed (a certificate that does not verify, an alert).
     pub backend_tls_errors: Counter,
+    /// HTTP/0.9 simple requests served (`HttpProtocolOptions Allow0.9`, a relaxation).
+    pub http09_requests: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
     /// Request bodies held partly in a temporary file.
@@ -387,6 +389,7 @@ impl ReactorMetrics {
             tls_handshake_failures: Counter::default(),
             tls_errors: Counter::default(),
             backend_tls_errors: Counter::default(),
+            http09_requests: Counter::default(),
             spilled_responses: Counter::default(),
             spilled_requests: Counter::default(),
             spilled_bytes: Counter::default(),
@@ -443,7 +446,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 25] = [
+const COUNTERS: [Scalar<Counter>; 26] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -571,6 +574,12 @@ const COUNTERS: [Scalar<Counter>; 25] = [
         name: "spoonfeed_backend_tls_errors_total",
         help: "TLS connections to backends that failed (logged with the reason).",
         field: |m| &m.backend_tls_errors,
+    },
+    Scalar {
+        key: "http09_requests",
+        name: "spoonfeed_http09_requests_total",
+        help: "HTTP/0.9 simple requests served (HttpProtocolOptions Allow0.9).",
+        field: |m| &m.http09_requests,
     },
     Scalar {
         key: "spliced",

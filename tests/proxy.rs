@@ -865,3 +865,38 @@ fn content_location_and_uri_are_rewritten_like_location() {
         Some("http://Shop.Example:8443/shop/items/")
     );
 }
+
+#[test]
+fn http09_simple_requests_get_the_body_alone_only_when_allowed() {
+    let backend = origin();
+    let text = |extra: &str| {
+        format!(
+            "{extra}StatusLocation /status\nProxyPass /status !\nProxyPass / http://127.0.0.1:{}/\n",
+            backend.addr().port()
+        )
+    };
+    let proxy = Proxy::start(&text("HttpProtocolOptions Strict Allow0.9\n"));
+    let mut s = proxy.connect();
+    s.write_all(b"GET /bytes/1000\r\n").unwrap();
+    let body = read_until_close(&mut s);
+    assert_eq!(body.len(), 1000, "{:?}", String::from_utf8_lossy(&body));
+    assert!(!body.starts_with(b"HTTP/"));
+    // The backend was asked in HTTP/1.0.
+    let mut s = proxy.connect();
+    s.write_all(b"GET /inspect\r\n").unwrap();
+    let seen = String::from_utf8(read_until_close(&mut s)).unwrap();
+    assert!(seen.starts_with("GET /inspect HTTP/1.0\r\n"), "{seen}");
+    // Our own answers lose their head too.
+    let mut s = proxy.connect();
+    s.write_all(b"GET /status/../x\r\n").unwrap();
+    let ours = String::from_utf8(read_until_close(&mut s)).unwrap();
+    assert!(ours.starts_with("<!DOCTYPE html>"), "{ours}");
+    let r = proxy.get("/status?format=json");
+    assert!(r.text().contains("\"http09_requests\":3"), "{}", r.text());
+    // Without Allow0.9 (Apache 2.4's default): 400.
+    let strict = Proxy::start(&text(""));
+    let mut s = strict.connect();
+    s.write_all(b"GET /bytes/1000\r\n\r\n").unwrap();
+    let answer = String::from_utf8(read_until_close(&mut s)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}

@@ -36,6 +36,7 @@ const LIMITS: Limits = Limits {
     request_line: 128,
     field_size: 96,
     fields: 12,
+    allow_http09: false,
 };
 const MAX_HEAD: usize = 512;
 const MAX_FIELDS: usize = 12;

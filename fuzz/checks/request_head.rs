@@ -16,11 +16,13 @@ use spoonfeed::http1::{
 };
 use spoonfeed::proxy::forward::{encode_backend_request, BackendRequest, Forwarded, ViaMode};
 
-/// Small limits, so the fuzzer reaches every limit quickly.
+/// Small limits, so the fuzzer reaches every limit quickly; HTTP/0.9 simple requests taken,
+/// so that path is fuzzed too.
 const LIMITS: Limits = Limits {
     request_line: 128,
     field_size: 96,
     fields: 12,
+    allow_http09: true,
 };
 
 /// Feeds `input` in prefixes ending at `cuts`, then whole; the first answer that is not
@@ -96,6 +98,7 @@ pub fn check(input: &[u8]) {
         rfc7239: Some(facts),
         via: ViaMode::Full,
         via_by: b"proxy:80",
+        http10: head.simple,
         keep_alive: head.wants_keep_alive(),
         upgrade: None,
     };

@@ -565,6 +565,22 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(server::max_connections),
     },
     Directive {
+        name: "HttpProtocolOptions",
+        syntax: "HttpProtocolOptions [Strict] [LenientMethods] [Allow0.9|Require1.0]",
+        default: "Strict LenientMethods Require1.0",
+        context: Context::Server,
+        unit: "",
+        description: "Allow0.9 serves HTTP/0.9 simple requests (`GET /path` and a line end, \
+            no version, no header fields): the backend is asked in HTTP/1.0 and the client \
+            gets the body alone, then the close; each is counted (http09_requests). \
+            Require1.0 (the default, as in Apache 2.4) answers them 400. Parsing is always \
+            strict and any method token is taken, so Unsafe and RegisteredMethods are \
+            refused.",
+        min_args: 1,
+        max_args: 3,
+        apply: Apply::Directive(server::http_protocol_options),
+    },
+    Directive {
         name: "ErrorLog",
         syntax: "ErrorLog PATH|stderr",
         default: "stderr",

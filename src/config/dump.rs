@@ -52,6 +52,14 @@ pub fn dump(cfg: &Config) -> String {
         super::server::show_read_timeout(limits.body_read)
     ));
     w(format!("MaxConnections {}", limits.max_connections));
+    w(format!(
+        "HttpProtocolOptions Strict LenientMethods {}",
+        if limits.allow_http09 {
+            "Allow0.9"
+        } else {
+            "Require1.0"
+        }
+    ));
     w(format!("ProxyTimeout {}", show_time(cfg.proxy_timeout)));
     w(format!(
         "SSLProxyVerify {}",

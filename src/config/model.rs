@@ -135,6 +135,8 @@ pub struct Limits {
     /// `MaxConnections`: most client connections at once (split across reactors); 0 = no
     /// limit but the file descriptors.
     pub max_connections: usize,
+    /// `HttpProtocolOptions Allow0.9`: HTTP/0.9 simple requests are served (body alone back).
+    pub allow_http09: bool,
 }
 
 /// One stage of `RequestReadTimeout` (Apache's mod_reqtimeout): `initial` seconds, extended by

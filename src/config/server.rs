@@ -46,6 +46,7 @@ pub(super) fn default_limits() -> Limits {
             min_rate: Some(500),
         }),
         max_connections: 0,
+        allow_http09: false,
     }
 }
 
@@ -136,6 +137,40 @@ pub(super) fn show_read_timeout(t: Option<ReadTimeout>) -> String {
 pub(super) fn max_connections(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let n = values::count(&args[0], "MaxConnections", 0, 10_000_000)?;
     p.server.limits.max_connections = n as usize;
+    Ok(())
+}
+
+/// `HttpProtocolOptions [Strict] [LenientMethods] [Allow0.9|Require1.0]`, Apache's syntax.
+/// spoonfeed always parses strictly and takes any method token, so `Unsafe` and
+/// `RegisteredMethods` are refused rather than silently ignored.
+pub(super) fn http_protocol_options(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    for arg in args {
+        match arg.to_ascii_lowercase().as_str() {
+            "strict" | "lenientmethods" => {}
+            "allow0.9" => p.server.limits.allow_http09 = true,
+            "require1.0" => p.server.limits.allow_http09 = false,
+            "unsafe" => {
+                return Err(
+                    "HttpProtocolOptions Unsafe is not supported: spoonfeed always parses \
+                     strictly (RFC 9112)"
+                        .into(),
+                )
+            }
+            "registeredmethods" => {
+                return Err(
+                    "HttpProtocolOptions RegisteredMethods is not supported: any method token \
+                     is forwarded"
+                        .into(),
+                )
+            }
+            _ => {
+                return Err(format!(
+                    "HttpProtocolOptions: unknown option \"{arg}\"; give Strict, \
+                     LenientMethods, Allow0.9 or Require1.0"
+                ))
+            }
+        }
+    }
     Ok(())
 }
 

@@ -194,6 +194,7 @@ fn fills_every_default() {
                 min_rate: Some(500),
             }),
             max_connections: 0,
+            allow_http09: false,
         }
     );
     assert_eq!(cfg.proxy_timeout, Duration::from_secs(60));

@@ -31,6 +31,9 @@ pub struct Limits {
     /// Most field lines (Apache `LimitRequestFields`, default 100); one more gets 431. Unlike
     /// Apache, 0 means "no field allowed", not "unlimited": every limit here bounds a buffer.
     pub fields: usize,
+    /// Take HTTP/0.9 simple requests (`GET /path` and a line end: no version, no fields):
+    /// Apache's `HttpProtocolOptions Allow0.9`. Off, such a line is refused (400).
+    pub allow_http09: bool,
 }
 
 impl Limits {
@@ -39,6 +42,7 @@ impl Limits {
         request_line: 8190,
         field_size: 8190,
         fields: 100,
+        allow_http09: false,
     };
 
     /// The largest buffer [`parse_request`] can need: ignored empty lines, the request-line,
@@ -132,6 +136,9 @@ pub struct RequestHead {
     /// The client sent `Expect: 100-continue` over HTTP/1.1 and waits for a 100 before sending
     /// content. (Over HTTP/1.0 the expectation is ignored, RFC 9110 §10.1.1.)
     pub expect_continue: bool,
+    /// An HTTP/0.9 simple request (taken only under [`Limits::allow_http09`]): `version` is
+    /// HTTP/1.0 for everything downstream, and the client wants the body alone, no head.
+    pub simple: bool,
 }
 
 impl RequestHead {
@@ -276,6 +283,11 @@ pub fn parse_request_incremental(
     limits: &Limits,
     progress: &mut HeadProgress,
 ) -> Result<Option<RequestHead>, RequestError> {
+    if limits.allow_http09 {
+        if let Some(head) = simple_request(buf, limits) {
+            return Ok(Some(head));
+        }
+    }
     let Some(end) = scan::scan(buf, &limits.scan_limits(), progress)? else {
         return Ok(None);
     };
@@ -323,7 +335,42 @@ pub fn parse_request_incremental(
         body,
         host,
         expect_continue,
+        simple: false,
     }))
+}
+
+/// An HTTP/0.9 simple request at the start of `buf`: `GET`, one space, an origin-form target
+/// of visible ASCII, then CRLF or LF, within the request-line limit. Anything else (a line
+/// not ended yet, a version, another method) is left to the HTTP/1 parser, which refuses what
+/// is not HTTP/1.
+fn simple_request(buf: &[u8], limits: &Limits) -> Option<RequestHead> {
+    let window = &buf[..buf.len().min(limits.request_line.saturating_add(2))];
+    let lf = memchr::memchr(b'\n', window)?;
+    let line = buf[..lf].strip_suffix(b"\r").unwrap_or(&buf[..lf]);
+    let target = line.strip_prefix(b"GET ")?;
+    let visible = |b: &u8| (0x21..=0x7e).contains(b);
+    if !target.starts_with(b"/") || !target.iter().all(visible) {
+        return None;
+    }
+    let target = Span {
+        start: 4,
+        end: 4 + target.len(),
+    };
+    Some(RequestHead {
+        method: Method::Get,
+        method_span: Span { start: 0, end: 3 },
+        target,
+        form: TargetForm::Origin,
+        path: target,
+        version: Version::Http10,
+        headers: Vec::new(),
+        head_len: lf + 1,
+        body: RequestBody::None,
+        host: None,
+        connection: ConnectionOptions::default(),
+        expect_continue: false,
+        simple: true,
+    })
 }
 
 /// Maps an httparse error on a head whose lines were already scanned.
@@ -517,6 +564,7 @@ mod tests {
     use super::*;
 
     const TEST_LIMITS: Limits = Limits {
+        allow_http09: false,
         request_line: 64,
         field_size: 48,
         fields: 8,
@@ -559,6 +607,50 @@ mod tests {
         }
         assert_eq!(feed(input, limits, 1..input.len()), whole, "byte by byte");
         whole
+    }
+
+    #[test]
+    fn http09_simple_requests_are_taken_only_when_allowed() {
+        let allow = Limits {
+            allow_http09: true,
+            ..TEST_LIMITS
+        };
+        for (input, target) in [
+            (&b"GET /index.html\r\n"[..], &b"/index.html"[..]),
+            (b"GET /\n", b"/"),
+            (b"GET /a?b=c\r\nleftover", b"/a?b=c"),
+        ] {
+            let head = parse_request(input, &allow).unwrap().expect("complete");
+            assert!(head.simple);
+            assert_eq!((head.method, head.version), (Method::Get, Version::Http10));
+            assert_eq!(head.target.of(input), target);
+            assert_eq!(head.path.of(input), target);
+            assert!(head.headers.is_empty() && head.host.is_none());
+            assert_eq!(head.body, RequestBody::None);
+            assert!(!head.wants_keep_alive());
+            let line_end = input.iter().position(|&b| b == b'\n').unwrap();
+            assert_eq!(head.head_len, line_end + 1);
+        }
+        // Not simple requests: left to the HTTP/1 parser (which refuses or waits).
+        assert_eq!(parse_request(b"GET /index.html", &allow), Ok(None));
+        assert!(
+            !parse_request(b"GET / HTTP/1.0\r\n\r\n", &allow)
+                .unwrap()
+                .unwrap()
+                .simple
+        );
+        for refused in [
+            &b"POST /\r\n\r\n"[..],
+            b"GET x\r\n\r\n",
+            b"GET /a b\r\n\r\n",
+        ] {
+            assert!(parse_request(refused, &allow).is_err(), "{refused:?}");
+        }
+        // Off (the default): a simple request is a malformed head.
+        assert!(parse_request(b"GET /index.html\r\n\r\n", &TEST_LIMITS).is_err());
+        // Past the request-line limit it is not taken either.
+        let long = format!("GET /{}\r\n", "a".repeat(allow.request_line));
+        assert!(!matches!(parse_request(long.as_bytes(), &allow), Ok(Some(h)) if h.simple));
     }
 
     fn parse_ok(input: &[u8]) -> RequestHead {
@@ -704,6 +796,7 @@ mod tests {
     #[test]
     fn max_head_len_bounds_the_largest_accepted_head() {
         let limits = Limits {
+            allow_http09: false,
             request_line: 20,
             field_size: 10,
             fields: 2,

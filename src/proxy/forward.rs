@@ -125,6 +125,8 @@ pub struct BackendRequest<'a> {
     pub via: ViaMode,
     /// Our name in `Via`, e.g. `proxy.example:80`.
     pub via_by: &'a [u8],
+    /// Ask in HTTP/1.0 (for an HTTP/0.9 client) instead of HTTP/1.1.
+    pub http10: bool,
     /// `false` → `Connection: close`.
     pub keep_alive: bool,
     /// `Some(protocols)`: the client asked to switch protocols; `Upgrade: protocols` and
@@ -134,7 +136,7 @@ pub struct BackendRequest<'a> {
 
 /// Writes the head to send the backend for `head` (parsed from `buf`) into `out`.
 ///
-/// Always HTTP/1.1. The request-line is the client's method, `req.path`, `HTTP/1.1`; then
+/// HTTP/1.1 (HTTP/1.0 under `req.http10`). The request-line is the client's method, `req.path`, the version; then
 /// `Host`; then the client's end-to-end fields in order, minus hop-by-hop fields, fields named
 /// by `Connection`, `Host`, `Content-Length`, `Transfer-Encoding`, `Expect` (the proxy answers
 /// `100-continue` itself), `Via` under [`ViaMode::Block`], and `X-Forwarded-*` when they are
@@ -157,7 +159,11 @@ pub fn encode_backend_request(
     out.extend_from_slice(head.method_span.of(buf));
     out.push(b' ');
     out.extend_from_slice(if req.path.is_empty() { b"/" } else { req.path });
-    out.extend_from_slice(b" HTTP/1.1\r\n");
+    out.extend_from_slice(if req.http10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
     push_field(out, b"Host", req.host);
 
     let merges_forwarded = req.forwarded.is_some();
@@ -495,6 +501,7 @@ mod tests {
             rfc7239: None,
             via: ViaMode::Off,
             via_by: b"proxy.example:80",
+            http10: false,
             keep_alive: true,
             upgrade: None,
         }

@@ -483,6 +483,7 @@ mod tests {
                 header_read: None,
                 body_read: None,
                 max_connections: 0,
+                allow_http09: false,
             },
             buffering: Buffering {
                 io_buffer_size: 16384,

@@ -373,6 +373,7 @@ impl Conn {
             request_line: sh.cfg.limits.request_line,
             field_size: sh.cfg.limits.request_field_size,
             fields: sh.cfg.limits.request_fields,
+            allow_http09: sh.cfg.limits.allow_http09,
         };
         parse_request_incremental(&self.cin, &limits, &mut self.progress)
     }
@@ -501,6 +502,10 @@ impl Conn {
                 .as_ref()
                 .and_then(|l| l.parsed.as_ref())
                 .is_some_and(|h| h.version == Version::Http10),
+            simple: log
+                .as_ref()
+                .and_then(|l| l.parsed.as_ref())
+                .is_some_and(|h| h.simple),
         };
         let mut out = mem::take(&mut sh.scratch);
         out.clear();

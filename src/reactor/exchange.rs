@@ -271,6 +271,9 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let cfg = Arc::clone(&sh.cfg);
     let log = take_head(conn, head, sh);
     let head = log.parsed.as_ref().expect("just set");
+    if head.simple {
+        sh.metrics.http09_requests.incr();
+    }
     let buf = &log.head;
     if let Some(status) = &cfg.status {
         if super::status::is_status_request(status, head, buf) {
@@ -372,7 +375,9 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         rfc7239: vhost.add_rfc7239.then_some(facts),
         via: via_mode(vhost.via),
         via_by: via_by.as_bytes(),
-        keep_alive: !backend.params.disable_reuse,
+        // An HTTP/0.9 request is asked in HTTP/1.0, on a connection closed after it.
+        http10: head.simple,
+        keep_alive: !backend.params.disable_reuse && !head.simple,
         upgrade: upgrade.as_deref(),
     };
     let mut out = mem::take(&mut sh.scratch);
@@ -1710,6 +1715,10 @@ fn encode_for_client(
     upgrade: Option<&[u8]>,
     sh: &mut Shared,
 ) -> Result<(), Break> {
+    if ex.request().simple {
+        // HTTP/0.9: the body alone, ended by the close.
+        return Ok(());
+    }
     let vhost = &ex.cfg.vhosts[ex.vhost];
     let req = ex.request();
     let host = req.authority().map(|s| s.of(&ex.log.head));

@@ -200,6 +200,8 @@ pub struct Framing {
     pub head_only: bool,
     /// An HTTP/1.0 client, which must be told `Connection: keep-alive` to keep the connection.
     pub http10: bool,
+    /// An HTTP/0.9 simple request: the body alone, no head.
+    pub simple: bool,
 }
 
 /// Encodes a complete response of spoonfeed's own: status line, `Date`, `Server`, framing,
@@ -239,6 +241,10 @@ pub fn encode_response(
     now: SystemTime,
     out: &mut Vec<u8>,
 ) -> u64 {
+    if framing.simple {
+        out.extend_from_slice(body);
+        return body.len() as u64;
+    }
     let _ = write!(out, "HTTP/1.1 {status} {}\r\nDate: ", reason_phrase(status));
     http_date(now, out);
     out.extend_from_slice(b"\r\nServer: spoonfeed\r\n");
@@ -279,6 +285,7 @@ mod tests {
             after,
             head_only: false,
             http10: false,
+            simple: false,
         };
         encode(&f, framing, UNIX_EPOCH, &mut out);
         let text = String::from_utf8(out).unwrap();
@@ -297,6 +304,7 @@ mod tests {
             after: After::Close,
             head_only: true,
             http10: false,
+            simple: false,
         };
         let n = encode(&Failure::NoRoute, framing, UNIX_EPOCH, &mut out);
         let text = String::from_utf8(out).unwrap();
@@ -312,6 +320,7 @@ mod tests {
             after: After::KeepAlive,
             head_only: false,
             http10: true,
+            simple: false,
         };
         encode(&Failure::PoolExhausted, framing, UNIX_EPOCH, &mut out);
         let text = String::from_utf8(out).unwrap();

@@ -53,6 +53,7 @@ pub fn serve(conn: &mut Conn, status: &StatusEndpoint, log: ReqLog, sh: &mut Sha
         after,
         head_only: head.method == Method::Head,
         http10: head.version == Version::Http10,
+        simple: head.simple,
     };
     let mut out = mem::take(&mut sh.scratch);
     out.clear();
