@@ -778,3 +778,91 @@ fn an_https_backend_needs_ssl_proxy_engine() {
     );
     assert_eq!(errors(&in_a_vhost), Vec::<String>::new());
 }
+
+/// `name`'s path when it is installed. Missing, the test that wants it is skipped with a note,
+/// unless `SPOONFEED_REQUIRE_TOOLS` is set (as `.ci/run` does, having installed them).
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SPOONFEED_REQUIRE_TOOLS").is_none(),
+            "{name} is required (SPOONFEED_REQUIRE_TOOLS) but not installed"
+        );
+        eprintln!("note: {name} is not installed; skipped");
+    }
+    found
+}
+
+#[test]
+fn curl_and_openssl_clients_verify_and_fetch() {
+    let (Some(curl), Some(openssl)) = (tool("curl"), tool("openssl")) else {
+        return;
+    };
+    let pki = Pki::new();
+    let backend = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nServerName a.test\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        backend.addr().port()
+    ));
+    let port = proxy.addr.port();
+    let ca = pki.dir.join("ca.pem");
+    for version in ["--tlsv1.2", "--tlsv1.3"] {
+        let out = std::process::Command::new(&curl)
+            .args(["-sS", version, "--http1.1", "--cacert"])
+            .arg(&ca)
+            .args(["--resolve", &format!("a.test:{port}:127.0.0.1")])
+            .args([
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{size_download} %{ssl_verify_result}",
+            ])
+            .arg(format!("https://a.test:{port}/bytes/123456"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            said,
+            "200 123456 0",
+            "{version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut child = std::process::Command::new(&openssl)
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-servername",
+            "a.test",
+        ])
+        .args(["-connect", &format!("127.0.0.1:{port}"), "-CAfile"])
+        .arg(&ca)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /bytes/10 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("HTTP/1.1 200 "),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("Content-Length: 10\r\n"), "{said}");
+}
