@@ -14,6 +14,40 @@ use std::time::Duration;
 use spoonfeed::Server;
 pub use spoonfeed_tools::origin::{Origin, OriginConfig};
 
+/// The spoonfeed binary running from a configuration file (its first listener's address read
+/// from the line it prints at start), killed when dropped.
+pub struct Running {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn(file: &Path) -> Running {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spoonfeed"))
+        .args(["-f", file.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("no address in {line:?}"));
+    Running { child, addr }
+}
+
 /// Longest any test socket operation may block: a hung proxy fails the test instead of
 /// hanging the suite.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
