@@ -50,6 +50,8 @@ fn vhost_with(rules: usize) -> Vhost {
         add_rfc7239: false,
         via: ViaSetting::Off,
         proxy_requests: false,
+        proxy_access: spoonfeed::config::ProxyAccess::default(),
+        allow_connect: Vec::new(),
         access_logs: Vec::new(),
         tls: None,
         proxy_tls: false,

@@ -184,7 +184,7 @@ pub(super) fn status_allow(p: &mut Parser, args: &[String]) -> Result<(), String
 }
 
 /// `ADDR` or `ADDR/BITS`; a bare address is the one host. Host bits must be zero.
-fn addr_range(text: &str) -> Result<AddrRange, String> {
+pub(super) fn addr_range(text: &str) -> Result<AddrRange, String> {
     let invalid = || format!("invalid address range \"{text}\": give ADDR or ADDR/BITS");
     let (addr, bits) = match text.split_once('/') {
         Some((a, b)) => (a, Some(b)),

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::lexer::{Line, Node};
 use super::parse::Parser;
-use super::{buffering, logs, proxy, server, ssl};
+use super::{buffering, forward, logs, proxy, server, ssl};
 
 /// Where a directive may appear (Apache's "Context").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,11 +200,40 @@ pub static DIRECTIVES: &[Directive] = &[
         default: "Off",
         context: Context::ServerAndVhost,
         unit: "",
-        description: "Forward proxying. Only Off is accepted in this version; forward \
-            proxying arrives with the forward-proxy issue.",
+        description: "On makes this server a forward proxy as well: absolute-form requests \
+            for hosts that are not its own (`GET http://example.com/ HTTP/1.1`) are forwarded \
+            to the host they name, with the same buffering, and CONNECT opens a tunnel to a \
+            port AllowCONNECT lists. Only clients a <Proxy \"*\"> section's Require lines \
+            admit may use it (without one: this host's loopback addresses only, where Apache \
+            would admit everyone); others get 403. Host names are resolved per request on a \
+            resolver thread, never on the reactor.",
         min_args: 1,
         max_args: 1,
-        apply: Apply::Directive(proxy::proxy_requests),
+        apply: Apply::Directive(forward::proxy_requests),
+    },
+    Directive {
+        name: "<Proxy>",
+        syntax: "<Proxy \"*\"> Require ip CIDR ...|local|all granted|all denied ... </Proxy>",
+        default: "Require local",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "Who may use the forward proxy (ProxyRequests On). Only the \"*\" \
+            pattern is read, and only Require lines inside it; several mean any of them.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Section(forward::proxy_section),
+    },
+    Directive {
+        name: "AllowCONNECT",
+        syntax: "AllowCONNECT PORT[-PORT] ...",
+        default: "443 563",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "The ports a CONNECT request may open a tunnel to (ProxyRequests On); \
+            others get 403.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(forward::allow_connect),
     },
     Directive {
         name: "ProxyVia",
@@ -745,7 +774,6 @@ static PLANNED: &[(&str, &str)] = &[
     ("CacheEnable", "cache"),
     ("CacheDisable", "cache"),
     ("CacheLock", "cache"),
-    ("AllowCONNECT", "forward-proxy"),
 ];
 
 /// The directive named `name` (case-insensitive; sections as `<Name>`).

@@ -221,6 +221,33 @@ fn vhost_body(
         "{indent}ProxyRequests {}",
         on_off(vhost.proxy_requests)
     ));
+    w(format!("{indent}<Proxy \"*\">"));
+    if vhost.proxy_access.everyone {
+        w(format!("{indent}    Require all granted"));
+    } else if vhost.proxy_access.ranges.is_empty() {
+        w(format!("{indent}    Require all denied"));
+    } else {
+        let ranges: Vec<String> = vhost
+            .proxy_access
+            .ranges
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        w(format!("{indent}    Require ip {}", ranges.join(" ")));
+    }
+    w(format!("{indent}</Proxy>"));
+    let ports: Vec<String> = vhost
+        .allow_connect
+        .iter()
+        .map(|r| {
+            if r.start() == r.end() {
+                r.start().to_string()
+            } else {
+                format!("{}-{}", r.start(), r.end())
+            }
+        })
+        .collect();
+    w(format!("{indent}AllowCONNECT {}", ports.join(" ")));
     for route in vhost.routes.iter().skip(inherited_routes) {
         let matcher = match &route.matcher {
             RouteMatch::Prefix(path) => format!("ProxyPass {}", quote(path)),

@@ -208,7 +208,10 @@ fn tokenize(line: &str) -> Result<Vec<Token>, String> {
             if !is_closed {
                 return Err(format!("unterminated {c}quoted{c} argument"));
             }
-            if let Some(&(_, next)) = chars.peek() {
+            // A section tag may close right after a quote, as in `<Proxy "*">`.
+            let closes_tag =
+                matches!(chars.peek(), Some(&(i, '>')) if line[i + 1..].trim().is_empty());
+            if let Some(&(_, next)) = chars.peek().filter(|_| !closes_tag) {
                 if !next.is_whitespace() {
                     return Err(format!(
                         "a quoted argument must be followed by a blank: {c}{text}{c}{next}…"
@@ -219,6 +222,13 @@ fn tokenize(line: &str) -> Result<Vec<Token>, String> {
                 text,
                 is_quoted: true,
             });
+            if closes_tag {
+                chars.next();
+                tokens.push(Token {
+                    text: ">".into(),
+                    is_quoted: false,
+                });
+            }
             continue;
         }
         let mut end = line.len();
@@ -454,6 +464,23 @@ mod tests {
         assert_eq!(
             lex_errors("<VirtualHost *>\n</Location>\n</VirtualHost>"),
             vec!["t.conf:2: </Location> does not close <VirtualHost>, opened at line 1"]
+        );
+    }
+
+    #[test]
+    fn a_section_tag_may_close_right_after_a_quoted_argument() {
+        let nodes = lex_ok("<Proxy \"*\">\nRequire local\n</Proxy>\n");
+        let Node::Section { open, body } = &nodes[0] else {
+            panic!("{nodes:?}");
+        };
+        assert_eq!(
+            (open.name.as_str(), open.args.as_slice()),
+            ("Proxy", &["*".to_string()][..])
+        );
+        assert_eq!(body.len(), 1);
+        assert_eq!(
+            lex_errors("A \"x\">y\n"),
+            vec!["t.conf:1: a quoted argument must be followed by a blank: \"x\">…"]
         );
     }
 

@@ -245,6 +245,21 @@ impl std::fmt::Display for AddrRange {
     }
 }
 
+/// Who may use the forward proxy: `<Proxy "*">` with its `Require` lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyAccess {
+    /// `Require all granted`.
+    pub everyone: bool,
+    /// `Require ip …` and `Require local`.
+    pub ranges: Vec<AddrRange>,
+}
+
+impl ProxyAccess {
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.everyone || self.ranges.iter().any(|r| r.contains(ip))
+    }
+}
+
 /// The status endpoint: where it answers and who may read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusEndpoint {
@@ -254,7 +269,7 @@ pub struct StatusEndpoint {
     pub allow: Vec<AddrRange>,
 }
 
-/// `http` or `https` backend (https backends arrive with the TLS issue).
+/// `http` or `https` backend (https under `SSLProxyEngine On`).
 pub type BackendScheme = Scheme;
 
 /// Index into `Config::backends`.
@@ -380,9 +395,13 @@ pub struct Vhost {
     pub add_rfc7239: bool,
     /// `ProxyVia`.
     pub via: ViaSetting,
-    /// `ProxyRequests`: forward proxying (absolute-form to foreign hosts, CONNECT). Only `Off`
-    /// is accepted until the forward-proxy issue lands.
+    /// `ProxyRequests`: forward proxying (absolute-form to foreign hosts, CONNECT).
     pub proxy_requests: bool,
+    /// Who may use the forward proxy (`<Proxy "*">`); without one, this host's own addresses
+    /// (loopback) only.
+    pub proxy_access: ProxyAccess,
+    /// `AllowCONNECT`: the ports CONNECT may reach.
+    pub allow_connect: Vec<std::ops::RangeInclusive<u16>>,
     /// `CustomLog` lines; a virtual host without any uses the main server's.
     pub access_logs: Vec<AccessLog>,
     /// `SSLEngine On` and its certificate (own or the main server's); `None` when off.
@@ -441,6 +460,10 @@ pub struct Config {
     /// `vhosts`; `None` for hosts without `SSLEngine On`.
     pub tls: Vec<Option<std::sync::Arc<rustls::ServerConfig>>>,
     pub backends: Vec<Backend>,
+    /// The backend entry forward-proxied requests use (`ProxyRequests On` anywhere): its
+    /// parameters (timeouts; never pooled, never marked down), with the addresses resolved per
+    /// request.
+    pub forward_backend: Option<BackendId>,
     /// TLS to `https://` backends (`SSLProxyEngine`); `Some` when any route leads to one.
     pub proxy_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// `SSLProxyCACertificateFile`; `None`: the system's CA bundle.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::directives::{self, Apply, Context};
 use super::lexer::{Line, Node};
 use super::model::*;
-use super::{buffering, logs, proxy, server, ssl, Loaded};
+use super::{buffering, forward, logs, proxy, server, ssl, Loaded};
 
 /// What one virtual host (or the main server) said, before defaults and inheritance.
 #[derive(Default)]
@@ -28,6 +28,9 @@ pub(super) struct VhostDraft {
     pub(super) preserve_host: Option<bool>,
     pub(super) add_forwarded: Option<bool>,
     pub(super) add_rfc7239: Option<bool>,
+    pub(super) proxy_requests: Option<bool>,
+    pub(super) proxy_access: Option<ProxyAccess>,
+    pub(super) allow_connect: Option<Vec<std::ops::RangeInclusive<u16>>>,
     pub(super) via: Option<ViaSetting>,
     pub(super) access_logs: Vec<AccessLog>,
     pub(super) ssl: ssl::SslDraft,
@@ -146,7 +149,7 @@ impl Parser {
         let Some(directive) = directives::find(&looked_up) else {
             let message = match body {
                 Some(_) => format!(
-                    "<{}> sections are not supported; spoonfeed reads only <VirtualHost>",
+                    "<{}> sections are not supported; spoonfeed reads only <VirtualHost> and <Proxy \"*\">",
                     line.name
                 ),
                 None => directives::unknown_message(&line.name),
@@ -229,7 +232,14 @@ impl Parser {
             add_forwarded: main.add_forwarded.unwrap_or(true),
             add_rfc7239: main.add_rfc7239.unwrap_or(false),
             via: main.via.unwrap_or(ViaSetting::Off),
-            proxy_requests: false,
+            proxy_requests: main.proxy_requests.unwrap_or(false),
+            proxy_access: main.proxy_access.unwrap_or_else(|| ProxyAccess {
+                everyone: false,
+                ranges: buffering::default_status_allow(),
+            }),
+            allow_connect: main
+                .allow_connect
+                .unwrap_or_else(forward::default_connect_ports),
             access_logs: main.access_logs,
             tls: main_tls,
             proxy_tls: main_ssl.proxy_engine(),
@@ -252,7 +262,13 @@ impl Parser {
                 add_forwarded: draft.add_forwarded.unwrap_or(main.add_forwarded),
                 add_rfc7239: draft.add_rfc7239.unwrap_or(main.add_rfc7239),
                 via: draft.via.unwrap_or(main.via),
-                proxy_requests: false,
+                proxy_requests: draft.proxy_requests.unwrap_or(main.proxy_requests),
+                proxy_access: draft
+                    .proxy_access
+                    .unwrap_or_else(|| main.proxy_access.clone()),
+                allow_connect: draft
+                    .allow_connect
+                    .unwrap_or_else(|| main.allow_connect.clone()),
                 access_logs: draft.access_logs,
                 tls,
                 proxy_tls: ssl.proxy_engine(),
@@ -264,6 +280,11 @@ impl Parser {
         let listens = std::mem::take(&mut self.server.listens);
         let tls = ssl::build(self, &listens, &vhosts);
         let proxy_tls = ssl::build_proxy(self, &main_ssl, &vhosts, &backends);
+        let mut backends = backends;
+        let forward_backend = vhosts.iter().any(|v| v.proxy_requests).then(|| {
+            backends.push(proxy::forward_backend(proxy_timeout, &self.file));
+            backends.len() - 1
+        });
         let (proxy_ca_file, proxy_verify) = main_ssl.proxy_trust();
 
         Config {
@@ -284,6 +305,7 @@ impl Parser {
             vhosts,
             tls,
             backends,
+            forward_backend,
             proxy_tls,
             proxy_ca_file,
             proxy_verify,

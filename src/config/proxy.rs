@@ -316,14 +316,7 @@ pub(super) fn proxy_add_headers(p: &mut Parser, args: &[String]) -> Result<(), S
     Ok(())
 }
 
-/// `ProxyRequests Off` is accepted; `On` waits for the forward-proxy issue.
-pub(super) fn proxy_requests(_: &mut Parser, args: &[String]) -> Result<(), String> {
-    match values::on_off(&args[0]).map_err(|e| format!("ProxyRequests: {e}"))? {
-        false => Ok(()),
-        true => Err("forward proxying (ProxyRequests On) is not available in this version; it arrives with the forward-proxy issue".into()),
-    }
-}
-
+/// `ProxyVia Off|On|Full|Block`.
 pub(super) fn proxy_via(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let via = match args[0].to_ascii_lowercase().as_str() {
         "off" => ViaSetting::Off,
@@ -390,6 +383,29 @@ pub(super) fn resolve_backends(p: &mut Parser, proxy_timeout: Duration) -> Vec<B
         });
     }
     backends
+}
+
+/// The backend entry of forward-proxied requests: no addresses of its own (each request's
+/// are resolved then), `ProxyTimeout` for its timeouts, never pooled (its connections go to
+/// many hosts) and never marked down (one dead host says nothing of the others).
+pub(super) fn forward_backend(proxy_timeout: Duration, file: &std::path::Path) -> Backend {
+    Backend {
+        name: "forward proxy".into(),
+        scheme: Scheme::Http,
+        host: String::new(),
+        port: 0,
+        authority: String::new(),
+        addrs: Vec::new(),
+        params: BackendParams {
+            disable_reuse: true,
+            retry: Duration::ZERO,
+            ..Keys::default().resolve(proxy_timeout)
+        },
+        origin: Origin {
+            file: file.to_path_buf(),
+            line: 0,
+        },
+    }
 }
 
 /// "timeout 10s here, 5s at line 3; …" for the parameters that differ.

@@ -231,6 +231,7 @@ const DESCRIBED_DEFAULTS: &[&str] = &[
     "SSLCertificateFile",
     "SSLCertificateKeyFile",
     "SSLProxyCACertificateFile",
+    "<Proxy>",
 ];
 
 #[test]
@@ -328,7 +329,7 @@ fn collects_every_error_sorted_by_line() {
         vec![
             "spoonfeed.conf:0: no Listen directive: give at least one address to accept clients on, as Listen 80",
             "spoonfeed.conf:1: Timeout: invalid time \"x\": give a whole number with an optional unit ms, s, m or h (a bare number is seconds)",
-            "spoonfeed.conf:2: <Location> sections are not supported; spoonfeed reads only <VirtualHost>",
+            "spoonfeed.conf:2: <Location> sections are not supported; spoonfeed reads only <VirtualHost> and <Proxy \"*\">",
             "spoonfeed.conf:5: KeepAlive: \"maybe\" is neither On nor Off",
             "spoonfeed.conf:6: unterminated \"quoted\" argument",
         ]
@@ -497,7 +498,7 @@ fn virtual_hosts_do_not_nest() {
 fn unknown_sections_are_refused_and_their_bodies_skipped() {
     assert_eq!(
         error("<IfModule mod_proxy.c>\nNoSuchThing 1\n</IfModule>"),
-        "spoonfeed.conf:2: <IfModule> sections are not supported; spoonfeed reads only <VirtualHost>"
+        "spoonfeed.conf:2: <IfModule> sections are not supported; spoonfeed reads only <VirtualHost> and <Proxy \"*\">"
     );
 }
 
@@ -685,7 +686,7 @@ fn proxy_pass_refuses_https_without_ssl_proxy_engine_and_malformed_urls() {
     );
     assert_eq!(
         error("ProxyPass /a/ balancer://cluster/"),
-        "spoonfeed.conf:2: ProxyPass: URL \"balancer://cluster/\": scheme balancer:// is not supported; only http:// is"
+        "spoonfeed.conf:2: ProxyPass: URL \"balancer://cluster/\": scheme balancer:// is not supported; give http:// or https://"
     );
     assert_eq!(
         error("ProxyPass a/ http://127.0.0.1/"),
@@ -888,11 +889,49 @@ fn proxy_switches_take_their_values() {
 }
 
 #[test]
-fn proxy_requests_on_is_refused_until_forward_proxying_arrives() {
-    assert_eq!(
-        error("<VirtualHost *>\nProxyRequests On\n</VirtualHost>"),
-        "spoonfeed.conf:3: forward proxying (ProxyRequests On) is not available in this version; it arrives with the forward-proxy issue"
+fn forward_proxying_reads_proxy_requests_proxy_sections_and_allow_connect() {
+    let cfg = config(
+        "Listen 80\nProxyRequests On\n<Proxy \"*\">\n  Require ip 10.0.0.0/8\n  Require local\n\
+         </Proxy>\nAllowCONNECT 443 8000-8010\n<VirtualHost *>\nServerName v\nProxyRequests Off\n\
+         </VirtualHost>\n",
     );
+    let main = main_server(&cfg);
+    assert!(main.proxy_requests);
+    assert!(main.proxy_access.allows("10.1.2.3".parse().unwrap()));
+    assert!(main.proxy_access.allows("127.0.0.1".parse().unwrap()));
+    assert!(!main.proxy_access.allows("192.0.2.1".parse().unwrap()));
+    assert_eq!(main.allow_connect, vec![443..=443, 8000..=8010]);
+    assert!(!cfg.vhosts[1].proxy_requests);
+    assert_eq!(cfg.vhosts[1].allow_connect, main.allow_connect);
+    let forward = &cfg.backends[cfg.forward_backend.expect("a forward backend")];
+    assert!(forward.params.disable_reuse);
+    // Without <Proxy "*">: loopback only. Without AllowCONNECT: 443 and 563.
+    let plain = config("Listen 80\nProxyRequests On\n");
+    let main = main_server(&plain);
+    assert!(main.proxy_access.allows("::1".parse().unwrap()));
+    assert!(!main.proxy_access.allows("10.1.2.3".parse().unwrap()));
+    assert_eq!(main.allow_connect, vec![443..=443, 563..=563]);
+    assert_eq!(config("Listen 80\n").forward_backend, None);
+    for (text, message) in [
+        (
+            "<Proxy /app>\nRequire all granted\n</Proxy>",
+            "only <Proxy \"*\">",
+        ),
+        (
+            "<Proxy *>\nProxyPass / http://x/\n</Proxy>",
+            "not supported inside <Proxy>",
+        ),
+        ("<Proxy *>\n</Proxy>", "needs a Require line"),
+        (
+            "<Proxy *>\nRequire host example.com\n</Proxy>",
+            "give ip CIDR..., local",
+        ),
+        ("AllowCONNECT 0", "AllowCONNECT"),
+        ("AllowCONNECT 90-80", "the range is empty"),
+    ] {
+        let found = error(text);
+        assert!(found.contains(message), "{text}: {found}");
+    }
 }
 
 #[test]
@@ -907,7 +946,7 @@ fn refuses_invalid_values_of_the_remaining_directives() {
         ("CustomLog /l/a %h\\ # a backslash ends the format", "CustomLog: a log format cannot end with a backslash"),
         ("CustomLog \"|cat\" common", "CustomLog: piped logs (|command) are not supported; give a file path or stderr"),
         ("ServerAlias a b/c", "ServerAlias: invalid name \"b/c\" (letters, digits, - _ . and the wildcards * ?; no port)"),
-        ("ProxyPassReverse /a/ ftp://b/", "ProxyPassReverse: URL \"ftp://b/\": scheme ftp:// is not supported; only http:// is"),
+        ("ProxyPassReverse /a/ ftp://b/", "ProxyPassReverse: URL \"ftp://b/\": scheme ftp:// is not supported; give http:// or https://"),
     ] {
         assert_eq!(error(line), format!("spoonfeed.conf:2: {message}"), "{line}");
     }
@@ -1285,6 +1324,7 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "SSLCertificateKeyFile",
             "SSLProtocol",
             "SSLProxyCACertificateFile",
+            "<Proxy>",
         ]
         .contains(&name)
         {

@@ -205,7 +205,7 @@ pub(super) fn url(text: &str, allows_query: bool) -> Result<Url, String> {
         Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
         Some((s, _)) => {
             return Err(format!(
-                "URL \"{text}\": scheme {s}:// is not supported; only http:// is"
+                "URL \"{text}\": scheme {s}:// is not supported; give http:// or https://"
             ))
         }
         None => {
@@ -366,7 +366,7 @@ mod tests {
         );
         assert_eq!(
             url("ftp://h/", false).unwrap_err(),
-            "URL \"ftp://h/\": scheme ftp:// is not supported; only http:// is"
+            "URL \"ftp://h/\": scheme ftp:// is not supported; give http:// or https://"
         );
         assert_eq!(
             url("localhost:81", false).unwrap_err(),

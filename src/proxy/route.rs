@@ -390,6 +390,34 @@ pub fn is_local_authority(cfg: &Config, local: SocketAddr, authority: &[u8]) -> 
     is_local_ip || cfg.vhosts.iter().any(|v| answers_to(v, name))
 }
 
+/// Whether `authority` names the port `local_port` (`default_port` when it names none). With
+/// `ProxyRequests On`, an absolute-form URL for one of our names but another port is for
+/// another service on this host, to be forwarded; the port decides.
+pub fn names_port(authority: &[u8], default_port: u16, local_port: u16) -> bool {
+    let host_port = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let after_host = match host_port.strip_prefix(b"[") {
+        Some(rest) => rest
+            .iter()
+            .position(|&b| b == b']')
+            .map_or(&[][..], |end| &rest[end + 1..]),
+        None if host_port.iter().filter(|&&b| b == b':').count() > 1 => &[][..],
+        None => host_port
+            .iter()
+            .position(|&b| b == b':')
+            .map_or(&[][..], |colon| &host_port[colon..]),
+    };
+    let port = match after_host.strip_prefix(b":") {
+        Some(digits) if !digits.is_empty() => std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse::<u16>().ok()),
+        _ => Some(default_port),
+    };
+    port == Some(local_port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +487,8 @@ mod tests {
             add_rfc7239: false,
             via: ViaSetting::Off,
             proxy_requests: false,
+            proxy_access: crate::config::ProxyAccess::default(),
+            allow_connect: Vec::new(),
             access_logs: Vec::new(),
             tls: None,
             proxy_tls: false,
@@ -502,6 +532,7 @@ mod tests {
             status: None,
             proxy_timeout: Duration::from_secs(60),
             tls: vec![None; vhosts.len()],
+            forward_backend: None,
             proxy_tls: None,
             proxy_ca_file: None,
             proxy_verify: true,
@@ -1008,6 +1039,18 @@ mod tests {
         assert!(!wildcard_match(b"", b"x"));
         assert!(!wildcard_match(b"?", b""));
         assert!(wildcard_match(b"*.EXAMPLE.com", b"www.example.COM"));
+    }
+
+    #[test]
+    fn names_port_reads_the_port_or_takes_the_default() {
+        assert!(names_port(b"example.com", 80, 80));
+        assert!(names_port(b"example.com:", 80, 80));
+        assert!(names_port(b"example.com:8080", 80, 8080));
+        assert!(!names_port(b"example.com:8080", 80, 80));
+        assert!(names_port(b"[::1]:443", 80, 443));
+        assert!(names_port(b"[::1]", 443, 443));
+        assert!(!names_port(b"user:pw@h:81", 80, 80));
+        assert!(!names_port(b"h:99999", 80, 80));
     }
 
     // --- is_local_authority ---

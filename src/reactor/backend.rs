@@ -247,13 +247,15 @@ impl BackendPool {
         self.per[backend].down_until = Some(until);
     }
 
-    /// Hands out a connection for `owner`: an idle one (unless `fresh`), else a new connect.
+    /// Hands out a connection for `owner`: an idle one (unless `fresh`), else a new connect to
+    /// `addrs` (a forward-proxied request's, resolved for it) or the backend's own addresses.
     /// `gen` is the generation the new slab entry gets.
     #[allow(clippy::too_many_arguments)] // each is a distinct input of the decision
     pub fn acquire(
         &mut self,
         cfg: &Config,
         backend: BackendId,
+        addrs: Option<&[SocketAddr]>,
         owner: usize,
         fresh: bool,
         gen: &mut u32,
@@ -289,7 +291,8 @@ impl BackendPool {
         }
         let mut last_err =
             io::Error::new(io::ErrorKind::AddrNotAvailable, "backend has no address");
-        for (i, addr) in def.addrs.iter().enumerate() {
+        let addrs = addrs.unwrap_or(&def.addrs);
+        for (i, addr) in addrs.iter().enumerate() {
             match self.start_connect(cfg, backend, i, *addr, owner, gen, registry) {
                 Ok(idx) => return Ok(idx),
                 Err(e) => last_err = e,

@@ -160,9 +160,47 @@ pub struct Exchange {
     held_at_release: usize,
     /// The client socket's kernel send queue at the release, read when a log wants it.
     send_queue: Option<u64>,
+    /// Where a forward-proxied request goes (`ProxyRequests On`); `None` for routed ones.
+    forward: Option<Forward>,
+}
+
+/// The target of a forward-proxied request: an absolute-form URL's host, or CONNECT's.
+#[derive(Debug)]
+struct Forward {
+    host: String,
+    port: u16,
+    /// Its addresses: at once for an IP address, else once the resolver answers.
+    addrs: Vec<SocketAddr>,
+    resolve: Resolve,
+    /// CONNECT: the connection becomes a tunnel once connected.
+    tunnel: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Resolve {
+    /// Not asked yet (or an IP address, with nothing to ask).
+    Unasked,
+    Asked,
+    /// The answer came; no addresses means the name did not resolve.
+    Answered,
 }
 
 impl Exchange {
+    /// The backend for logs: its name, or a forward-proxied request's `host:port`.
+    fn backend_name(&self) -> String {
+        match &self.forward {
+            Some(f) if f.host.contains(':') => format!("[{}]:{}", f.host, f.port),
+            Some(f) => format!("{}:{}", f.host, f.port),
+            None => self.cfg.backends[self.backend_id].name.clone(),
+        }
+    }
+
+    /// The addresses a new connection is tried on: a forward-proxied request's own, or `None`
+    /// for the backend's.
+    fn forward_addrs(&self) -> Option<&[SocketAddr]> {
+        self.forward.as_ref().map(|f| &f.addrs[..])
+    }
+
     /// How long the exchange may go without progress in its current state, once a backend is
     /// involved (a held body lives under [`Exchange::hold_deadline`]).
     pub fn timeout(&self, client_timeout: Duration) -> Duration {
@@ -287,16 +325,28 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
 
     let refused = match head.form {
         TargetForm::Absolute { authority } => {
-            !route::is_local_authority(&cfg, conn.local, authority.of(buf))
+            let authority = authority.of(buf);
+            let is_https = head
+                .target
+                .of(buf)
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"https://"));
+            let default_port = if is_https { 443 } else { 80 };
+            !route::is_local_authority(&cfg, conn.local, authority)
+                || vhost.proxy_requests
+                    && !route::names_port(authority, default_port, conn.local.port())
         }
         TargetForm::Authority => true,
         TargetForm::Origin | TargetForm::Asterisk => false,
     };
+    let forwarding = refused || head.method == Method::Connect;
     let sni_vhost = conn.tls.as_ref().and_then(|tls| tls.sni_vhost());
     let early = if sni_vhost.is_some_and(|sni| sni != vhost_idx) {
         Some(Failure::Misdirected)
-    } else if refused || head.method == Method::Connect {
+    } else if forwarding && !vhost.proxy_requests {
         Some(Failure::ForwardProxyRefused)
+    } else if forwarding && !vhost.proxy_access.allows(conn.peer.ip()) {
+        Some(Failure::ForwardProxyDenied)
     } else if matches!(head.form, TargetForm::Asterisk) {
         Some(Failure::ServerOptions)
     } else if matches!(head.body, RequestBody::Length(n) if cfg.limits.request_body > 0 && n > cfg.limits.request_body)
@@ -316,20 +366,27 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     } else {
         head.path.of(buf)
     };
-    if path::has_dot_segment(target) {
-        return answer(conn, Failure::DotSegment, log, vhost_idx, body_unread, sh);
-    }
-    let (backend_id, path, route) = match route_canonically(vhost, target) {
-        Decision::Proxy {
-            backend,
-            path,
-            route,
-        } => (backend, path, route),
-        Decision::Excluded { .. } => {
-            return answer(conn, Failure::Excluded, log, vhost_idx, body_unread, sh)
+    let (backend_id, path, route_slot, forward) = if forwarding {
+        match forward_target(&cfg, vhost, head, buf, target) {
+            Ok((backend, path, forward)) => (backend, path, forward_slot(&cfg), Some(forward)),
+            Err(failure) => return answer(conn, failure, log, vhost_idx, body_unread, sh),
         }
-        Decision::NoRoute => {
-            return answer(conn, Failure::NoRoute, log, vhost_idx, body_unread, sh)
+    } else {
+        if path::has_dot_segment(target) {
+            return answer(conn, Failure::DotSegment, log, vhost_idx, body_unread, sh);
+        }
+        match route_canonically(vhost, target) {
+            Decision::Proxy {
+                backend,
+                path,
+                route,
+            } => (backend, path, route_base(&cfg, vhost_idx) + route, None),
+            Decision::Excluded { .. } => {
+                return answer(conn, Failure::Excluded, log, vhost_idx, body_unread, sh)
+            }
+            Decision::NoRoute => {
+                return answer(conn, Failure::NoRoute, log, vhost_idx, body_unread, sh)
+            }
         }
     };
     if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
@@ -366,7 +423,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     };
     let request = BackendRequest {
         path: &path,
-        host: match (vhost.preserve_host, host) {
+        host: match (vhost.preserve_host || forward.is_some(), host) {
             (true, Some(h)) => h,
             _ => backend.authority.as_bytes(),
         },
@@ -382,10 +439,14 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     };
     let mut out = mem::take(&mut sh.scratch);
     out.clear();
-    encode_backend_request(buf, head, &request, &mut out);
+    // CONNECT sends the backend nothing of its own: the tunnel starts at the connect.
+    if head.method != Method::Connect {
+        encode_backend_request(buf, head, &request, &mut out);
+    }
     let mut bout = Chain::default();
     let mut pushed = bout.push_slice(&mut sh.pool, &out);
-    let replay = (head.method.is_idempotent() && !body_unread).then(|| out.clone());
+    let replay =
+        (head.method.is_idempotent() && !body_unread && forward.is_none()).then(|| out.clone());
     sh.scratch = out;
     if head.expect_continue && body_unread && head.version == Version::Http11 && conn.cin.is_empty()
     {
@@ -414,7 +475,6 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     };
     let holding = buffering.request_buffering && body_unread;
     let spill_ok = backend.params.buffering && buffering.spills();
-    let route_slot = route_base(&cfg, vhost_idx) + route;
     let req_body = match head.body {
         RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
         RequestBody::Length(n) => ReqBody::Length(n),
@@ -460,11 +520,90 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         peak: 0,
         held_at_release: 0,
         send_queue: None,
+        forward,
     });
     if holding {
         return Phase::Proxy(ex);
     }
     acquire(conn, ex, idx, false, sh)
+}
+
+/// Where a forward-proxied request goes: CONNECT's `host:port` (a port `AllowCONNECT` lists),
+/// or an absolute-form `http://` URL's host (port 80 unless given) and origin-form `path`.
+/// Returns the forward backend entry, the path to send, and the target.
+fn forward_target(
+    cfg: &Config,
+    vhost: &crate::config::Vhost,
+    head: &RequestHead,
+    buf: &[u8],
+    path: &[u8],
+) -> Result<(BackendId, Vec<u8>, Forward), Failure> {
+    let backend = cfg
+        .forward_backend
+        .expect("ProxyRequests On comes with a forward backend");
+    let tunnel = head.method == Method::Connect;
+    let (authority, default_port) = if tunnel {
+        (head.target.of(buf), None)
+    } else {
+        let url = head.target.of(buf);
+        if !url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"http://"))
+        {
+            return Err(Failure::ForwardScheme);
+        }
+        let authority = head.authority().expect("absolute-form has an authority");
+        (authority.of(buf), Some(80))
+    };
+    let (host, port) = split_authority(authority, default_port).ok_or(Failure::ForwardTarget)?;
+    if tunnel
+        && !vhost
+            .allow_connect
+            .iter()
+            .any(|ports| ports.contains(&port))
+    {
+        return Err(Failure::ConnectPortRefused);
+    }
+    let addrs = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => Vec::new(),
+    };
+    let forward = Forward {
+        host,
+        port,
+        addrs,
+        resolve: Resolve::Unasked,
+        tunnel,
+    };
+    let path = if tunnel { Vec::new() } else { path.to_vec() };
+    Ok((backend, path, forward))
+}
+
+/// `host[:port]` or `[v6]:port` (already checked by the request parser) into the host
+/// (without brackets, lowercased) and the port; `None` without a port and no default, or
+/// with a port of 0.
+fn split_authority(authority: &[u8], default_port: Option<u16>) -> Option<(String, u16)> {
+    let text = std::str::from_utf8(authority).ok()?;
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse().ok().filter(|&p| p != 0)?,
+        None => default_port?,
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+/// The metrics slot of forward-proxied exchanges: after every route's.
+pub fn forward_slot(cfg: &Config) -> usize {
+    route_base(cfg, cfg.vhosts.len())
 }
 
 /// The metrics slot of the first route of virtual host `vhost`: routes are numbered across
@@ -555,11 +694,41 @@ fn acquire(
         // numbering is not the pool's any more.
         return fail(conn, ex, Failure::BackendClosed, sh);
     }
+    if let Some(forward) = ex.forward.as_mut().filter(|f| f.addrs.is_empty()) {
+        if forward.resolve == Resolve::Answered {
+            return fail(conn, ex, Failure::ResolveFailed, sh);
+        }
+        let asked = match &mut sh.resolver {
+            Some(resolver) => resolver.ask(conn.token(idx), &forward.host, forward.port),
+            None => match super::resolve::Resolver::start(Arc::clone(&sh.waker)) {
+                Ok(mut resolver) => {
+                    let asked = resolver.ask(conn.token(idx), &forward.host, forward.port);
+                    sh.resolver = Some(resolver);
+                    asked
+                }
+                Err(e) => {
+                    sh.log.log(
+                        LogLevel::Error,
+                        None,
+                        format_args!("cannot start the resolver thread: {e}"),
+                    );
+                    false
+                }
+            },
+        };
+        if !asked {
+            return fail(conn, ex, Failure::ResolveFailed, sh);
+        }
+        forward.resolve = Resolve::Asked;
+        return Phase::Wait(ex);
+    }
     ex.t_connect = sh.now;
     ex.t_connected = None;
+    let addrs = ex.forward_addrs().map(<[SocketAddr]>::to_vec);
     match sh.backends.acquire(
         &ex.cfg,
         ex.backend_id,
+        addrs.as_deref(),
         idx,
         fresh,
         &mut sh.gen,
@@ -591,7 +760,7 @@ fn acquire(
             fail(conn, ex, Failure::BackendDown(wait), sh)
         }
         Err(Unavailable::Connect(e)) => {
-            let name = ex.cfg.backends[ex.backend_id].name.clone();
+            let name = ex.backend_name();
             sh.log.log(
                 LogLevel::Error,
                 Some(conn.peer),
@@ -683,13 +852,63 @@ fn leave_queue(ex: &Exchange, me: (usize, u32), sh: &mut Shared) {
 
 /// Waiting for a connection under `max=`: try again once a release woke us.
 pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> (Phase, bool) {
+    if ex
+        .forward
+        .as_ref()
+        .is_some_and(|f| f.resolve == Resolve::Asked)
+    {
+        return (Phase::Wait(ex), false);
+    }
     if sh.backends.is_waiting(ex.backend_id, (idx, conn.gen)) {
         return (Phase::Wait(ex), false);
     }
     (acquire(conn, ex, idx, false, sh), true)
 }
 
+/// The resolver's answer for `conn`: true when its exchange was waiting for it and must be
+/// driven.
+pub fn on_resolved(
+    conn: &mut Conn,
+    addrs: std::io::Result<Vec<SocketAddr>>,
+    sh: &mut Shared,
+) -> bool {
+    let Phase::Wait(ex) = &mut conn.phase else {
+        return false;
+    };
+    let Some(forward) = ex.forward.as_mut().filter(|f| f.resolve == Resolve::Asked) else {
+        return false;
+    };
+    forward.resolve = Resolve::Answered;
+    match addrs {
+        Ok(addrs) if !addrs.is_empty() => forward.addrs = addrs,
+        Ok(_) | Err(_) => {
+            let why = addrs
+                .err()
+                .map_or("no address".to_owned(), |e| e.to_string());
+            let name = ex.backend_name();
+            sh.log.log(
+                LogLevel::Info,
+                Some(conn.peer),
+                format_args!("cannot resolve {name}: {why}"),
+            );
+        }
+    }
+    true
+}
+
 pub fn on_wait_timeout(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
+    if ex
+        .forward
+        .as_ref()
+        .is_some_and(|f| f.resolve == Resolve::Asked)
+    {
+        sh.log.log(
+            LogLevel::Info,
+            Some(conn.peer),
+            format_args!("resolving {} timed out", ex.backend_name()),
+        );
+        return fail(conn, ex, Failure::ConnectTimeout, sh);
+    }
     leave_queue(&ex, (idx, conn.gen), sh);
     fail(conn, ex, Failure::BackendBusy, sh)
 }
@@ -860,6 +1079,18 @@ fn proxy_round(
             false => return Ok(false),
         }
     }
+    let tunnels = ex.forward.as_ref().is_some_and(|f| f.tunnel);
+    if tunnels && ex.t_connected.is_some() && matches!(ex.resp, Resp::Head) {
+        // CONNECT: the connection is open, and so is the tunnel.
+        conn.cout
+            .push_slice(&mut sh.pool, b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .map_err(|_| Break::Fail(Failure::PoolExhausted))?;
+        ex.status = 200;
+        ex.head_sent = true;
+        ex.resp = Resp::Upgraded;
+        sh.metrics.tunnels.incr();
+        return Ok(true);
+    }
     moved |= pump_request(conn, ex, idx, sh)?;
     moved |= send_to_backend(ex, sh)?;
     moved |= read_backend(conn, ex, idx, sh)?;
@@ -896,7 +1127,7 @@ fn finish_connect(
             Ok(false)
         }
         ConnectResult::Failed(e) => {
-            let name = ex.cfg.backends[ex.backend_id].name.clone();
+            let name = ex.backend_name();
             sh.log.log(
                 LogLevel::Error,
                 Some(conn.peer),
@@ -907,7 +1138,10 @@ fn finish_connect(
                 // Reloaded meanwhile: the pool's backend numbering is not this exchange's.
                 return Err(Break::Fail(Failure::ConnectFailed));
             }
-            let addrs = &ex.cfg.backends[ex.backend_id].addrs;
+            let addrs = ex
+                .forward_addrs()
+                .unwrap_or(&ex.cfg.backends[ex.backend_id].addrs)
+                .to_vec();
             for (i, a) in addrs.iter().enumerate().skip(addr + 1) {
                 if let Ok(nb) = sh.backends.start_connect(
                     &ex.cfg,
@@ -1067,7 +1301,7 @@ fn note_tls_failure(e: &io::Error, ex: &Exchange, sh: &mut Shared) {
         sh.log.log(
             LogLevel::Error,
             None,
-            format_args!("{}: {e}", ex.cfg.backends[ex.backend_id].name),
+            format_args!("{}: {e}", ex.backend_name()),
         );
     }
 }
@@ -1867,10 +2101,10 @@ fn into_tunnel(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared) -> Phase
         .take()
         .expect("a switched exchange has its backend");
     ex.bout.clear(&mut sh.pool);
-    sh.metrics.count_status(101);
+    sh.metrics.count_status(ex.status);
     let log = backend_log(&ex, None);
     conn.exchanges += 1;
-    conn.log_exchange(&ex.log, ex.vhost, 101, 0, Some(log), sh);
+    conn.log_exchange(&ex.log, ex.vhost, ex.status, 0, Some(log), sh);
     let idle = ex.cfg.backends[ex.backend_id].params.timeout;
     Phase::Tunnel(Box::new(Tunnel::new(backend, idle)))
 }

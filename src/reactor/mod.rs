@@ -11,6 +11,7 @@ mod backend;
 mod conn;
 mod exchange;
 mod reply;
+mod resolve;
 mod status;
 mod timer;
 mod token;
@@ -125,6 +126,10 @@ pub struct Shared {
     pub pool_waiters: Vec<Token>,
     /// Client connections open.
     pub open_conns: usize,
+    /// Resolves forward-proxy targets' names; started with the first one.
+    pub resolver: Option<resolve::Resolver>,
+    /// Wakes this reactor (the resolver's answers use it).
+    pub waker: Arc<Waker>,
 }
 
 impl Shared {
@@ -258,6 +263,8 @@ impl Reactor {
             pool_waiters: Vec::new(),
             open_conns: 0,
             pipes,
+            resolver: None,
+            waker: Arc::clone(&waker),
         };
         Ok((
             Reactor {
@@ -301,6 +308,7 @@ impl Reactor {
                             self.cut_off_in_flight();
                             return Ok(());
                         }
+                        self.on_resolved();
                     }
                 }
             }
@@ -604,6 +612,23 @@ impl Reactor {
                     }
                 }
                 Kind::Listener | Kind::Waker => {}
+            }
+        }
+    }
+
+    /// Hands the resolver's answers to the exchanges that asked (an answer for a connection
+    /// that has gone, or moved on, is dropped).
+    fn on_resolved(&mut self) {
+        while let Some(answer) = self.sh.resolver.as_mut().and_then(|r| r.next_answer()) {
+            let idx = answer.token.idx();
+            let Some(conn) = self.conns.get_mut(idx) else {
+                continue;
+            };
+            if conn.gen != answer.token.gen() {
+                continue;
+            }
+            if exchange::on_resolved(conn, answer.addrs, &mut self.sh) {
+                self.drive(idx);
             }
         }
     }

@@ -55,6 +55,16 @@ pub enum Failure {
     /// On TLS, `Host` selects another virtual host than the SNI name did (the certificate
     /// the client checked is not that host's).
     Misdirected,
+    /// `ProxyRequests On`, but no `Require` line of `<Proxy "*">` admits the client.
+    ForwardProxyDenied,
+    /// A forward-proxy request for a scheme other than `http://` (https goes by CONNECT).
+    ForwardScheme,
+    /// A forward-proxy target without a usable host or port (CONNECT without a port, port 0).
+    ForwardTarget,
+    /// CONNECT to a port `AllowCONNECT` does not list.
+    ConnectPortRefused,
+    /// The forward-proxy target's name did not resolve (or the resolver could not be asked).
+    ResolveFailed,
 }
 
 /// Whether the client connection may carry another exchange after the answer.
@@ -85,6 +95,10 @@ impl Failure {
             Failure::ConnectTimeout | Failure::ResponseTimeout => (504, After::KeepAlive),
             Failure::TempFile => (500, After::Close),
             Failure::Misdirected => (421, After::KeepAlive),
+            Failure::ForwardProxyDenied | Failure::ConnectPortRefused => (403, After::KeepAlive),
+            Failure::ForwardScheme => (501, After::KeepAlive),
+            Failure::ForwardTarget => (400, After::KeepAlive),
+            Failure::ResolveFailed => (502, After::KeepAlive),
         }
     }
 
@@ -113,6 +127,15 @@ impl Failure {
             Failure::StatusForbidden => "status endpoint refused (StatusAllow)".into(),
             Failure::TempFile => "temporary file for the request body failed".into(),
             Failure::Misdirected => "Host names another virtual host than the TLS SNI name".into(),
+            Failure::ForwardProxyDenied => {
+                "forward proxy request from a client <Proxy \"*\"> does not admit".into()
+            }
+            Failure::ForwardScheme => {
+                "forward proxy request for a scheme other than http:// (use CONNECT)".into()
+            }
+            Failure::ForwardTarget => "forward proxy target without a usable host or port".into(),
+            Failure::ConnectPortRefused => "CONNECT to a port AllowCONNECT does not list".into(),
+            Failure::ResolveFailed => "the forward proxy target's name did not resolve".into(),
         }
     }
 
@@ -138,7 +161,12 @@ impl Failure {
             | Failure::NoRoute
             | Failure::Excluded
             | Failure::ServerOptions
-            | Failure::Misdirected => false,
+            | Failure::Misdirected
+            | Failure::ForwardProxyDenied
+            | Failure::ForwardScheme
+            | Failure::ForwardTarget
+            | Failure::ConnectPortRefused
+            | Failure::ResolveFailed => false,
         }
     }
 }

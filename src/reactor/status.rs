@@ -68,9 +68,11 @@ pub fn serve(conn: &mut Conn, status: &StatusEndpoint, log: ReqLog, sh: &mut Sha
     conn.send_ours(out, 200, sent, Some(log), None, after, sh)
 }
 
-/// The (virtual host, route) label of each metrics slot, in slot order.
+/// The (virtual host, route) label of each metrics slot, in slot order; forward-proxied
+/// exchanges (`ProxyRequests On`) have the slot after every route's.
 pub fn route_labels(cfg: &Config) -> Vec<(String, String)> {
-    cfg.vhosts
+    let mut labels: Vec<(String, String)> = cfg
+        .vhosts
         .iter()
         .flat_map(|v| {
             v.routes.iter().map(|r| {
@@ -81,5 +83,9 @@ pub fn route_labels(cfg: &Config) -> Vec<(String, String)> {
                 (v.server_name.clone(), route)
             })
         })
-        .collect()
+        .collect();
+    if cfg.forward_backend.is_some() {
+        labels.push((cfg.vhosts[0].server_name.clone(), "(forward proxy)".into()));
+    }
+    labels
 }
