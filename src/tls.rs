@@ -24,19 +24,84 @@ use rustls::server::{Acceptor, ServerConfig, ServerConnection};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore};
 
 use crate::buf::{BufPool, Chain, Spill};
-use crate::config::TlsProtocols;
+use crate::config::{TlsProtocols, TlsSuites};
 
 /// Most plaintext bytes sealed into records before they are written out: rustls holds at most
 /// this much (plus record overhead) per connection, outside the block pool.
 pub const SEAL_CHUNK: usize = 64 << 10;
 
+/// The cipher suites rustls offers, by the name spoonfeed writes (rustls' own, IANA's but
+/// for TLS 1.3's `TLS13_` prefix) and OpenSSL's, with whether they are TLS 1.3 suites.
+pub const CIPHER_SUITES: [(&str, &str, bool); 9] = [
+    ("TLS13_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", true),
+    ("TLS13_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", true),
+    (
+        "TLS13_CHACHA20_POLY1305_SHA256",
+        "TLS_CHACHA20_POLY1305_SHA256",
+        true,
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        false,
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        false,
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        false,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        false,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        false,
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        false,
+    ),
+];
+
+/// The rustls suite named (first column of [`CIPHER_SUITES`]).
+fn suite(name: &str) -> Option<rustls::SupportedCipherSuite> {
+    use provider::cipher_suite::*;
+    Some(match name {
+        "TLS13_AES_256_GCM_SHA384" => TLS13_AES_256_GCM_SHA384,
+        "TLS13_AES_128_GCM_SHA256" => TLS13_AES_128_GCM_SHA256,
+        "TLS13_CHACHA20_POLY1305_SHA256" => TLS13_CHACHA20_POLY1305_SHA256,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" => {
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        }
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" => TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" => {
+            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        }
+        _ => return None,
+    })
+}
+
 /// Builds the server configuration of one virtual host: the certificate chain and private key
-/// read from PEM files (RSA, ECDSA and Ed25519 keys), checked to belong together; ALPN
-/// `http/1.1`; session resumption by tickets and by session IDs.
+/// read from PEM files (RSA, ECDSA and Ed25519 keys), checked to belong together; the
+/// protocol versions and cipher suites chosen; ALPN `http/1.1`; session resumption by tickets
+/// and by session IDs.
 pub fn server_config(
     cert_file: &Path,
     key_file: &Path,
     protocols: TlsProtocols,
+    suites: &TlsSuites,
 ) -> Result<Arc<ServerConfig>, String> {
     let certs = CertificateDer::pem_file_iter(cert_file)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
@@ -56,7 +121,24 @@ pub fn server_config(
     if protocols.tls12 {
         versions.push(&rustls::version::TLS12);
     }
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+    let mut provider = provider::default_provider();
+    if suites.tls12.is_some() || suites.tls13.is_some() {
+        let defaults = |tls13: bool| {
+            CIPHER_SUITES
+                .iter()
+                .filter(move |(_, _, is13)| *is13 == tls13)
+                .map(|(name, _, _)| *name)
+                .collect::<Vec<_>>()
+        };
+        let tls13 = suites.tls13.clone().unwrap_or_else(|| defaults(true));
+        let tls12 = suites.tls12.clone().unwrap_or_else(|| defaults(false));
+        provider.cipher_suites = tls13
+            .iter()
+            .chain(&tls12)
+            .filter_map(|n| suite(n))
+            .collect();
+    }
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&versions)
         .map_err(|e| format!("cannot offer these protocol versions: {e}"))?
         .with_no_client_auth()
@@ -69,6 +151,7 @@ pub fn server_config(
             )
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.ignore_client_order = suites.honor_order;
     config.ticketer = provider::Ticketer::new().map_err(|e| format!("no ticket keys: {e}"))?;
     Ok(Arc::new(config))
 }

@@ -866,3 +866,35 @@ fn curl_and_openssl_clients_verify_and_fetch() {
     );
     assert!(said.contains("Content-Length: 10\r\n"), "{said}");
 }
+
+#[test]
+fn ssl_cipher_suite_limits_and_orders_the_suites() {
+    let pki = Pki::new();
+    let backend = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nSSLHonorCipherOrder On\n\
+         SSLCipherSuite ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256\n\
+         SSLCipherSuite TLSv1.3 TLS_AES_128_GCM_SHA256\n\
+         ProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        backend.addr().port()
+    ));
+    use rustls::CipherSuite;
+    for (version, want) in [
+        (
+            &rustls::version::TLS12,
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            &rustls::version::TLS13,
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+        ),
+    ] {
+        let tls = handshake(proxy.addr, &pki.client_with(&[version]), "a.test").unwrap();
+        let got = tls.conn.negotiated_cipher_suite().unwrap().suite();
+        assert_eq!(got, want, "{version:?}");
+    }
+}

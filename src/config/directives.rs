@@ -706,6 +706,34 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(ssl::ssl_certificate_key_file),
     },
     Directive {
+        name: "SSLCipherSuite",
+        syntax: "SSLCipherSuite [SSL|TLSv1.3] SPEC",
+        default: "HIGH",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "The cipher suites offered, in order of preference, for TLS 1.2 (SSL, the \
+            default) or TLS 1.3: OpenSSL or IANA suite names separated by colons; HIGH, \
+            DEFAULT, ALL or SECURE for every suite rustls has; !NAME removes one. rustls has \
+            ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2 and the three TLS 1.3 \
+            suites; other suite names (DHE, CBC) are skipped with a warning, so lists such \
+            as Mozilla's work as given; a list left empty, or a name that is no suite, is an \
+            error.",
+        min_args: 1,
+        max_args: 2,
+        apply: Apply::Directive(ssl::ssl_cipher_suite),
+    },
+    Directive {
+        name: "SSLHonorCipherOrder",
+        syntax: "SSLHonorCipherOrder On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "On: the suite is chosen by SSLCipherSuite's order, not the client's.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_honor_cipher_order),
+    },
+    Directive {
         name: "SSLProxyEngine",
         syntax: "SSLProxyEngine On|Off",
         default: "Off",

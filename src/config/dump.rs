@@ -215,6 +215,19 @@ fn vhost_body(
                 protocols.push("+TLSv1.3");
             }
             w(format!("{indent}SSLProtocol -all {}", protocols.join(" ")));
+            if let Some(suites) = &tls.suites.tls12 {
+                w(format!("{indent}SSLCipherSuite SSL {}", suites.join(":")));
+            }
+            if let Some(suites) = &tls.suites.tls13 {
+                w(format!(
+                    "{indent}SSLCipherSuite TLSv1.3 {}",
+                    suites.join(":")
+                ));
+            }
+            w(format!(
+                "{indent}SSLHonorCipherOrder {}",
+                on_off(tls.suites.honor_order)
+            ));
         }
     }
     w(format!(

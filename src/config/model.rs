@@ -420,8 +420,20 @@ pub struct VhostTls {
     pub key_file: PathBuf,
     /// `SSLProtocol`.
     pub protocols: TlsProtocols,
+    /// `SSLCipherSuite` and `SSLHonorCipherOrder`.
+    pub suites: TlsSuites,
     /// The `SSLCertificateFile` line, for messages about the files.
     pub origin: Origin,
+}
+
+/// The cipher suites offered (`SSLCipherSuite`, by the names of `tls::CIPHER_SUITES`, in
+/// order of preference), per protocol version; `None`: every suite rustls has for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSuites {
+    pub tls12: Option<Vec<&'static str>>,
+    pub tls13: Option<Vec<&'static str>>,
+    /// `SSLHonorCipherOrder On`: our order, not the client's, picks the suite.
+    pub honor_order: bool,
 }
 
 /// The TLS protocol versions offered (`SSLProtocol`); rustls speaks 1.2 and 1.3.

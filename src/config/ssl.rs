@@ -17,6 +17,9 @@ pub(super) struct SslDraft {
     cert_file: Option<(PathBuf, Origin)>,
     key_file: Option<(PathBuf, Origin)>,
     protocols: Option<TlsProtocols>,
+    suites12: Option<Vec<&'static str>>,
+    suites13: Option<Vec<&'static str>>,
+    honor_order: Option<bool>,
     proxy_engine: Option<bool>,
     /// `SSLProxyCACertificateFile` (main server only).
     proxy_ca_file: Option<(PathBuf, Origin)>,
@@ -33,6 +36,9 @@ impl SslDraft {
             cert_file: self.cert_file.clone().or_else(|| main.cert_file.clone()),
             key_file: self.key_file.clone().or_else(|| main.key_file.clone()),
             protocols: self.protocols.or(main.protocols),
+            suites12: self.suites12.clone().or_else(|| main.suites12.clone()),
+            suites13: self.suites13.clone().or_else(|| main.suites13.clone()),
+            honor_order: self.honor_order.or(main.honor_order),
             proxy_engine: self.proxy_engine.or(main.proxy_engine),
             proxy_ca_file: None,
             proxy_verify: None,
@@ -81,6 +87,11 @@ impl SslDraft {
             cert_file,
             key_file,
             protocols: self.protocols.unwrap_or_default(),
+            suites: TlsSuites {
+                tls12: self.suites12.clone(),
+                tls13: self.suites13.clone(),
+                honor_order: self.honor_order.unwrap_or(false),
+            },
             origin: cert_line,
         })
     }
@@ -107,6 +118,137 @@ pub(super) fn ssl_certificate_key_file(p: &mut Parser, args: &[String]) -> Resul
     let file = p.log_path(&args[0]);
     let origin = p.origin.clone();
     p.scope().ssl.key_file = Some((file, origin));
+    Ok(())
+}
+
+/// `SSLCipherSuite [SSL|TLSv1.3] SPEC`, mod_ssl's syntax: the suites of TLS 1.2 (`SSL`, the
+/// default) or of TLS 1.3, as OpenSSL names, IANA names or rustls names, separated by `:`.
+pub(super) fn ssl_cipher_suite(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let (tls13, spec) = match args {
+        [spec] => (false, spec),
+        [protocol, spec] if protocol.eq_ignore_ascii_case("SSL") => (false, spec),
+        [protocol, spec] if protocol.eq_ignore_ascii_case("TLSv1.3") => (true, spec),
+        [protocol, _] => {
+            return Err(format!(
+                "SSLCipherSuite: protocol \"{protocol}\" is not SSL (TLS 1.2) or TLSv1.3"
+            ))
+        }
+        _ => unreachable!("the table allows one or two arguments"),
+    };
+    let (suites, skipped) = cipher_list(spec, tls13)?;
+    if !skipped.is_empty() {
+        let origin = p.origin.clone();
+        p.warn(
+            origin,
+            format!(
+                "SSLCipherSuite: {} not offered: rustls does not implement {}",
+                skipped.join(", "),
+                if skipped.len() == 1 { "it" } else { "them" }
+            ),
+        );
+    }
+    let ssl = &mut p.scope().ssl;
+    if tls13 {
+        ssl.suites13 = Some(suites);
+    } else {
+        ssl.suites12 = Some(suites);
+    }
+    Ok(())
+}
+
+/// Reads an OpenSSL-style cipher list for one protocol version: suite names (OpenSSL's, IANA's
+/// or rustls') in order of preference; `HIGH`, `DEFAULT`, `ALL`, `SECURE` for every suite of
+/// that version; `!X` and `-X` remove suite X (and, naming a class of weak ciphers rustls does
+/// not have anyway, change nothing); `@…` and `+…` are taken and change nothing. Returns the
+/// suites and the names skipped as suites rustls does not implement (a warning, so that lists
+/// such as Mozilla's, which name DHE suites too, work as given).
+fn cipher_list(spec: &str, tls13: bool) -> Result<(Vec<&'static str>, Vec<String>), String> {
+    use crate::tls::CIPHER_SUITES;
+    let version = |is13: bool| if is13 { "TLSv1.3" } else { "TLS 1.2" };
+    let mut suites: Vec<&'static str> = Vec::new();
+    let mut skipped = Vec::new();
+    for token in spec.split([':', ',', ' ']).filter(|t| !t.is_empty()) {
+        let find = |name: &str| {
+            CIPHER_SUITES
+                .iter()
+                .find(|(ours, openssl, _)| *ours == name || *openssl == name || iana(ours) == name)
+        };
+        if let Some(name) = token.strip_prefix(['!', '-']) {
+            if let Some((ours, _, _)) = find(name) {
+                suites.retain(|s| s != ours);
+            }
+            continue;
+        }
+        if token.starts_with(['@', '+']) {
+            continue;
+        }
+        if ["HIGH", "DEFAULT", "ALL", "SECURE"].contains(&token) {
+            for (ours, _, is13) in CIPHER_SUITES {
+                if is13 == tls13 && !suites.contains(&ours) {
+                    suites.push(ours);
+                }
+            }
+            continue;
+        }
+        match find(token) {
+            Some((ours, _, is13)) if *is13 == tls13 => {
+                if !suites.contains(ours) {
+                    suites.push(ours);
+                }
+            }
+            Some((_, _, is13)) => {
+                return Err(format!(
+                    "SSLCipherSuite: {token} is a {} suite; give it with{} the TLSv1.3 argument",
+                    version(*is13),
+                    if *is13 { "" } else { "out" }
+                ))
+            }
+            None if is_openssl_suite_name(token) => skipped.push(token.to_owned()),
+            None => {
+                return Err(format!(
+                    "SSLCipherSuite: unknown cipher or class \"{token}\"; give suite names (as \
+                     ECDHE-ECDSA-AES128-GCM-SHA256 or TLS_AES_128_GCM_SHA256), HIGH or \
+                     DEFAULT, and !NAME to remove one"
+                ))
+            }
+        }
+    }
+    if suites.is_empty() {
+        return Err(format!(
+            "SSLCipherSuite leaves no {} suite rustls implements; these are: {}",
+            version(tls13),
+            CIPHER_SUITES
+                .iter()
+                .filter(|(_, _, is13)| *is13 == tls13)
+                .map(|(_, openssl, _)| *openssl)
+                .collect::<Vec<_>>()
+                .join(":")
+        ));
+    }
+    Ok((suites, skipped))
+}
+
+/// IANA's name of a suite whose rustls name is `ours` (TLS 1.3's lose the `13`).
+fn iana(ours: &str) -> std::borrow::Cow<'_, str> {
+    match ours.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}").into(),
+        None => ours.into(),
+    }
+}
+
+/// Whether `token` has the shape of one OpenSSL or IANA suite name (`DHE-RSA-AES128-GCM-SHA256`,
+/// `TLS_RSA_WITH_AES_128_CBC_SHA`), as opposed to a class or a combination (`EECDH+AESGCM`).
+fn is_openssl_suite_name(token: &str) -> bool {
+    let shaped = token
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    shaped && (token.contains('-') || token.starts_with("TLS_"))
+}
+
+/// `SSLHonorCipherOrder On|Off`.
+pub(super) fn ssl_honor_cipher_order(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let on = values::on_off(&args[0]).map_err(|e| format!("SSLHonorCipherOrder: {e}"))?;
+    p.scope().ssl.honor_order = Some(on);
     Ok(())
 }
 
@@ -278,7 +420,12 @@ pub(super) fn build(
         .iter()
         .map(|vhost| {
             let tls = vhost.tls.as_ref()?;
-            match crate::tls::server_config(&tls.cert_file, &tls.key_file, tls.protocols) {
+            match crate::tls::server_config(
+                &tls.cert_file,
+                &tls.key_file,
+                tls.protocols,
+                &tls.suites,
+            ) {
                 Ok(config) => Some(config),
                 Err(message) => {
                     p.error(tls.origin.clone(), message);
@@ -318,6 +465,47 @@ pub(super) fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssl_cipher_suite_reads_openssl_iana_and_class_names() {
+        let mozilla = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
+                       ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:\
+                       ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:\
+                       DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
+        let (suites, skipped) = cipher_list(mozilla, false).unwrap();
+        assert_eq!(suites.len(), 6);
+        assert_eq!(suites[0], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(
+            skipped,
+            ["DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384"]
+        );
+        let (suites, skipped) =
+            cipher_list("HIGH:!aNULL:!MD5:!ECDHE-RSA-CHACHA20-POLY1305", false).unwrap();
+        assert_eq!(suites.len(), 5);
+        assert!(!suites.contains(&"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"));
+        assert!(skipped.is_empty());
+        let (suites, _) = cipher_list(
+            "TLS_CHACHA20_POLY1305_SHA256:TLS13_AES_128_GCM_SHA256",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            suites,
+            ["TLS13_CHACHA20_POLY1305_SHA256", "TLS13_AES_128_GCM_SHA256"]
+        );
+        assert!(cipher_list("TLS_AES_128_GCM_SHA256", false)
+            .unwrap_err()
+            .contains("with the TLSv1.3 argument"));
+        assert!(cipher_list("ECDHE-RSA-AES128-GCM-SHA256", true)
+            .unwrap_err()
+            .contains("without the TLSv1.3 argument"));
+        assert!(cipher_list("EECDH+AESGCM", false)
+            .unwrap_err()
+            .contains("unknown cipher or class"));
+        assert!(cipher_list("RC4-SHA:DES-CBC3-SHA", false)
+            .unwrap_err()
+            .contains("leaves no TLS 1.2 suite"));
+    }
 
     fn parsed(line: &str) -> Result<TlsProtocols, String> {
         let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();

@@ -1325,6 +1325,8 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "SSLProtocol",
             "SSLProxyCACertificateFile",
             "<Proxy>",
+            "SSLCipherSuite",
+            "SSLHonorCipherOrder",
         ]
         .contains(&name)
         {
