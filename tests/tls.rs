@@ -898,3 +898,105 @@ fn ssl_cipher_suite_limits_and_orders_the_suites() {
         assert_eq!(got, want, "{version:?}");
     }
 }
+
+#[test]
+fn strict_sni_refuses_names_no_virtual_host_answers_to() {
+    let pki = Pki::new();
+    let backend = origin();
+    let port = backend.addr().port();
+    let (a_crt, a_key, _) = pki.leaf(
+        "a",
+        &["a.test", "127.0.0.1"],
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+    );
+    let (b_crt, b_key, _) = pki.leaf("b", &["b.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLStrictSNIVHostCheck On\n\
+         ProxyPass / http://127.0.0.1:{port}/\n\
+         <VirtualHost *>\nServerName a.test\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n\
+         </VirtualHost>\n\
+         <VirtualHost *>\nServerName b.test\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n\
+         </VirtualHost>\n",
+        path(&a_crt),
+        path(&a_key),
+        path(&b_crt),
+        path(&b_key),
+    ));
+    let client = pki.client();
+    assert!(handshake(proxy.addr, &client, "a.test").is_ok());
+    assert!(handshake(proxy.addr, &client, "b.test").is_ok());
+    // A name no host has, and no name at all (an IP address sends no SNI): refused, although
+    // a.test's certificate would have been the default and names 127.0.0.1.
+    assert!(handshake(proxy.addr, &client, "c.test").is_err());
+    assert!(handshake(proxy.addr, &client, "127.0.0.1").is_err());
+}
+
+#[test]
+fn chains_with_an_intermediate_and_rsa_keys_verify() {
+    let pki = Pki::new();
+    let backend = origin();
+    // Root → intermediate → leaf; the file holds the leaf, then the intermediate.
+    let mut params = CertificateParams::new(Vec::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "spoonfeed test intermediate");
+    let inter_key = KeyPair::generate().unwrap();
+    let inter = params.signed_by(&inter_key, &pki.issuer).unwrap();
+    let inter_issuer = Issuer::new(params, inter_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["a.test".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &inter_issuer)
+        .unwrap();
+    let chain = pki.dir.join("chain.crt");
+    std::fs::write(&chain, format!("{}{}", leaf.pem(), inter.pem())).unwrap();
+    let chain_key = pki.dir.join("chain.key");
+    std::fs::write(&chain_key, leaf_key.serialize_pem()).unwrap();
+    let config = |crt: &Path, key: &Path| {
+        format!(
+            "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+             SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+            path(crt),
+            path(key),
+            backend.addr().port()
+        )
+    };
+    let proxy = Proxy::start(&config(&chain, &chain_key));
+    let tls = handshake(proxy.addr, &pki.client(), "a.test").expect("the chain verifies");
+    assert_eq!(tls.conn.peer_certificates().unwrap().len(), 2);
+    // An RSA key (made by openssl: the test's crypto library makes no RSA keys), its
+    // certificate signed by the test CA.
+    let Some(openssl) = tool("openssl") else {
+        return;
+    };
+    let rsa_key = pki.dir.join("rsa.key");
+    let made = std::process::Command::new(openssl)
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&rsa_key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let rsa = KeyPair::from_pem(&std::fs::read_to_string(&rsa_key).unwrap()).unwrap();
+    let cert = CertificateParams::new(vec!["a.test".to_owned()])
+        .unwrap()
+        .signed_by(&rsa, &pki.issuer)
+        .unwrap();
+    let rsa_crt = pki.dir.join("rsa.crt");
+    std::fs::write(&rsa_crt, cert.pem()).unwrap();
+    let proxy = Proxy::start(&config(&rsa_crt, &rsa_key));
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let mut tls = handshake(proxy.addr, &pki.client_with(&[version]), "a.test").unwrap();
+        tls.write_all(b"GET /bytes/3 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let r = read_response(&mut BufReader::new(tls), false).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 3));
+    }
+}

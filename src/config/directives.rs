@@ -734,6 +734,20 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(ssl::ssl_honor_cipher_order),
     },
     Directive {
+        name: "SSLStrictSNIVHostCheck",
+        syntax: "SSLStrictSNIVHostCheck On|Off",
+        default: "Off",
+        context: Context::ServerAndVhost,
+        unit: "",
+        description: "On: a client whose SNI name is not this virtual host's ServerName or a \
+            ServerAlias (so the host would serve it only as the default for the address), or \
+            that sends no SNI, fails the handshake instead of getting the default \
+            certificate.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(ssl::ssl_strict_sni),
+    },
+    Directive {
         name: "SSLProxyEngine",
         syntax: "SSLProxyEngine On|Off",
         default: "Off",

@@ -228,6 +228,10 @@ fn vhost_body(
                 "{indent}SSLHonorCipherOrder {}",
                 on_off(tls.suites.honor_order)
             ));
+            w(format!(
+                "{indent}SSLStrictSNIVHostCheck {}",
+                on_off(tls.strict_sni)
+            ));
         }
     }
     w(format!(

@@ -422,6 +422,9 @@ pub struct VhostTls {
     pub protocols: TlsProtocols,
     /// `SSLCipherSuite` and `SSLHonorCipherOrder`.
     pub suites: TlsSuites,
+    /// `SSLStrictSNIVHostCheck On`: a client whose SNI name (or lack of one) selects this
+    /// host only as the default for its address fails the handshake.
+    pub strict_sni: bool,
     /// The `SSLCertificateFile` line, for messages about the files.
     pub origin: Origin,
 }

@@ -20,6 +20,7 @@ pub(super) struct SslDraft {
     suites12: Option<Vec<&'static str>>,
     suites13: Option<Vec<&'static str>>,
     honor_order: Option<bool>,
+    strict_sni: Option<bool>,
     proxy_engine: Option<bool>,
     /// `SSLProxyCACertificateFile` (main server only).
     proxy_ca_file: Option<(PathBuf, Origin)>,
@@ -39,6 +40,7 @@ impl SslDraft {
             suites12: self.suites12.clone().or_else(|| main.suites12.clone()),
             suites13: self.suites13.clone().or_else(|| main.suites13.clone()),
             honor_order: self.honor_order.or(main.honor_order),
+            strict_sni: self.strict_sni.or(main.strict_sni),
             proxy_engine: self.proxy_engine.or(main.proxy_engine),
             proxy_ca_file: None,
             proxy_verify: None,
@@ -92,6 +94,7 @@ impl SslDraft {
                 tls13: self.suites13.clone(),
                 honor_order: self.honor_order.unwrap_or(false),
             },
+            strict_sni: self.strict_sni.unwrap_or(false),
             origin: cert_line,
         })
     }
@@ -249,6 +252,13 @@ fn is_openssl_suite_name(token: &str) -> bool {
 pub(super) fn ssl_honor_cipher_order(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let on = values::on_off(&args[0]).map_err(|e| format!("SSLHonorCipherOrder: {e}"))?;
     p.scope().ssl.honor_order = Some(on);
+    Ok(())
+}
+
+/// `SSLStrictSNIVHostCheck On|Off`.
+pub(super) fn ssl_strict_sni(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let on = values::on_off(&args[0]).map_err(|e| format!("SSLStrictSNIVHostCheck: {e}"))?;
+    p.scope().ssl.strict_sni = Some(on);
     Ok(())
 }
 

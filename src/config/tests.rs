@@ -1327,6 +1327,7 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "<Proxy>",
             "SSLCipherSuite",
             "SSLHonorCipherOrder",
+            "SSLStrictSNIVHostCheck",
         ]
         .contains(&name)
         {

@@ -52,6 +52,13 @@ pub fn select_vhost(cfg: &Config, local: SocketAddr, host: Option<&[u8]>) -> usi
     candidates.next().map_or(0, |(i, _)| i)
 }
 
+/// Whether `name` (a `Host` value or a TLS SNI name) is virtual host `vhost`'s `ServerName` or
+/// matches one of its `ServerAlias` patterns; `SSLStrictSNIVHostCheck` refuses handshakes for
+/// names no host answers to.
+pub fn is_named(vhost: &Vhost, name: &[u8]) -> bool {
+    answers_to(vhost, host_part(name))
+}
+
 /// How specifically `addr` matches the local address: 3 = IP and port, 2 = IP (any port),
 /// 1 = port (any IP), 0 = `*:*`; `None` when it does not match.
 fn addr_rank(addr: &VhostAddr, ip: IpAddr, port: u16) -> Option<u8> {

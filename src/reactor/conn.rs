@@ -784,6 +784,16 @@ fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
 /// host the name selects, as a `Host` header would, and its certificate.
 fn choose_certificate(cfg: &Config, local: SocketAddr, name: Option<&str>) -> Choice {
     let vhost = route::select_vhost(cfg, local, name.map(str::as_bytes));
+    let strict = cfg.vhosts[vhost].tls.as_ref().is_some_and(|t| t.strict_sni);
+    if strict && !name.is_some_and(|n| route::is_named(&cfg.vhosts[vhost], n.as_bytes())) {
+        return Err(format!(
+            "TLS handshake refused (SSLStrictSNIVHostCheck): {} names no virtual host at {local}",
+            name.map_or_else(
+                || "a client without SNI".to_owned(),
+                |n| format!("SNI {n:?}")
+            )
+        ));
+    }
     match cfg.tls.get(vhost).and_then(Option::clone) {
         Some(config) => Ok((vhost, config)),
         None => Err(format!(
