@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod buf;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;

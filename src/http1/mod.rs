@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod chunked;
+pub mod date;
 mod fields;
 pub mod request;
 pub mod response;

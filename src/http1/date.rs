@@ -1,0 +1,183 @@
+//! HTTP-date parsing (RFC 9110 §5.6.7): the preferred IMF-fixdate and the two obsolete forms
+//! a recipient must still accept (RFC 850 and asctime), into seconds since the Unix epoch.
+//!
+//! Sans-I/O and allocation-free. An invalid date is `None`; RFC 9111 then says what it means
+//! in each place (an invalid `Expires` is "already expired", for instance), which is the
+//! caller's business.
+
+/// Seconds since 1970-01-01T00:00:00Z of an HTTP-date, or `None` when `text` is not one.
+/// Leading and trailing whitespace is ignored; days of the week are checked for shape only
+/// (a sender's wrong weekday does not make its date unusable). RFC 850's two-digit years are
+/// taken as the nearest year not more than 50 years ahead (RFC 9110 §5.6.7), relative to 2000
+/// here so that parsing does not depend on the clock.
+pub fn parse_http_date(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?.trim();
+    let (weekday, rest) = text.split_once([',', ' '])?;
+    if !weekday.bytes().all(|b| b.is_ascii_alphabetic()) || weekday.len() < 3 {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let mut parts = rest.split(' ').filter(|p| !p.is_empty());
+    let (day, month, year, time) = if text.as_bytes().get(weekday.len()) == Some(&b',') {
+        let first = parts.next()?;
+        if first.contains('-') {
+            // RFC 850: `Sunday, 06-Nov-94 08:49:37 GMT`.
+            let mut dmy = first.split('-');
+            let day = dmy.next()?;
+            let month = dmy.next()?;
+            let year = two_digit_year(dmy.next()?)?;
+            if dmy.next().is_some() {
+                return None;
+            }
+            (number(day, 2)?, month, year, parts.next()?)
+        } else {
+            // IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+            let month = parts.next()?;
+            let year = number(parts.next()?, 4)?;
+            (number(first, 2)?, month, year, parts.next()?)
+        }
+    } else {
+        // asctime: `Sun Nov  6 08:49:37 1994` (no zone).
+        let month = parts.next()?;
+        // Space-padded: one digit, or two.
+        let day = parts.next()?;
+        let day = number(day, 1).or_else(|| number(day, 2))?;
+        let time = parts.next()?;
+        let year = number(parts.next()?, 4)?;
+        if parts.next().is_some() {
+            return None;
+        }
+        return at(year, month, day, time);
+    };
+    if parts.next() != Some("GMT") || parts.next().is_some() {
+        return None;
+    }
+    at(year, month, day, time)
+}
+
+fn at(year: u64, month: &str, day: u64, time: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let mut hms = time.split(':');
+    let hour = number(hms.next()?, 2)?;
+    let minute = number(hms.next()?, 2)?;
+    let second = number(hms.next()?, 2)?;
+    if hms.next().is_some() || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if year < 1970 || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Exactly `digits` ASCII digits.
+fn number(text: &str, digits: usize) -> Option<u64> {
+    (text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+fn two_digit_year(text: &str) -> Option<u64> {
+    let yy = number(text, 2)?;
+    // Nearest year not more than 50 years after 2000.
+    Some(if yy <= 50 { 2000 + yy } else { 1900 + yy })
+}
+
+fn is_leap(year: u64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a date on or after it (Howard Hinnant's days_from_civil).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let yoe = year - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1994-11-06T08:49:37Z, RFC 9110's example.
+    const EXAMPLE: u64 = 784_111_777;
+
+    #[test]
+    fn reads_the_three_forms_of_rfc_9110() {
+        assert_eq!(
+            parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(EXAMPLE)
+        );
+        assert_eq!(
+            parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(EXAMPLE)
+        );
+        assert_eq!(parse_http_date(b"Sun Nov  6 08:49:37 1994"), Some(EXAMPLE));
+        assert_eq!(
+            parse_http_date(b"  Sun, 06 Nov 1994 08:49:37 GMT "),
+            Some(EXAMPLE)
+        );
+    }
+
+    #[test]
+    fn agrees_with_the_formatter_across_the_calendar() {
+        // Leap days, year ends, and the date spoonfeed's own formatter was checked against.
+        for (text, secs) in [
+            ("Thu, 01 Jan 1970 00:00:00 GMT", 0),
+            ("Thu, 29 Feb 2024 12:00:00 GMT", 1_709_208_000),
+            ("Fri, 31 Dec 1999 23:59:59 GMT", 946_684_799),
+            ("Wed, 25 Nov 2026 21:43:36 GMT", 1_795_643_016),
+            ("Wed, 01 Mar 2100 00:00:00 GMT", 4_107_542_400),
+        ] {
+            assert_eq!(parse_http_date(text.as_bytes()), Some(secs), "{text}");
+        }
+        assert_eq!(
+            parse_http_date(b"Tuesday, 01-Jan-36 00:00:00 GMT"),
+            Some(2_082_758_400)
+        );
+        assert_eq!(
+            parse_http_date(b"Thursday, 01-Jan-70 00:00:00 GMT"),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_http_date() {
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "Sun, 06 Nov 1994 08:49:37 PST",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 94 08:49:37 GMT",
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "Sun, 29 Feb 1900 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT extra",
+            "1994-11-06T08:49:37Z",
+            "Sun Nov 6 08:49:37 1994 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+}
