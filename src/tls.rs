@@ -4,8 +4,8 @@
 //!
 //! The certificate follows the virtual hosts. The ClientHello is read first (rustls'
 //! `Acceptor`); the caller turns its SNI name into a virtual host exactly as it would a `Host`
-//! header, and that host's configuration completes the handshake. The chosen host is kept, so
-//! a request whose `Host` names another host can be refused (421).
+//! header, and that host's configuration completes the handshake. The name is kept, so a
+//! request whose `Host` selects another host can be refused (421).
 //!
 //! Reads hand out plaintext; writes take plaintext from the reactor's blocks (or a spill file),
 //! seal it into at most [`SEAL_CHUNK`] bytes of records at a time and write them at once, so the
@@ -156,16 +156,16 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// What the caller makes of a ClientHello's SNI name: the virtual host it chose and that host's
-/// configuration, or why the handshake must fail.
-pub type Choice = Result<(usize, Arc<ServerConfig>), String>;
+/// What the caller makes of a ClientHello's SNI name: the configuration of the virtual host
+/// it chose, or why the handshake must fail.
+pub type Choice = Result<Arc<ServerConfig>, String>;
 
 /// A client connection's TLS state.
 pub struct ClientTls {
     state: State,
-    /// The virtual host the SNI name chose; `None` until the handshake starts, or when the
-    /// client sent no name.
-    sni_vhost: Option<usize>,
+    /// The SNI name the client sent (kept as a name, not as the virtual host it chose: a
+    /// reload may number the hosts anew).
+    sni_name: Option<String>,
 }
 
 enum State {
@@ -186,7 +186,7 @@ impl std::fmt::Debug for ClientTls {
         };
         f.debug_struct("ClientTls")
             .field("state", &state)
-            .field("sni_vhost", &self.sni_vhost)
+            .field("sni_name", &self.sni_name)
             .finish()
     }
 }
@@ -201,7 +201,7 @@ impl ClientTls {
     pub fn new() -> ClientTls {
         ClientTls {
             state: State::Accepting(Box::default()),
-            sni_vhost: None,
+            sni_name: None,
         }
     }
 
@@ -225,9 +225,9 @@ impl ClientTls {
             if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed))
     }
 
-    /// The virtual host the client's SNI name chose, when it sent one.
-    pub fn sni_vhost(&self) -> Option<usize> {
-        self.sni_vhost
+    /// The SNI name the client sent, if any.
+    pub fn sni_name(&self) -> Option<&str> {
+        self.sni_name.as_deref()
     }
 
     /// Whether sealed bytes wait to be written.
@@ -236,7 +236,7 @@ impl ClientTls {
     }
 
     /// Reads once: plaintext the client sent is appended to `cin` and counted (`Ok(0)`: the
-    /// client closed, cleanly or not). Handshake messages are answered on the way; `choose`
+    /// client closed with `close_notify`; `UnexpectedEof`: it closed without). Handshake messages are answered on the way; `choose`
     /// is asked once, with the SNI name, for the configuration to finish the handshake with.
     /// `WouldBlock` means rustls holds no plaintext and the socket has nothing more, so the
     /// caller may wait for the next readable event.
@@ -265,11 +265,10 @@ impl ClientTls {
                         }
                     };
                     let hello = accepted.client_hello();
-                    let name = hello.server_name();
-                    let has_name = name.is_some();
-                    let choice = choose.take().expect("one ClientHello")(name);
-                    let (vhost, config) = match choice {
-                        Ok(choice) => choice,
+                    let name = hello.server_name().map(str::to_owned);
+                    let choice = choose.take().expect("one ClientHello")(name.as_deref());
+                    let config = match choice {
+                        Ok(config) => config,
                         Err(why) => {
                             self.state = State::Failed;
                             return Err(failed(&why));
@@ -277,7 +276,7 @@ impl ClientTls {
                     };
                     match accepted.into_connection(config) {
                         Ok(conn) => {
-                            self.sni_vhost = has_name.then_some(vhost);
+                            self.sni_name = name;
                             self.state = State::Open(Box::new(conn));
                         }
                         Err((e, mut alert)) => {
@@ -294,7 +293,8 @@ impl ClientTls {
                             return Ok(n);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                        // A close without close_notify stays an error: a tunnel must not pass
+                        // it on as a clean end.
                         Err(e) => return Err(e),
                     }
                     read_tls(sock, |s| conn.read_tls(s))?;
@@ -539,8 +539,9 @@ impl ServerCertVerifier for Unverified {
 }
 
 /// A TLS connection to a backend over `S`, read and written as plaintext. Reads answer the
-/// handshake on the way; writes return `WouldBlock` until the handshake is done (the request
-/// waits in the caller's blocks, not in rustls), and seal at most [`SEAL_CHUNK`] at a time.
+/// handshake on the way; the caller moves it on with [`ClientSession::handshake`] before
+/// writing, so that a request never waits inside rustls; writes seal at most [`SEAL_CHUNK`]
+/// at a time.
 /// A close without `close_notify` reads as `UnexpectedEof`, never as the end of a body.
 pub struct ClientSession<S> {
     pub sock: S,
@@ -569,6 +570,31 @@ impl<S: Read + Write> ClientSession<S> {
     /// Whether sealed bytes wait to be written.
     pub fn wants_write(&self) -> bool {
         self.conn.wants_write()
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// Moves the handshake on as far as the socket allows: what rustls has to send goes out,
+    /// and what the socket holds is read and processed, until it would block. `Ok(true)` once
+    /// the handshake is done. A socket that would block is not an error here: its readiness
+    /// events (kept by the caller) bring the rest.
+    pub fn handshake(&mut self) -> io::Result<bool> {
+        while self.conn.is_handshaking() {
+            match drain(&mut self.conn, &mut self.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            match self.advance() {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(!self.conn.is_handshaking())
     }
 
     /// Writes what rustls holds sealed until none is left or the socket would block.
@@ -610,20 +636,11 @@ impl<S: Read + Write> Read for ClientSession<S> {
 }
 
 impl<S: Read + Write> Write for ClientSession<S> {
+    /// Seals and writes plaintext; callers move the handshake on with
+    /// [`ClientSession::handshake`] first (until then this says `WouldBlock`).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.conn.is_handshaking() {
-            // Move the handshake on (the ClientHello goes out here), then let the caller
-            // come back: its next readiness event finds the handshake further.
-            drain(&mut self.conn, &mut self.sock)?;
-            match self.advance() {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            if self.conn.is_handshaking() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
+        if self.conn.is_handshaking() && !self.handshake()? {
+            return Err(io::ErrorKind::WouldBlock.into());
         }
         let mut sealer = Sealer {
             conn: &mut self.conn,

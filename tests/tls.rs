@@ -1000,3 +1000,93 @@ fn chains_with_an_intermediate_and_rsa_keys_verify() {
         assert_eq!((r.status, r.body.len()), (200, 3));
     }
 }
+
+#[test]
+fn a_client_without_sni_reaches_no_strict_host_by_its_host_header() {
+    let pki = Pki::new();
+    let backend = origin();
+    let port = backend.addr().port();
+    let (a_crt, a_key, _) = pki.leaf(
+        "a",
+        &["a.test", "127.0.0.1"],
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+    );
+    let (b_crt, b_key, _) = pki.leaf("b", &["b.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nProxyPass / http://127.0.0.1:{port}/\n\
+         <VirtualHost *>\nServerName a.test\nSSLCertificateFile {}\nSSLCertificateKeyFile {}\n\
+         </VirtualHost>\n\
+         <VirtualHost *>\nServerName b.test\nSSLStrictSNIVHostCheck On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\n</VirtualHost>\n",
+        path(&a_crt),
+        path(&a_key),
+        path(&b_crt),
+        path(&b_key),
+    ));
+    // No SNI (an IP address): the default host's certificate, but b.test stays out of reach.
+    let get = |sni: &str, host: &str| {
+        send(
+            proxy.addr,
+            &pki.client(),
+            sni,
+            format!("GET /bytes/2 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .status
+    };
+    assert_eq!(get("127.0.0.1", "a.test"), 200);
+    assert_eq!(get("127.0.0.1", "b.test"), 421);
+    assert_eq!(get("b.test", "b.test"), 200);
+}
+
+#[test]
+fn a_tunnel_to_an_https_backend_carries_large_frames_both_ways() {
+    let pki = Pki::new();
+    let echo = Scripted::start(|_, mut s| {
+        let _ = read_head(&mut s).unwrap();
+        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            .unwrap();
+        let mut buf = [0; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => s.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    // The https backend: a TLS-terminating spoonfeed in front of the echo.
+    let (crt, key, _) = pki.leaf("backend", &["127.0.0.1"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let tls_backend = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        echo.addr.port()
+    ));
+    let proxy = Proxy::start(&format!(
+        "SSLProxyEngine On\nSSLProxyCACertificateFile {}\nProxyPass / https://127.0.0.1:{}/\n",
+        path(&pki.dir.join("ca.pem")),
+        tls_backend.addr.port()
+    ));
+    let mut s = proxy.connect();
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let head = String::from_utf8(read_head(&mut r).unwrap()).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let mut s = r.into_inner();
+    let frame: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    let writer = {
+        let mut s = s.try_clone().unwrap();
+        let frame = frame.clone();
+        std::thread::spawn(move || s.write_all(&frame).unwrap())
+    };
+    let mut echoed = vec![0; frame.len()];
+    s.read_exact(&mut echoed).unwrap();
+    writer.join().unwrap();
+    assert_eq!(echoed, frame);
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(read_until_close(&mut s).is_empty());
+}

@@ -57,6 +57,31 @@ impl BackendStream {
         matches!(self, BackendStream::Tls(_))
     }
 
+    /// Moves a TLS handshake on (see [`ClientSession::handshake`]); `Ok(true)` once it is
+    /// done, at once for a plain connection.
+    pub fn handshake(&mut self) -> io::Result<bool> {
+        match self {
+            BackendStream::Plain(_) => Ok(true),
+            BackendStream::Tls(tls) => tls.handshake(),
+        }
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        matches!(self, BackendStream::Tls(tls) if tls.is_handshaking())
+    }
+
+    /// Whether a TLS connection has nothing more to say: no plaintext left in rustls and the
+    /// socket empty. A plain connection's emptiness is known from its reads already.
+    pub fn is_quiet(&mut self) -> bool {
+        match self {
+            BackendStream::Plain(_) => true,
+            BackendStream::Tls(tls) => {
+                let mut probe = [0u8; 1];
+                matches!(tls.read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
     /// Whether sealed bytes wait to be written (TLS only).
     pub fn wants_write(&self) -> bool {
         matches!(self, BackendStream::Tls(tls) if tls.wants_write())

@@ -385,7 +385,7 @@ impl Conn {
         matches!(self.phase, Phase::Head)
             && self.exchanges > 0
             && self.cin.is_empty()
-            && self.cout.is_empty()
+            && !self.owes()
     }
 
     fn on_head(&mut self, idx: usize, sh: &mut Shared) -> (Phase, bool) {
@@ -557,7 +557,7 @@ impl Conn {
     fn on_reply(&mut self, r: Reply, sh: &mut Shared) -> (Phase, bool) {
         match self.flush(sh) {
             Err(_) => (Phase::Closed, true),
-            Ok(moved) if !self.cout.is_empty() => (Phase::Reply(r), moved),
+            Ok(moved) if self.owes() => (Phase::Reply(r), moved),
             Ok(_) => {
                 self.exchanges += 1;
                 match r.after {
@@ -780,11 +780,16 @@ fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
     (method, path, query, protocol)
 }
 
+/// Whether virtual host `vhost` has `SSLStrictSNIVHostCheck On`.
+pub fn is_strict(cfg: &Config, vhost: usize) -> bool {
+    cfg.vhosts[vhost].tls.as_ref().is_some_and(|t| t.strict_sni)
+}
+
 /// The TLS configuration for a ClientHello naming `name` that arrived at `local`: the virtual
 /// host the name selects, as a `Host` header would, and its certificate.
 fn choose_certificate(cfg: &Config, local: SocketAddr, name: Option<&str>) -> Choice {
     let vhost = route::select_vhost(cfg, local, name.map(str::as_bytes));
-    let strict = cfg.vhosts[vhost].tls.as_ref().is_some_and(|t| t.strict_sni);
+    let strict = is_strict(cfg, vhost);
     if strict && !name.is_some_and(|n| route::is_named(&cfg.vhosts[vhost], n.as_bytes())) {
         return Err(format!(
             "TLS handshake refused (SSLStrictSNIVHostCheck): {} names no virtual host at {local}",
@@ -795,7 +800,7 @@ fn choose_certificate(cfg: &Config, local: SocketAddr, name: Option<&str>) -> Ch
         ));
     }
     match cfg.tls.get(vhost).and_then(Option::clone) {
-        Some(config) => Ok((vhost, config)),
+        Some(config) => Ok(config),
         None => Err(format!(
             "TLS handshake refused: the server selected for {} at {local} has no SSLEngine On",
             name.map_or_else(

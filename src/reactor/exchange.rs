@@ -172,6 +172,8 @@ struct Forward {
     /// Its addresses: at once for an IP address, else once the resolver answers.
     addrs: Vec<SocketAddr>,
     resolve: Resolve,
+    /// The number of the question put to the resolver for it.
+    ask: u64,
     /// CONNECT: the connection becomes a tunnel once connected.
     tunnel: bool,
 }
@@ -319,7 +321,13 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         }
     }
     let host = head.authority().map(|s| s.of(buf));
-    let vhost_idx = route::select_vhost(&cfg, conn.local, host);
+    // CONNECT's server is its target, whatever its Host says (so a client cannot pick the
+    // virtual host whose forward-proxy rules suit it).
+    let host_for_vhost = match head.form {
+        TargetForm::Authority => Some(head.target.of(buf)),
+        _ => host,
+    };
+    let vhost_idx = route::select_vhost(&cfg, conn.local, host_for_vhost);
     let vhost = &cfg.vhosts[vhost_idx];
     let body_unread = !matches!(head.body, RequestBody::None | RequestBody::Length(0));
 
@@ -340,8 +348,19 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         TargetForm::Origin | TargetForm::Asterisk => false,
     };
     let forwarding = refused || head.method == Method::Connect;
-    let sni_vhost = conn.tls.as_ref().and_then(|tls| tls.sni_vhost());
-    let early = if sni_vhost.is_some_and(|sni| sni != vhost_idx) {
+    // On TLS, the host the request names must be the one the handshake's SNI name chose (the
+    // certificate the client checked is that host's); under SSLStrictSNIVHostCheck, a client
+    // without SNI reaches no strict host either.
+    let misdirected = conn.tls.as_ref().is_some_and(|tls| {
+        let sni = tls
+            .sni_name()
+            .map(|name| route::select_vhost(&cfg, conn.local, Some(name.as_bytes())));
+        match sni {
+            Some(sni) => sni != vhost_idx,
+            None => super::conn::is_strict(&cfg, vhost_idx),
+        }
+    });
+    let early = if misdirected {
         Some(Failure::Misdirected)
     } else if forwarding && !vhost.proxy_requests {
         Some(Failure::ForwardProxyRefused)
@@ -573,6 +592,7 @@ fn forward_target(
         port,
         addrs,
         resolve: Resolve::Unasked,
+        ask: 0,
         tunnel,
     };
     let path = if tunnel { Vec::new() } else { path.to_vec() };
@@ -698,11 +718,14 @@ fn acquire(
         if forward.resolve == Resolve::Answered {
             return fail(conn, ex, Failure::ResolveFailed, sh);
         }
+        sh.resolve_asked += 1;
+        forward.ask = sh.resolve_asked;
+        let (token, ask) = (conn.token(idx), forward.ask);
         let asked = match &mut sh.resolver {
-            Some(resolver) => resolver.ask(conn.token(idx), &forward.host, forward.port),
+            Some(resolver) => resolver.ask(token, ask, &forward.host, forward.port),
             None => match super::resolve::Resolver::start(Arc::clone(&sh.waker)) {
                 Ok(mut resolver) => {
-                    let asked = resolver.ask(conn.token(idx), &forward.host, forward.port);
+                    let asked = resolver.ask(token, ask, &forward.host, forward.port);
                     sh.resolver = Some(resolver);
                     asked
                 }
@@ -865,17 +888,19 @@ pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) 
     (acquire(conn, ex, idx, false, sh), true)
 }
 
-/// The resolver's answer for `conn`: true when its exchange was waiting for it and must be
-/// driven.
+/// The resolver's answer to question `ask` of `conn`: true when its exchange was waiting for
+/// that answer and must be driven (an answer to an earlier request's question is dropped).
 pub fn on_resolved(
     conn: &mut Conn,
+    ask: u64,
     addrs: std::io::Result<Vec<SocketAddr>>,
     sh: &mut Shared,
 ) -> bool {
     let Phase::Wait(ex) = &mut conn.phase else {
         return false;
     };
-    let Some(forward) = ex.forward.as_mut().filter(|f| f.resolve == Resolve::Asked) else {
+    let waiting = |f: &&mut Forward| f.resolve == Resolve::Asked && f.ask == ask;
+    let Some(forward) = ex.forward.as_mut().filter(waiting) else {
         return false;
     };
     forward.resolve = Resolve::Answered;
@@ -1091,9 +1116,17 @@ fn proxy_round(
         sh.metrics.tunnels.incr();
         return Ok(true);
     }
+    let handshaking = ex
+        .backend
+        .is_some_and(|b| sh.backends.conns[b].stream.is_handshaking());
     moved |= pump_request(conn, ex, idx, sh)?;
     moved |= send_to_backend(ex, sh)?;
     moved |= read_backend(conn, ex, idx, sh)?;
+    // A TLS handshake finished by a read: the request may go now, with no event to say so.
+    moved |= handshaking
+        && ex
+            .backend
+            .is_some_and(|b| !sh.backends.conns[b].stream.is_handshaking());
     moved |= conn
         .flush(sh)
         .map_err(|_| Break::Abort("client write failed"))?;
@@ -1332,10 +1365,19 @@ fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool, Break> {
     if !ex.request_unsent() || !bc.ready.writable {
         return Ok(false);
     }
-    let written = match ex.bspill.as_mut().filter(|_| ex.bout.is_empty()) {
-        Some(spill) if bc.stream.is_tls() => spill.copy_to(&mut bc.stream, &mut sh.landing),
-        Some(spill) => spill.send_to(bc.stream.as_raw_fd()),
-        None => ex.bout.write_to(&mut sh.pool, &mut bc.stream),
+    // A TLS backend's handshake goes first. Its not being done is no sign the socket is
+    // full, so the writable flag stays: the read side's progress brings this back.
+    let handshake = bc.stream.handshake();
+    if let Ok(false) = handshake {
+        return Ok(false);
+    }
+    let written = match handshake {
+        Err(e) => Err(e),
+        Ok(_) => match ex.bspill.as_mut().filter(|_| ex.bout.is_empty()) {
+            Some(spill) if bc.stream.is_tls() => spill.copy_to(&mut bc.stream, &mut sh.landing),
+            Some(spill) => spill.send_to(bc.stream.as_raw_fd()),
+            None => ex.bout.write_to(&mut sh.pool, &mut bc.stream),
+        },
     };
     if let Err(e) = &written {
         note_tls_failure(e, ex, sh);
@@ -2035,9 +2077,12 @@ fn finish_if_done(
                 .spill
                 .as_ref()
                 .map_or(0, |s| usize::try_from(s.pending()).unwrap_or(usize::MAX));
+        // A TLS connection's reads never proved its socket empty: it is pooled only when a
+        // last read finds nothing after the response.
+        let quiet = sh.backends.conns[b].stream.is_quiet();
         let waiter = sh.backends.release(
             b,
-            reusable && request_sent && ex.backend_keeps,
+            reusable && request_sent && ex.backend_keeps && quiet,
             &ex.cfg,
             sh.now,
             &mut sh.timers,

@@ -128,6 +128,8 @@ pub struct Shared {
     pub open_conns: usize,
     /// Resolves forward-proxy targets' names; started with the first one.
     pub resolver: Option<resolve::Resolver>,
+    /// The number of the last question put to the resolver.
+    pub resolve_asked: u64,
     /// Wakes this reactor (the resolver's answers use it).
     pub waker: Arc<Waker>,
 }
@@ -264,6 +266,7 @@ impl Reactor {
             open_conns: 0,
             pipes,
             resolver: None,
+            resolve_asked: 0,
             waker: Arc::clone(&waker),
         };
         Ok((
@@ -627,7 +630,7 @@ impl Reactor {
             if conn.gen != answer.token.gen() {
                 continue;
             }
-            if exchange::on_resolved(conn, answer.addrs, &mut self.sh) {
+            if exchange::on_resolved(conn, answer.ask, answer.addrs, &mut self.sh) {
                 self.drive(idx);
             }
         }

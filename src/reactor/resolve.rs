@@ -18,16 +18,21 @@ use super::token::Token;
 /// (its resolution fails) rather than queued behind a resolver that does not keep up.
 const MAX_PENDING: usize = 1024;
 
-/// A name to resolve for the connection `token`.
+/// A name to resolve for the connection `token`, asked as its question number `ask` (a
+/// keep-alive connection asks again for its next request; an answer to an older question
+/// must not be taken for the newer one's).
 struct Job {
     token: Token,
+    ask: u64,
     host: String,
     port: u16,
 }
 
-/// The addresses of a name, or why there are none, for the connection `token`.
+/// The addresses of a name, or why there are none, for question `ask` of the connection
+/// `token`.
 pub struct Answer {
     pub token: Token,
+    pub ask: u64,
     pub addrs: io::Result<Vec<SocketAddr>>,
 }
 
@@ -62,6 +67,7 @@ impl Resolver {
                         .map(Iterator::collect);
                     let answer = Answer {
                         token: job.token,
+                        ask: job.ask,
                         addrs,
                     };
                     if outbox.send(answer).is_err() || waker.wake().is_err() {
@@ -76,14 +82,15 @@ impl Resolver {
         })
     }
 
-    /// Queues `host` for the connection `token`; false when the queue is full or the thread
-    /// is gone (the caller answers the request at once).
-    pub fn ask(&mut self, token: Token, host: &str, port: u16) -> bool {
+    /// Queues `host` for question `ask` of the connection `token`; false when the queue is
+    /// full or the thread is gone (the caller answers the request at once).
+    pub fn ask(&mut self, token: Token, ask: u64, host: &str, port: u16) -> bool {
         if self.pending >= MAX_PENDING {
             return false;
         }
         let job = Job {
             token,
+            ask,
             host: host.to_owned(),
             port,
         };

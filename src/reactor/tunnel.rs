@@ -61,7 +61,7 @@ pub fn on_tunnel(
     sh: &mut Shared,
 ) -> (Phase, bool) {
     match round(conn, &mut t, idx, sh) {
-        Ok(moved) if t.client_done && t.backend_done && t.up.is_empty() && !conn.owes() => {
+        Ok(moved) if t.client_done && t.backend_done && t.backend_told && !conn.owes() => {
             close(&mut t, sh);
             (Phase::Closed, moved)
         }
@@ -103,6 +103,14 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
         }
     }
     let bc = &mut sh.backends.conns[t.backend];
+    if bc.stream.wants_write() && bc.ready.writable {
+        // Sealed bytes of a TLS backend the socket did not take at once.
+        match bc.stream.write_pending() {
+            Ok(n) => moved |= n > 0,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => bc.ready.writable = false,
+            Err(e) => return Err(e),
+        }
+    }
     if !t.up.is_empty() && bc.ready.writable {
         match t.up.write_to(&mut sh.pool, &mut bc.stream) {
             Ok(n) => {
@@ -113,7 +121,8 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
             Err(e) => return Err(e),
         }
     }
-    if t.client_done && !t.backend_told && t.up.is_empty() && conn.cin.is_empty() {
+    let backend_has_all = t.up.is_empty() && !bc.stream.wants_write();
+    if t.client_done && !t.backend_told && backend_has_all && conn.cin.is_empty() {
         t.backend_told = true;
         let _ = bc.stream.shut_write();
     }
