@@ -179,10 +179,13 @@ fn a_short_body_is_a_length_error_and_a_wrong_status_a_status_error() {
 
 #[test]
 fn a_closed_port_ends_a_bounded_run_with_connect_errors() {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
+    // A port bound but not listening: connects are refused, and no other test can take the
+    // port meanwhile (a listener bound and dropped would leave it free for one).
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
     let mut plan = plan(addr, "/");
     (plan.duration, plan.requests) = (Some(Duration::from_secs(2)), Some(3));
     let report = run(&plan, addr).unwrap();
