@@ -415,10 +415,8 @@ fn absolute_form_for_a_foreign_host_is_refused_and_never_forwarded() {
 
 #[test]
 fn refused_backend_is_502_then_503_while_marked_down() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let refusing = RefusingPort::new();
+    let port = refusing.port;
     let proxy = Proxy::start(&format!("ProxyPass / http://127.0.0.1:{port}/ retry=60\n"));
     assert_eq!(proxy.get("/x").status, 502);
     let r = proxy.get("/x");
@@ -428,10 +426,8 @@ fn refused_backend_is_502_then_503_while_marked_down() {
 
 #[test]
 fn refused_backend_with_retry_zero_stays_502() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let refusing = RefusingPort::new();
+    let port = refusing.port;
     let proxy = Proxy::start(&format!("ProxyPass / http://127.0.0.1:{port}/ retry=0\n"));
     assert_eq!(proxy.get("/x").status, 502);
     assert_eq!(proxy.get("/x").status, 502);

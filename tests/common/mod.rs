@@ -48,6 +48,49 @@ pub fn spawn(file: &Path) -> Running {
     Running { child, addr }
 }
 
+/// A loopback port bound but not listening, held while this lives: connects to it are
+/// refused, and no other test can take the port meanwhile (a listener bound and dropped would
+/// leave it free for one).
+pub struct RefusingPort {
+    _socket: std::os::fd::OwnedFd,
+    pub port: u16,
+}
+
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        use std::os::fd::FromRawFd;
+        // SAFETY: socket(2) with constant arguments; the descriptor is owned at once.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+        // SAFETY: `fd` is a fresh descriptor nothing else owns.
+        let socket = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let mut addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `addr` is a valid sockaddr_in of the length given, for bind and getsockname.
+        unsafe {
+            let ptr = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+            assert_eq!(
+                libc::bind(fd, ptr, len),
+                0,
+                "bind: {}",
+                io::Error::last_os_error()
+            );
+            assert_eq!(libc::getsockname(fd, ptr, &mut len), 0);
+        }
+        RefusingPort {
+            _socket: socket,
+            port: u16::from_be(addr.sin_port),
+        }
+    }
+}
+
 /// Longest any test socket operation may block: a hung proxy fails the test instead of
 /// hanging the suite.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
