@@ -391,6 +391,16 @@ impl Spill {
         })
     }
 
+    /// The `len` bytes of `file` from `start` on, to be sent as if spilled there (a cached
+    /// response's body).
+    pub fn from_part(file: std::fs::File, start: u64, len: u64) -> Spill {
+        Spill {
+            file,
+            written: start + len,
+            sent: start,
+        }
+    }
+
     /// Appends `bytes` (a blocking write; the page cache usually absorbs it, as nginx's
     /// proxy_temp writes).
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -325,6 +325,20 @@ pub struct ReactorMetrics {
     pub backend_tls_errors: Counter,
     /// HTTP/0.9 simple requests served (`HttpProtocolOptions Allow0.9`, a relaxation).
     pub http09_requests: Counter,
+    /// Requests answered from the cache (including 304s to conditional requests).
+    pub cache_hits: Counter,
+    /// Cacheable requests sent to the backend (nothing stored, or not usable as stored).
+    pub cache_misses: Counter,
+    /// Responses stored.
+    pub cache_stores: Counter,
+    /// Responses to cacheable requests not stored (the policy, the size, a failed write).
+    pub cache_not_stored: Counter,
+    /// Entries removed by unsafe methods (RFC 9111 §4.4).
+    pub cache_invalidations: Counter,
+    /// Entries found corrupt (cut short, or failing their checksum), removed and refetched.
+    pub cache_corrupt: Counter,
+    /// Body bytes served from the cache (not asked of a backend).
+    pub cache_bytes_served: Counter,
     /// Responses that spilled to a temporary file in `ProxyTempPath`.
     pub spilled_responses: Counter,
     /// Request bodies held partly in a temporary file.
@@ -390,6 +404,13 @@ impl ReactorMetrics {
             tls_errors: Counter::default(),
             backend_tls_errors: Counter::default(),
             http09_requests: Counter::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            cache_stores: Counter::default(),
+            cache_not_stored: Counter::default(),
+            cache_invalidations: Counter::default(),
+            cache_corrupt: Counter::default(),
+            cache_bytes_served: Counter::default(),
             spilled_responses: Counter::default(),
             spilled_requests: Counter::default(),
             spilled_bytes: Counter::default(),
@@ -446,7 +467,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 26] = [
+const COUNTERS: [Scalar<Counter>; 33] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -580,6 +601,48 @@ const COUNTERS: [Scalar<Counter>; 26] = [
         name: "spoonfeed_http09_requests_total",
         help: "HTTP/0.9 simple requests served (HttpProtocolOptions Allow0.9).",
         field: |m| &m.http09_requests,
+    },
+    Scalar {
+        key: "cache_hits",
+        name: "spoonfeed_cache_hits_total",
+        help: "Requests answered from the cache (304s to conditional requests included).",
+        field: |m| &m.cache_hits,
+    },
+    Scalar {
+        key: "cache_misses",
+        name: "spoonfeed_cache_misses_total",
+        help: "Cacheable requests sent to the backend.",
+        field: |m| &m.cache_misses,
+    },
+    Scalar {
+        key: "cache_stores",
+        name: "spoonfeed_cache_stores_total",
+        help: "Responses stored in the cache.",
+        field: |m| &m.cache_stores,
+    },
+    Scalar {
+        key: "cache_not_stored",
+        name: "spoonfeed_cache_not_stored_total",
+        help: "Responses to cacheable requests not stored (policy, size, write failure).",
+        field: |m| &m.cache_not_stored,
+    },
+    Scalar {
+        key: "cache_invalidations",
+        name: "spoonfeed_cache_invalidations_total",
+        help: "Cache entries removed by unsafe methods.",
+        field: |m| &m.cache_invalidations,
+    },
+    Scalar {
+        key: "cache_corrupt",
+        name: "spoonfeed_cache_corrupt_total",
+        help: "Cache entries found corrupt, removed and fetched again.",
+        field: |m| &m.cache_corrupt,
+    },
+    Scalar {
+        key: "cache_bytes_served",
+        name: "spoonfeed_cache_bytes_served_total",
+        help: "Body bytes served from the cache instead of a backend.",
+        field: |m| &m.cache_bytes_served,
     },
     Scalar {
         key: "spliced",

@@ -31,6 +31,8 @@ struct Handle {
 pub struct Server {
     reactors: Vec<Handle>,
     addrs: Vec<SocketAddr>,
+    /// Tells the cache's collector thread of reloads; dropped, it ends the thread.
+    collector: mpsc::Sender<Option<crate::config::Cache>>,
 }
 
 impl Server {
@@ -97,7 +99,11 @@ impl Server {
                 thread: Some(thread),
             });
         }
-        Ok(Server { reactors, addrs })
+        Ok(Server {
+            reactors,
+            addrs,
+            collector: start_collector(cfg.cache.clone())?,
+        })
     }
 
     /// The bound address of each `Listen`, in configuration order.
@@ -110,6 +116,7 @@ impl Server {
     pub fn reload(&self, cfg: &Config) {
         warn_clamped(cfg);
         self.send_all(|| Control::Reload(Arc::new(cfg.clone())));
+        let _ = self.collector.send(cfg.cache.clone());
     }
 
     /// Stops accepting, lets exchanges in flight finish for at most `grace`, and returns when
@@ -148,6 +155,49 @@ impl Server {
         }
         result
     }
+}
+
+/// How often the collector looks at the cache's size between its `CacheGcInterval` runs.
+const COLLECT_CHECK: Duration = Duration::from_secs(60);
+
+/// The cache's garbage collector, on a thread of its own (the reactors never walk the store):
+/// every `CacheGcInterval`, and whenever the store is found 10% over `CacheSize` (looked at
+/// every [`COLLECT_CHECK`]), it removes least-recently-used entries down to `CacheSize`, and
+/// temporary files older than an hour. Reloads bring it the new settings.
+fn start_collector(
+    cache: Option<crate::config::Cache>,
+) -> io::Result<mpsc::Sender<Option<crate::config::Cache>>> {
+    let (tx, rx) = mpsc::channel::<Option<crate::config::Cache>>();
+    std::thread::Builder::new()
+        .name("spoonfeed-cache-gc".into())
+        .spawn(move || {
+            let mut cache = cache;
+            let mut last_run = Instant::now();
+            loop {
+                match rx.recv_timeout(COLLECT_CHECK) {
+                    Ok(update) => cache = update,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+                let Some(c) = &cache else { continue };
+                let due = c
+                    .gc_interval
+                    .is_some_and(|every| last_run.elapsed() >= every);
+                let over = c
+                    .store
+                    .usage()
+                    .is_ok_and(|u| u.bytes > c.size_bytes + c.size_bytes / 10);
+                if due || over {
+                    let _ = c.store.collect(
+                        c.size_bytes,
+                        Duration::from_secs(3600),
+                        std::time::SystemTime::now(),
+                    );
+                    last_run = Instant::now();
+                }
+            }
+        })?;
+    Ok(tx)
 }
 
 /// Applies the kernel socket buffer directives that have a value to a probe socket and reads

@@ -1090,3 +1090,40 @@ fn a_tunnel_to_an_https_backend_carries_large_frames_both_ways() {
     s.shutdown(std::net::Shutdown::Write).unwrap();
     assert!(read_until_close(&mut s).is_empty());
 }
+
+#[test]
+fn cache_hits_go_out_through_the_blocks_on_tls() {
+    let pki = Pki::new();
+    let backend = origin();
+    let (crt, key, _) = pki.leaf("a", &["a.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let root = pki.dir.join("cache");
+    std::fs::create_dir_all(&root).unwrap();
+    let proxy = Proxy::start(&format!(
+        "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\nCacheRoot {}\nCacheEnable disk /\nCacheMaxFileSize 8m\n\
+         ProxyPass / http://127.0.0.1:{}/\n",
+        path(&crt),
+        path(&key),
+        path(&root),
+        backend.addr().port()
+    ));
+    let get = || {
+        send(
+            proxy.addr,
+            &pki.client(),
+            "a.test",
+            b"GET /bytes/3000000 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+        )
+    };
+    let miss = get();
+    let hit = get();
+    assert!(
+        hit.header("Cache-Status").unwrap().contains("hit"),
+        "{}",
+        hit.head
+    );
+    assert_eq!(hit.body.len(), 3_000_000);
+    assert_eq!(hit.body, miss.body);
+    assert_checksum(&hit);
+    assert_eq!(backend.stats().requests, 1);
+}

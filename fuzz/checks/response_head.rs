@@ -77,6 +77,7 @@ pub fn check(input: &[u8]) {
             ResponseBody::UntilClose => (ClientFraming::UntilClose, false),
         };
         let resp = ClientResponse {
+            extra: b"",
             framing,
             keep_alive,
             upgrade: None,

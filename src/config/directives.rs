@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::lexer::{Line, Node};
 use super::parse::Parser;
-use super::{buffering, forward, logs, proxy, server, ssl};
+use super::{buffering, cache, forward, logs, proxy, server, ssl};
 
 /// Where a directive may appear (Apache's "Context").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -664,6 +664,122 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(logs::custom_log),
     },
     Directive {
+        name: "CacheRoot",
+        syntax: "CacheRoot DIR",
+        default: "none (no cache)",
+        context: Context::Server,
+        unit: "",
+        description: "The directory cached responses are kept in (it must exist and be \
+            writable by the server; checked at start). One file per response, named by a \
+            hash of its URL, written to CacheRoot/tmp and renamed into place, so a crash \
+            never leaves an entry that could be served; a file that does not check out is \
+            removed, counted and fetched again. Nothing is cached until CacheEnable says \
+            which URLs.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_root),
+    },
+    Directive {
+        name: "CacheEnable",
+        syntax: "CacheEnable disk URL-PATH",
+        default: "none",
+        context: Context::Server,
+        unit: "",
+        description: "Caches responses to GET requests whose path starts with URL-PATH, by \
+            RFC 9111 (shared cache): what may be stored, how long it is fresh, and how \
+            requests are answered from it, with Age and a Cache-Status header (RFC 9211). \
+            Only Content-Length responses up to CacheMaxFileSize are stored. Hits go out with \
+            sendfile(2) on plain connections, through the blocks on TLS.",
+        min_args: 2,
+        max_args: 2,
+        apply: Apply::Directive(cache::cache_enable),
+    },
+    Directive {
+        name: "CacheDisable",
+        syntax: "CacheDisable URL-PATH",
+        default: "none",
+        context: Context::Server,
+        unit: "",
+        description: "Not cached under URL-PATH, whatever CacheEnable says.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_disable),
+    },
+    Directive {
+        name: "CacheSize",
+        syntax: "CacheSize KB",
+        default: "1048576",
+        context: Context::Server,
+        unit: "KB",
+        description: "The space the cache may use, in kilobytes as in mod_proxy \
+            (`CacheSize 50000` is 50 MB): the collector removes least-recently-used \
+            responses down to it.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_size),
+    },
+    Directive {
+        name: "CacheGcInterval",
+        syntax: "CacheGcInterval HOURS",
+        default: "none (collect only when CacheSize is exceeded)",
+        context: Context::Server,
+        unit: "hours",
+        description: "How often the collector runs, in hours (decimals allowed), on a thread \
+            of its own; besides, it runs whenever the store is found 10% over CacheSize \
+            (checked every minute).",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_gc_interval),
+    },
+    Directive {
+        name: "CacheMaxExpire",
+        syntax: "CacheMaxExpire HOURS",
+        default: "24",
+        context: Context::Server,
+        unit: "hours",
+        description: "No response is fresh longer than this, whatever it says.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_max_expire),
+    },
+    Directive {
+        name: "CacheDefaultExpire",
+        syntax: "CacheDefaultExpire HOURS",
+        default: "1",
+        context: Context::Server,
+        unit: "hours",
+        description: "Freshness of a response with no expiry and no Last-Modified, when its \
+            status may be cached without one (200, 404 and the other heuristically \
+            cacheable statuses).",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_default_expire),
+    },
+    Directive {
+        name: "CacheLastModifiedFactor",
+        syntax: "CacheLastModifiedFactor FACTOR",
+        default: "0.1",
+        context: Context::Server,
+        unit: "",
+        description: "A response with Last-Modified but no expiry is fresh for FACTOR times \
+            its age when sent (modified 10 hours before: 1 hour at 0.1), at most \
+            CacheMaxExpire.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_last_modified_factor),
+    },
+    Directive {
+        name: "CacheMaxFileSize",
+        syntax: "CacheMaxFileSize SIZE",
+        default: "1000000",
+        context: Context::Server,
+        unit: "bytes",
+        description: "Larger responses are not stored (mod_cache_disk's default).",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_max_file_size),
+    },
+    Directive {
         name: "SSLEngine",
         syntax: "SSLEngine On|Off",
         default: "Off",
@@ -806,17 +922,7 @@ pub static DIRECTIVES: &[Directive] = &[
 
 /// Directives that DESIGN.md promises but this version does not have yet, with the issue they
 /// arrive with, so that a classic configuration gets a plain answer instead of "unknown".
-static PLANNED: &[(&str, &str)] = &[
-    ("CacheRoot", "cache"),
-    ("CacheSize", "cache"),
-    ("CacheGcInterval", "cache"),
-    ("CacheMaxExpire", "cache"),
-    ("CacheDefaultExpire", "cache"),
-    ("CacheLastModifiedFactor", "cache"),
-    ("CacheEnable", "cache"),
-    ("CacheDisable", "cache"),
-    ("CacheLock", "cache"),
-];
+static PLANNED: &[(&str, &str)] = &[("CacheLock", "cache")];
 
 /// The directive named `name` (case-insensitive; sections as `<Name>`).
 pub fn find(name: &str) -> Option<&'static Directive> {
@@ -945,8 +1051,8 @@ mod tests {
     #[test]
     fn names_the_issue_a_planned_directive_arrives_with() {
         assert_eq!(
-            unknown_message("cacheroot"),
-            "CacheRoot is not available in this version; it arrives with the cache issue"
+            unknown_message("cachelock"),
+            "CacheLock is not available in this version; it arrives with the cache issue"
         );
     }
 }

@@ -61,6 +61,30 @@ pub fn dump(cfg: &Config) -> String {
         }
     ));
     w(format!("ProxyTimeout {}", show_time(cfg.proxy_timeout)));
+    if let Some(cache) = &cfg.cache {
+        w(format!(
+            "CacheRoot {}",
+            quote(&cache.root.display().to_string())
+        ));
+        for path in &cache.enable {
+            w(format!("CacheEnable disk {}", quote(path)));
+        }
+        for path in &cache.disable {
+            w(format!("CacheDisable {}", quote(path)));
+        }
+        w(format!("CacheSize {}", cache.size_bytes / 1024));
+        if let Some(gc) = cache.gc_interval {
+            w(format!("CacheGcInterval {}", gc.as_secs_f64() / 3600.0));
+        }
+        let s = &cache.settings;
+        w(format!("CacheMaxExpire {}s", s.max_expire));
+        w(format!("CacheDefaultExpire {}s", s.default_expire));
+        w(format!(
+            "CacheLastModifiedFactor {}",
+            s.lm_factor_per_mille as f64 / 1000.0
+        ));
+        w(format!("CacheMaxFileSize {}", cache.max_file_size));
+    }
     w(format!(
         "SSLProxyVerify {}",
         if cfg.proxy_verify { "require" } else { "none" }

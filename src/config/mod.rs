@@ -19,6 +19,7 @@ pub mod lexer;
 pub mod model;
 
 mod buffering;
+mod cache;
 mod forward;
 mod logs;
 mod parse;

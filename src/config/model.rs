@@ -245,6 +245,34 @@ impl std::fmt::Display for AddrRange {
     }
 }
 
+/// The cache (`CacheRoot` and the lines that go with it).
+#[derive(Clone, Debug)]
+pub struct Cache {
+    pub root: PathBuf,
+    /// The store at `root`, checked to be a writable directory when the file was read.
+    pub store: crate::cache::store::Store,
+    /// `CacheEnable disk PATH` prefixes, and `CacheDisable PATH` ones (which win).
+    pub enable: Vec<String>,
+    pub disable: Vec<String>,
+    /// `CacheSize`, in bytes: garbage collection keeps the store under it.
+    pub size_bytes: u64,
+    /// `CacheGcInterval`: how often the collector runs; `None`, only when over the size.
+    pub gc_interval: Option<std::time::Duration>,
+    /// `CacheMaxFileSize`: larger responses are not stored.
+    pub max_file_size: u64,
+    /// `CacheMaxExpire`, `CacheDefaultExpire`, `CacheLastModifiedFactor`.
+    pub settings: crate::cache::policy::Settings,
+}
+
+impl Cache {
+    /// Whether requests for `path` are cached: under a `CacheEnable` prefix and no
+    /// `CacheDisable` one.
+    pub fn covers(&self, path: &[u8]) -> bool {
+        let under = |prefix: &String| path.starts_with(prefix.as_bytes());
+        self.enable.iter().any(under) && !self.disable.iter().any(under)
+    }
+}
+
 /// Who may use the forward proxy: `<Proxy "*">` with its `Require` lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProxyAccess {
@@ -479,6 +507,8 @@ pub struct Config {
     /// parameters (timeouts; never pooled, never marked down), with the addresses resolved per
     /// request.
     pub forward_backend: Option<BackendId>,
+    /// `CacheRoot` and the rest; `None` without `CacheRoot`.
+    pub cache: Option<Cache>,
     /// TLS to `https://` backends (`SSLProxyEngine`); `Some` when any route leads to one.
     pub proxy_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// `SSLProxyCACertificateFile`; `None`: the system's CA bundle.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::directives::{self, Apply, Context};
 use super::lexer::{Line, Node};
 use super::model::*;
-use super::{buffering, forward, logs, proxy, server, ssl, Loaded};
+use super::{buffering, cache, forward, logs, proxy, server, ssl, Loaded};
 
 /// What one virtual host (or the main server) said, before defaults and inheritance.
 #[derive(Default)]
@@ -54,6 +54,7 @@ pub(super) struct ServerDraft {
     pub(super) proxy_timeout: Option<Duration>,
     pub(super) error_log: LogTarget,
     pub(super) log_level: LogLevel,
+    pub(super) cache: cache::CacheDraft,
 }
 
 /// The parser's state while reading one file.
@@ -96,6 +97,7 @@ impl Parser {
                 proxy_timeout: None,
                 error_log: LogTarget::Stderr,
                 log_level: LogLevel::Warn,
+                cache: cache::CacheDraft::default(),
             },
             main: VhostDraft::default(),
             vhosts: Vec::new(),
@@ -306,6 +308,7 @@ impl Parser {
             tls,
             backends,
             forward_backend,
+            cache: cache::resolve(self),
             proxy_tls,
             proxy_ca_file,
             proxy_verify,

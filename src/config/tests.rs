@@ -151,18 +151,45 @@ fn buffering_directives_take_sizes_and_check_each_other() {
 }
 
 #[test]
-fn chapter_cache_directives_say_when_they_arrive() {
+fn chapter_cache_directives_work_verbatim_in_their_classic_units() {
+    let dir = std::env::temp_dir().join(format!("spoonfeed-cache-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = config(&format!(
+        "Listen 80\n\
+         CacheRoot {}\n\
+         CacheSize 50000   # 50 MB\n\
+         CacheGcInterval 1\n\
+         CacheMaxExpire 72\n\
+         CacheLastModifiedFactor 0.1\n\
+         CacheDefaultExpire 24\n\
+         CacheEnable disk /\n\
+         CacheDisable /private/\n",
+        dir.display()
+    ));
+    let cache = cfg.cache.expect("a cache");
+    assert_eq!(cache.size_bytes, 50_000 * 1024);
+    assert_eq!(cache.gc_interval, Some(Duration::from_secs(3600)));
+    assert_eq!(cache.settings.max_expire, 72 * 3600);
+    assert_eq!(cache.settings.default_expire, 24 * 3600);
+    assert_eq!(cache.settings.lm_factor_per_mille, 100);
+    assert!(cache.covers(b"/index.html"));
+    assert!(!cache.covers(b"/private/x"));
     assert_eq!(
-        errors(
-            "Listen 80\n\
-             CacheRoot /usr/local/apache/cache\n\
-             CacheSize 50000   # 50 MB\n"
-        ),
+        errors("Listen 80\nCacheRoot /nonexistent/cache\nCacheEnable disk /\n"),
         vec![
-            "spoonfeed.conf:2: CacheRoot is not available in this version; it arrives with the cache issue",
-            "spoonfeed.conf:3: CacheSize is not available in this version; it arrives with the cache issue",
+            "spoonfeed.conf:2: CacheRoot /nonexistent/cache: No such file or directory (os error 2) \
+             (it must be a directory the server may write)"
         ]
     );
+    assert_eq!(
+        errors("Listen 80\nCacheEnable disk /\n"),
+        vec!["spoonfeed.conf:0: CacheEnable needs CacheRoot (the directory to keep responses in)"]
+    );
+    assert_eq!(
+        error("CacheEnable mem /"),
+        "spoonfeed.conf:2: CacheEnable: cache type \"mem\" is not supported; give disk"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- defaults ----
@@ -232,6 +259,10 @@ const DESCRIBED_DEFAULTS: &[&str] = &[
     "SSLCertificateKeyFile",
     "SSLProxyCACertificateFile",
     "<Proxy>",
+    "CacheRoot",
+    "CacheGcInterval",
+    "CacheEnable",
+    "CacheDisable",
 ];
 
 #[test]
@@ -1328,6 +1359,15 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "SSLCipherSuite",
             "SSLHonorCipherOrder",
             "SSLStrictSNIVHostCheck",
+            "CacheRoot",
+            "CacheEnable",
+            "CacheDisable",
+            "CacheSize",
+            "CacheGcInterval",
+            "CacheMaxExpire",
+            "CacheDefaultExpire",
+            "CacheLastModifiedFactor",
+            "CacheMaxFileSize",
         ]
         .contains(&name)
         {

@@ -274,6 +274,8 @@ pub struct ClientResponse<'a> {
     /// Applied to `Location`, `Content-Location` and `URI` values (Apache `ProxyPassReverse`):
     /// `Some(value)` replaces the value, `None` keeps it. A replacement must not hold CR or LF.
     pub rewrite: &'a dyn Fn(&[u8]) -> Option<Vec<u8>>,
+    /// Field lines of our own to add (each ending in CRLF), such as `Cache-Status`.
+    pub extra: &'a [u8],
 }
 
 /// Writes the head to send the client for `head` (parsed from `buf`) into `out`.
@@ -339,6 +341,7 @@ pub fn encode_client_response(
         ClientFraming::AsIs | ClientFraming::UntilClose => {}
     }
     push_via(out, resp.via, head.version, resp.via_by);
+    out.extend_from_slice(resp.extra);
     if let Some(protocols) = resp.upgrade {
         push_field(out, b"Upgrade", protocols);
         push_field(out, b"Connection", b"upgrade");
@@ -377,7 +380,7 @@ fn is_x_forwarded(name: &[u8]) -> bool {
 }
 
 /// Fields holding a URI that `ProxyPassReverse` rewrites.
-fn is_uri_field(name: &[u8]) -> bool {
+pub fn is_uri_field(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"location")
         || name.eq_ignore_ascii_case(b"content-location")
         || name.eq_ignore_ascii_case(b"uri")
@@ -513,6 +516,7 @@ mod tests {
 
     fn client<'a>(framing: ClientFraming) -> ClientResponse<'a> {
         ClientResponse {
+            extra: b"",
             framing,
             keep_alive: true,
             upgrade: None,

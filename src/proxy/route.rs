@@ -540,6 +540,7 @@ mod tests {
             proxy_timeout: Duration::from_secs(60),
             tls: vec![None; vhosts.len()],
             forward_backend: None,
+            cache: None,
             proxy_tls: None,
             proxy_ca_file: None,
             proxy_verify: true,

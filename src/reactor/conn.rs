@@ -559,6 +559,8 @@ impl Conn {
             Err(_) => (Phase::Closed, true),
             Ok(moved) if self.owes() => (Phase::Reply(r), moved),
             Ok(_) => {
+                // A cached body sent from its file: done with it.
+                self.spill = None;
                 self.exchanges += 1;
                 match r.after {
                     After::KeepAlive => (self.next_head(sh), true),

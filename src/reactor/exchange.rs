@@ -15,12 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::backend::{connect_result, ConnectResult, Link, Unavailable};
+use super::cached::{self, Lookup};
 use super::conn::{read_some, Conn, Phase, ReqLog};
 use super::reply::{After, Failure};
 use super::token::{Kind, Token};
 use super::tunnel::Tunnel;
 use super::{Ready, Shared};
 use crate::buf::{Chain, Exhausted, Spill, MAX_READ_BLOCKS};
+use crate::cache::policy;
 use crate::config::{BackendId, Config, LogLevel, SpliceMode, ViaSetting};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
@@ -162,6 +164,14 @@ pub struct Exchange {
     send_queue: Option<u64>,
     /// Where a forward-proxied request goes (`ProxyRequests On`); `None` for routed ones.
     forward: Option<Forward>,
+    /// A cacheable GET's key: its response may be stored under it.
+    cache_key: Option<Vec<u8>>,
+    /// The entry being filled from the response.
+    fill: Option<cached::Fill>,
+    /// An unsafe method's target's key: a non-error response removes its entry.
+    invalidate: Option<Vec<u8>>,
+    /// `Cache-Status` for the client, on a cacheable request that went to the backend.
+    cache_status: Vec<u8>,
 }
 
 /// The target of a forward-proxied request: an absolute-form URL's host, or CONNECT's.
@@ -419,6 +429,76 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         );
     }
 
+    // The cache: a cacheable request may be answered from it; an unsafe one invalidates.
+    let mut cache_key = None;
+    let mut invalidate = None;
+    let mut cache_status = Vec::new();
+    if let Some(cache) = cfg
+        .cache
+        .as_ref()
+        .filter(|c| forward.is_none() && c.covers(target))
+    {
+        let name = host.unwrap_or(vhost.server_name.as_bytes());
+        let key = cached::key(conn.scheme, name, target);
+        let asks_upgrade = head.connection.upgrade;
+        if matches!(head.method, Method::Get | Method::Head) && !body_unread && !asks_upgrade {
+            let req: Vec<(&[u8], &[u8])> = head
+                .headers
+                .iter()
+                .map(|h| (h.name.of(buf), h.value.of(buf)))
+                .collect();
+            let fallback = fallback_name(conn, vhost, host.is_some());
+            let view = ClientView {
+                scheme: conn.scheme,
+                host,
+                fallback: &fallback,
+            };
+            let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
+            let framing = cached::Framing {
+                method: head.method,
+                keep_alive: conn.may_keep_alive(head, sh),
+                client_version: head.version,
+                rewrite: &rewrite,
+            };
+            let now = std::time::SystemTime::now();
+            let verified = &mut sh.cache_verified;
+            match cached::lookup(cache, &key, &req, &framing, now, verified, &sh.metrics) {
+                Lookup::Hit {
+                    head: out,
+                    body,
+                    status,
+                    body_len,
+                } => {
+                    let after = if framing.keep_alive {
+                        After::KeepAlive
+                    } else {
+                        After::Close
+                    };
+                    conn.spill = body;
+                    return conn.send_ours(
+                        out,
+                        status,
+                        body_len,
+                        Some(log),
+                        Some(vhost_idx),
+                        after,
+                        sh,
+                    );
+                }
+                Lookup::GatewayTimeout => {
+                    return answer(conn, Failure::NotCached, log, vhost_idx, body_unread, sh)
+                }
+                Lookup::Miss { stale } => {
+                    sh.metrics.cache_misses.incr();
+                    let fwd = if stale { "stale" } else { "uri-miss" };
+                    cache_status = format!("Cache-Status: spoonfeed; fwd={fwd}").into_bytes();
+                    cache_key = (head.method == Method::Get).then_some(key);
+                }
+            }
+        } else if policy::invalidates(head.method, 200) {
+            invalidate = Some(key);
+        }
+    }
     let backend = &cfg.backends[backend_id];
     // A protocol switch (WebSocket and others) is asked for over HTTP/1.1 without a body; the
     // client's bytes after the head then wait, unread as requests, for the backend's answer.
@@ -540,6 +620,10 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         held_at_release: 0,
         send_queue: None,
         forward,
+        cache_key,
+        fill: None,
+        invalidate,
+        cache_status,
     });
     if holding {
         return Phase::Proxy(ex);
@@ -1122,6 +1206,13 @@ fn proxy_round(
     moved |= pump_request(conn, ex, idx, sh)?;
     moved |= send_to_backend(ex, sh)?;
     moved |= read_backend(conn, ex, idx, sh)?;
+    if matches!(ex.resp, Resp::Done { .. }) {
+        // The entry goes into place before the response's last bytes go to the client: a
+        // client that has the whole response finds it stored.
+        if let Some(fill) = ex.fill.take() {
+            fill.finish(&sh.metrics);
+        }
+    }
     // A TLS handshake finished by a read: the request may go now, with no event to say so.
     moved |= handshaking
         && ex
@@ -1630,6 +1721,15 @@ fn body_in_tail(
     match &mut ex.resp {
         Resp::Body(RespBody::Length(rem)) => {
             let used = n.min(usize::try_from(*rem).unwrap_or(usize::MAX));
+            if ex.fill.is_some() {
+                let mut left = used;
+                conn.cout.for_tail(n, |bytes| {
+                    let here = bytes.len().min(left);
+                    cached::Fill::write(&mut ex.fill, &bytes[..here]);
+                    left -= here;
+                    left > 0
+                });
+            }
             *rem -= used as u64;
             if *rem == 0 {
                 let extra = n - used;
@@ -1690,6 +1790,7 @@ fn body_slice(
     match &mut ex.resp {
         Resp::Body(RespBody::Length(rem)) => {
             let n = bytes.len().min(usize::try_from(*rem).unwrap_or(usize::MAX));
+            cached::Fill::write(&mut ex.fill, &bytes[..n]);
             put(conn, &bytes[..n], sh)?;
             ex.body_bytes += n as u64;
             *rem -= n as u64;
@@ -1836,6 +1937,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             ex.spill_ok = false;
             sh.metrics.streamed.incr();
         }
+        cache_response(ex, &head, &body, streaming, sh);
         encode_for_client(conn, ex, &head, framing, keep_alive, None, sh)?;
         ex.head_sent = true;
         // The bytes after the head start the body; they are passed on from where they are,
@@ -1860,6 +1962,64 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
     }
 }
 
+/// What the cache makes of a response head: an unsafe method's non-error answer removes the
+/// entry of its target (RFC 9111 §4.4); a cacheable GET's answer starts filling an entry when
+/// the policy allows and its length is known; `Cache-Status` says which.
+fn cache_response(
+    ex: &mut Exchange,
+    head: &ResponseHead,
+    body: &ResponseBody,
+    streaming: bool,
+    sh: &mut Shared,
+) {
+    let Some(cache) = ex.cfg.cache.as_ref() else {
+        return;
+    };
+    if let Some(key) = ex.invalidate.take() {
+        if policy::invalidates(ex.method, head.status) && cache.store.remove(&key).unwrap_or(false)
+        {
+            sh.metrics.cache_invalidations.incr();
+        }
+    }
+    let Some(key) = ex.cache_key.take() else {
+        return;
+    };
+    let length = match body {
+        ResponseBody::Empty => Some(0),
+        ResponseBody::Length(n) => Some(*n),
+        ResponseBody::Chunked | ResponseBody::UntilClose => None,
+    };
+    let req: Vec<(&[u8], &[u8])> = ex
+        .request()
+        .headers
+        .iter()
+        .map(|h| (h.name.of(&ex.log.head), h.value.of(&ex.log.head)))
+        .collect();
+    let resp: Vec<(&[u8], &[u8])> = head
+        .headers
+        .iter()
+        .map(|h| (h.name.of(&ex.bin), h.value.of(&ex.bin)))
+        .collect();
+    let request_time = cached::unix_now(ex.log.wall);
+    let response_time = cached::unix_now(std::time::SystemTime::now());
+    let length = length.filter(|_| !streaming);
+    let fill = cached::start_fill(
+        cache,
+        key,
+        &req,
+        head.status,
+        &resp,
+        length,
+        request_time,
+        response_time,
+        &sh.metrics,
+    );
+    if fill.is_some() {
+        ex.cache_status.extend_from_slice(b"; stored");
+    }
+    ex.fill = fill;
+}
+
 /// Smallest body `ProxySplice Auto` splices: below it a pipe's two extra system calls per
 /// round cost more than the copy through a block they save (see the README's measurements).
 const SPLICE_MIN: u64 = 64 * 1024;
@@ -1874,7 +2034,8 @@ fn choose_splice(conn: &mut Conn, ex: &Exchange, sh: &mut Shared) {
     let backend_tls = ex
         .backend
         .is_some_and(|b| sh.backends.conns[b].stream.is_tls());
-    if conn.tls.is_some() || backend_tls {
+    // A body being stored in the cache must pass through user space too.
+    if conn.tls.is_some() || backend_tls || ex.fill.is_some() {
         return;
     }
     let wanted = match ex.cfg.buffering.splice {
@@ -1981,6 +2142,18 @@ fn switch_protocols(
     Ok(())
 }
 
+/// The name `ProxyPassReverse` puts in rewritten URIs for a request without `Host`: the
+/// server's, with the port unless it is the scheme's; empty when the request has a `Host`.
+fn fallback_name(conn: &Conn, vhost: &crate::config::Vhost, has_host: bool) -> String {
+    if has_host {
+        String::new()
+    } else if conn.local.port() == conn.scheme.default_port() {
+        vhost.server_name.clone()
+    } else {
+        format!("{}:{}", vhost.server_name, conn.local.port())
+    }
+}
+
 /// Queues a response head for the client, with `ProxyPassReverse` applied.
 fn encode_for_client(
     conn: &mut Conn,
@@ -1998,14 +2171,7 @@ fn encode_for_client(
     let vhost = &ex.cfg.vhosts[ex.vhost];
     let req = ex.request();
     let host = req.authority().map(|s| s.of(&ex.log.head));
-    let fallback = if host.is_some() {
-        // Only a request without Host needs the server's own name.
-        String::new()
-    } else if conn.local.port() == conn.scheme.default_port() {
-        vhost.server_name.clone()
-    } else {
-        format!("{}:{}", vhost.server_name, conn.local.port())
-    };
+    let fallback = fallback_name(conn, vhost, host.is_some());
     let view = ClientView {
         scheme: conn.scheme,
         host,
@@ -2016,7 +2182,13 @@ fn encode_for_client(
         ViaSetting::Off | ViaSetting::Block => String::new(),
         ViaSetting::On | ViaSetting::Full => format!("{}:{}", vhost.server_name, conn.local.port()),
     };
+    let mut extra = Vec::new();
+    if !ex.cache_status.is_empty() {
+        extra.extend_from_slice(&ex.cache_status);
+        extra.extend_from_slice(b"\r\n");
+    }
     let client = ClientResponse {
+        extra: &extra,
         framing,
         keep_alive,
         upgrade,

@@ -8,6 +8,7 @@
 //! waiter whose backend connection was freed) goes on the re-run queue.
 
 mod backend;
+mod cached;
 mod conn;
 mod exchange;
 mod reply;
@@ -130,6 +131,8 @@ pub struct Shared {
     pub resolver: Option<resolve::Resolver>,
     /// The number of the last question put to the resolver.
     pub resolve_asked: u64,
+    /// Cache entries whose bodies this reactor checked against their checksums.
+    pub cache_verified: cached::Verified,
     /// Wakes this reactor (the resolver's answers use it).
     pub waker: Arc<Waker>,
 }
@@ -267,6 +270,7 @@ impl Reactor {
             pipes,
             resolver: None,
             resolve_asked: 0,
+            cache_verified: cached::Verified::default(),
             waker: Arc::clone(&waker),
         };
         Ok((

@@ -65,6 +65,8 @@ pub enum Failure {
     ConnectPortRefused,
     /// The forward-proxy target's name did not resolve (or the resolver could not be asked).
     ResolveFailed,
+    /// `Cache-Control: only-if-cached`, and the cache has nothing it may use.
+    NotCached,
 }
 
 /// Whether the client connection may carry another exchange after the answer.
@@ -99,6 +101,7 @@ impl Failure {
             Failure::ForwardScheme => (501, After::KeepAlive),
             Failure::ForwardTarget => (400, After::KeepAlive),
             Failure::ResolveFailed => (502, After::KeepAlive),
+            Failure::NotCached => (504, After::KeepAlive),
         }
     }
 
@@ -136,6 +139,7 @@ impl Failure {
             Failure::ForwardTarget => "forward proxy target without a usable host or port".into(),
             Failure::ConnectPortRefused => "CONNECT to a port AllowCONNECT does not list".into(),
             Failure::ResolveFailed => "the forward proxy target's name did not resolve".into(),
+            Failure::NotCached => "only-if-cached, and nothing usable in the cache".into(),
         }
     }
 
@@ -166,7 +170,8 @@ impl Failure {
             | Failure::ForwardScheme
             | Failure::ForwardTarget
             | Failure::ConnectPortRefused
-            | Failure::ResolveFailed => false,
+            | Failure::ResolveFailed
+            | Failure::NotCached => false,
         }
     }
 }

@@ -1,0 +1,332 @@
+//! The reactor's use of the cache: answering a request from a stored response (the head built
+//! from the stored fields with `Age` and `Cache-Status`, the body sent from the entry's file),
+//! and filling an entry while a response goes to its client.
+//!
+//! File work here (an open, a read of a small header, page-cache writes) is blocking, as the
+//! spill files' is; bodies go out with `sendfile(2)` from the file on plain connections.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::os::unix::fs::MetadataExt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::buf::Spill;
+use crate::cache::policy::{self, Stored, Use};
+use crate::cache::store::{Meta, OpenError, Writer};
+use crate::config::{Cache, Scheme};
+use crate::http1::{Method, Version};
+use crate::metrics::ReactorMetrics;
+
+/// Files whose bodies were checked against their checksums, by (inode, modification time):
+/// a body is read through once per reactor, not on every hit. Cleared when it grows past
+/// this many.
+const MAX_VERIFIED: usize = 65_536;
+
+/// The entries this reactor has verified.
+#[derive(Debug, Default)]
+pub struct Verified(HashSet<(u64, i64)>);
+
+/// The primary key of a request: `scheme://host` and the target, the host lowercased.
+pub fn key(scheme: Scheme, host: &[u8], target: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(scheme.as_str().len() + 3 + host.len() + target.len());
+    key.extend_from_slice(scheme.as_str().as_bytes());
+    key.extend_from_slice(b"://");
+    key.extend(host.iter().map(u8::to_ascii_lowercase));
+    key.extend_from_slice(target);
+    key
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What the cache can do for a request.
+pub enum Lookup {
+    /// Answered from the store: the head to send and, for a GET, the body's file.
+    Hit {
+        head: Vec<u8>,
+        body: Option<Spill>,
+        status: u16,
+        body_len: u64,
+    },
+    /// To the backend; `stale` when an entry was there but may not be used as it is.
+    Miss { stale: bool },
+    /// `only-if-cached` and nothing usable: 504.
+    GatewayTimeout,
+}
+
+/// How the answer to a hit is framed for its client.
+pub struct Framing<'a> {
+    pub method: Method,
+    pub keep_alive: bool,
+    pub client_version: Version,
+    /// `ProxyPassReverse` for `Location` and the other URI fields, as a miss gets it.
+    pub rewrite: &'a dyn Fn(&[u8]) -> Option<Vec<u8>>,
+}
+
+/// Looks `key` up for a request with fields `req`, at `now`.
+pub fn lookup(
+    cache: &Cache,
+    key: &[u8],
+    req: &policy::Fields<'_>,
+    framing: &Framing<'_>,
+    now: SystemTime,
+    verified: &mut Verified,
+    metrics: &ReactorMetrics,
+) -> Lookup {
+    let only_if_cached = policy::CacheControl::of(req).only_if_cached;
+    let miss = |stale: bool| {
+        if only_if_cached {
+            Lookup::GatewayTimeout
+        } else {
+            Lookup::Miss { stale }
+        }
+    };
+    let entry = match cache.store.get(key) {
+        Ok(entry) => entry,
+        Err(OpenError::Missing) | Err(OpenError::Io(_)) => return miss(false),
+        Err(OpenError::Corrupt(_)) => {
+            metrics.cache_corrupt.incr();
+            let _ = cache.store.remove(key);
+            return miss(false);
+        }
+    };
+    let fields: Vec<(&[u8], &[u8])> = entry
+        .meta
+        .fields
+        .iter()
+        .map(|(n, v)| (&n[..], &v[..]))
+        .collect();
+    if policy::vary_key(&fields, req).as_ref() != Some(&entry.meta.vary) {
+        // Stored for another variant: this request's is fetched (and replaces it).
+        return miss(false);
+    }
+    if !is_verified(&entry, verified, cache) {
+        metrics.cache_corrupt.incr();
+        let _ = cache.store.remove(key);
+        return miss(false);
+    }
+    let meta = &entry.meta;
+    let stored = Stored::new(
+        meta.status,
+        &fields,
+        meta.request_time,
+        meta.response_time,
+        &cache.settings,
+    );
+    let unix = unix_now(now);
+    let age = match policy::decide(req, &stored, unix) {
+        Use::Fresh { age } | Use::Stale { age } => age,
+        Use::GatewayTimeout => return Lookup::GatewayTimeout,
+        // Validation (and the background one of stale-while-revalidate) is not done yet: the
+        // response is fetched again, and replaces the entry.
+        Use::Validate | Use::StaleWhileRevalidate { .. } => return miss(true),
+    };
+    let _ = cache.store.touch(&entry, now);
+    let ttl = i128::from(stored.lifetime) - i128::from(age);
+    let not_modified = policy::not_modified(framing.method, req, &fields);
+    let status = if not_modified { 304 } else { meta.status };
+    let mut head = Vec::with_capacity(256);
+    let _ = write!(
+        head,
+        "HTTP/1.1 {status} {}\r\n",
+        super::reply::reason_phrase(status)
+    );
+    for (name, value) in &fields {
+        if not_modified && !is_304_field(name) {
+            continue;
+        }
+        let rewritten = crate::proxy::forward::is_uri_field(name)
+            .then(|| (framing.rewrite)(value))
+            .flatten();
+        head.extend_from_slice(name);
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(rewritten.as_deref().unwrap_or(value));
+        head.extend_from_slice(b"\r\n");
+    }
+    let _ = write!(
+        head,
+        "Age: {age}\r\nCache-Status: spoonfeed; hit; ttl={ttl}\r\n"
+    );
+    let body_len = if not_modified { 0 } else { entry.body_len };
+    if !not_modified && bodied(meta.status) {
+        let _ = write!(head, "Content-Length: {body_len}\r\n");
+    }
+    match (framing.keep_alive, framing.client_version) {
+        (false, _) => head.extend_from_slice(b"Connection: close\r\n"),
+        (true, Version::Http10) => head.extend_from_slice(b"Connection: keep-alive\r\n"),
+        (true, Version::Http11) => {}
+    }
+    head.extend_from_slice(b"\r\n");
+    let sends_body = !not_modified && framing.method == Method::Get && body_len > 0;
+    let body_offset = entry.body_offset;
+    metrics.cache_hits.incr();
+    if sends_body {
+        metrics.cache_bytes_served.add(body_len);
+    }
+    Lookup::Hit {
+        head,
+        body: sends_body.then(|| Spill::from_part(entry.file, body_offset, body_len)),
+        status,
+        body_len: if framing.method == Method::Get {
+            body_len
+        } else {
+            0
+        },
+    }
+}
+
+/// Whether a status carries a body and so a `Content-Length` (not 1xx, 204, 304).
+fn bodied(status: u16) -> bool {
+    !matches!(status, 100..=199 | 204 | 304)
+}
+
+/// The fields a `304` repeats (RFC 9110 §15.4.5).
+fn is_304_field(name: &[u8]) -> bool {
+    [
+        &b"cache-control"[..],
+        b"content-location",
+        b"date",
+        b"etag",
+        b"expires",
+        b"vary",
+        b"last-modified",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// Whether the entry's body matches its checksum, read through once per reactor.
+fn is_verified(entry: &crate::cache::store::Entry, verified: &mut Verified, cache: &Cache) -> bool {
+    let Ok(stat) = entry.file.metadata() else {
+        return false;
+    };
+    let id = (stat.ino(), stat.mtime_nsec() + stat.mtime() * 1_000_000_000);
+    if verified.0.contains(&id) {
+        return true;
+    }
+    if !cache.store.verify(entry).unwrap_or(false) {
+        return false;
+    }
+    if verified.0.len() >= MAX_VERIFIED {
+        verified.0.clear();
+    }
+    verified.0.insert(id);
+    true
+}
+
+/// An entry being filled from a response on its way to the client.
+#[derive(Debug)]
+pub struct Fill {
+    writer: Writer,
+    expected: u64,
+}
+
+/// Starts filling `key` from the response `status` with `resp` fields and a body of `length`
+/// bytes, when the policy lets it be stored and it is not too large; `None` otherwise (the
+/// reason counted).
+#[allow(clippy::too_many_arguments)] // each is a distinct fact of the exchange
+pub fn start_fill(
+    cache: &Cache,
+    key: Vec<u8>,
+    req: &policy::Fields<'_>,
+    status: u16,
+    resp: &policy::Fields<'_>,
+    length: Option<u64>,
+    request_time: u64,
+    response_time: u64,
+    metrics: &ReactorMetrics,
+) -> Option<Fill> {
+    let refused = |metrics: &ReactorMetrics| {
+        metrics.cache_not_stored.incr();
+        None
+    };
+    if policy::storable(Method::Get, req, status, resp, &cache.settings).is_err() {
+        return refused(metrics);
+    }
+    // Only responses whose length is known up front are stored (a chunked or close-ended
+    // one would need its framing undone on the way).
+    let Some(length) = length.filter(|&n| n <= cache.max_file_size) else {
+        return refused(metrics);
+    };
+    let vary = policy::vary_key(resp, req)?;
+    let cc = policy::CacheControl::of(resp);
+    let withheld: Vec<String> = cc
+        .private
+        .iter()
+        .chain(cc.no_cache.iter())
+        .flatten()
+        .cloned()
+        .collect();
+    let connection: Vec<Vec<u8>> = resp
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"connection"))
+        .flat_map(|(_, v)| v.split(|&b| b == b','))
+        .map(|t| t.trim_ascii().to_ascii_lowercase())
+        .collect();
+    let kept = |name: &[u8]| {
+        let lower = name.to_ascii_lowercase();
+        !crate::proxy::forward::is_hop_by_hop(name)
+            && !name.eq_ignore_ascii_case(b"content-length")
+            && !name.eq_ignore_ascii_case(b"age")
+            && !connection.contains(&lower)
+            && !withheld.iter().any(|w| w.as_bytes() == lower)
+    };
+    let meta = Meta {
+        key,
+        vary,
+        status,
+        request_time,
+        response_time,
+        fields: resp
+            .iter()
+            .filter(|(n, _)| kept(n))
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+    };
+    match cache.store.writer(&meta) {
+        Ok(writer) => Some(Fill {
+            writer,
+            expected: length,
+        }),
+        Err(_) => refused(metrics),
+    }
+}
+
+impl Fill {
+    /// Body bytes on their way to the client. A write that fails gives the entry up.
+    pub fn write(fill: &mut Option<Fill>, bytes: &[u8]) {
+        if let Some(f) = fill {
+            if f.writer.write_body(bytes).is_err() {
+                *fill = None;
+            }
+        }
+    }
+
+    /// The response is complete: the entry goes into place when it has every byte.
+    pub fn finish(self, metrics: &ReactorMetrics) {
+        if self.writer.body_len() == self.expected && self.writer.commit().is_ok() {
+            metrics.cache_stores.incr();
+        } else {
+            metrics.cache_not_stored.incr();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_lowercase_the_host_and_keep_the_target_as_sent() {
+        assert_eq!(
+            key(Scheme::Https, b"WWW.Example.com:8443", b"/A?b=C"),
+            b"https://www.example.com:8443/A?b=C"
+        );
+        assert_ne!(
+            key(Scheme::Http, b"a", b"/x"),
+            key(Scheme::Https, b"a", b"/x")
+        );
+    }
+}

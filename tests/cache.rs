@@ -1,0 +1,306 @@
+//! The cache in front of real backends that count what reaches them: hits served without the
+//! backend (byte-exact, with sendfile on plain connections and through the blocks on TLS),
+//! what the policy keeps out, conditional requests answered from the cache, Vary, invalidation
+//! by unsafe methods, and corrupt entries refetched.
+
+mod common;
+
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+
+/// A directory for `CacheRoot`, removed on drop.
+struct Root(PathBuf);
+
+static ROOTS: AtomicUsize = AtomicUsize::new(0);
+
+impl Root {
+    fn new() -> Root {
+        let dir = std::env::temp_dir().join(format!(
+            "spoonfeed-cache-{}-{}",
+            std::process::id(),
+            ROOTS.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Root(dir)
+    }
+
+    /// Entry files (not temporary ones) under the root.
+    fn entries(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for a in std::fs::read_dir(&self.0).unwrap().flatten() {
+            if a.file_name() == "tmp" {
+                continue;
+            }
+            for b in std::fs::read_dir(a.path()).unwrap().flatten() {
+                out.extend(
+                    std::fs::read_dir(b.path())
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn cached_proxy(root: &Root, backend: std::net::SocketAddr, extra: &str) -> Proxy {
+    Proxy::start(&format!(
+        "CacheRoot {}\nCacheEnable disk /\nCacheDisable /status\nStatusLocation /status\n\
+         ProxyPass /status !\n{extra}ProxyPass / http://{backend}/\n",
+        root.0.display()
+    ))
+}
+
+fn status_number(proxy: &Proxy, key: &str) -> u64 {
+    let json = proxy.get("/status?format=json").text();
+    let at = json.find(&format!("\"{key}\":")).expect(key) + key.len() + 3;
+    json[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn assert_checksum(r: &Response) {
+    let sum = r.header("X-Checksum").expect("the origin's checksum");
+    let got = spoonfeed_tools::origin::checksum(&r.body);
+    assert_eq!(spoonfeed_tools::origin::to_hex(got), sum);
+}
+
+/// A backend answering every request with `head_fields` and `body`, counting requests.
+fn counting(head_fields: &'static str, body: &'static str) -> (Scripted, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    let backend = Scripted::start(move |_, mut s| {
+        while read_head(&mut s).is_ok() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\n{head_fields}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    (backend, count)
+}
+
+#[test]
+fn a_second_get_is_served_from_the_cache_byte_exact_with_age_and_cache_status() {
+    let root = Root::new();
+    let origin = origin();
+    let proxy = cached_proxy(&root, origin.addr(), "");
+    let first = proxy.get("/bytes/5000");
+    assert_eq!((first.status, first.body.len()), (200, 5000));
+    assert_eq!(
+        first.header("Cache-Status"),
+        Some("spoonfeed; fwd=uri-miss; stored")
+    );
+    // On one keep-alive connection: a hit, a HEAD hit, and a hit again.
+    let mut s = proxy.connect();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    s.write_all(b"GET /bytes/5000 HTTP/1.1\r\nHost: test\r\n\r\nHEAD /bytes/5000 HTTP/1.1\r\nHost: test\r\n\r\nGET /bytes/5000 HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    for head_only in [false, true, false] {
+        let r = read_response(&mut reader, head_only).unwrap();
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert!(
+            r.header("Cache-Status")
+                .unwrap()
+                .starts_with("spoonfeed; hit; ttl="),
+            "{}",
+            r.head
+        );
+        assert!(r.header("Age").is_some(), "{}", r.head);
+        assert_eq!(r.header("Content-Length"), Some("5000"));
+        if !head_only {
+            assert_eq!(r.body, first.body);
+            assert_checksum(&r);
+        }
+    }
+    assert_eq!(origin.stats().requests, 1);
+    assert_eq!(status_number(&proxy, "cache_hits"), 3);
+    assert_eq!(status_number(&proxy, "cache_stores"), 1);
+    assert_eq!(root.entries().len(), 1);
+}
+
+#[test]
+fn large_hits_go_out_byte_exact_from_the_file() {
+    let root = Root::new();
+    let origin = origin();
+    let proxy = cached_proxy(&root, origin.addr(), "CacheMaxFileSize 64m\n");
+    for size in [0usize, 1, 70_000, 20 << 20] {
+        let path = format!("/bytes/{size}");
+        let miss = proxy.get(&path);
+        let hit = proxy.get(&path);
+        assert_eq!((hit.status, hit.body.len()), (200, size), "{}", hit.head);
+        assert!(
+            hit.header("Cache-Status").unwrap().contains("hit"),
+            "{}",
+            hit.head
+        );
+        assert_eq!(hit.body, miss.body);
+        assert_checksum(&hit);
+    }
+    assert_eq!(origin.stats().requests, 4);
+    // Past CacheMaxFileSize: fetched every time.
+    let small = cached_proxy(&root, origin.addr(), "CacheMaxFileSize 1k\n");
+    small.get("/bytes/2000");
+    let again = small.get("/bytes/2000");
+    assert_eq!(
+        again.header("Cache-Status"),
+        Some("spoonfeed; fwd=uri-miss")
+    );
+}
+
+#[test]
+fn what_the_policy_keeps_out_reaches_the_backend_every_time() {
+    for fields in [
+        "Cache-Control: no-store\r\n",
+        "Cache-Control: private\r\n",
+        "Set-Cookie: id=1\r\nCache-Control: max-age=60\r\n",
+        "Vary: *\r\nCache-Control: max-age=60\r\n",
+    ] {
+        let root = Root::new();
+        let (backend, count) = counting(fields, "hello");
+        let proxy = cached_proxy(&root, backend.addr, "");
+        for _ in 0..2 {
+            let r = proxy.get("/x");
+            assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+            assert_eq!(
+                r.header("Cache-Status"),
+                Some("spoonfeed; fwd=uri-miss"),
+                "{fields}"
+            );
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 2, "{fields}");
+        assert!(root.entries().is_empty(), "{fields}");
+    }
+    // A request's own no-store, and a stale (max-age=0) response, are fetched again too.
+    let root = Root::new();
+    let (backend, count) = counting("Cache-Control: max-age=0\r\n", "stale");
+    let proxy = cached_proxy(&root, backend.addr, "");
+    proxy.get("/x");
+    let again = proxy.get("/x");
+    assert_eq!(
+        again.header("Cache-Status"),
+        Some("spoonfeed; fwd=stale; stored")
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn conditional_requests_vary_and_invalidation() {
+    let root = Root::new();
+    let (backend, count) = counting(
+        "Cache-Control: max-age=600\r\nETag: \"v1\"\r\nVary: Accept-Language\r\n",
+        "bonjour",
+    );
+    let proxy = cached_proxy(&root, backend.addr, "");
+    let fr = |extra: &str| {
+        proxy.send(
+            format!("GET /x HTTP/1.1\r\nHost: t\r\nAccept-Language: fr\r\n{extra}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    assert_eq!(fr("").text(), "bonjour");
+    assert_eq!(
+        fr("").header("Cache-Status").map(|s| s.contains("hit")),
+        Some(true)
+    );
+    // The client's own validator: a 304 from the cache.
+    let r = fr("If-None-Match: \"v1\"\r\n");
+    assert_eq!(r.status, 304, "{}", r.head);
+    assert_eq!(r.header("ETag"), Some("\"v1\""));
+    assert!(r.body.is_empty());
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    // Another variant: to the backend.
+    let de = proxy
+        .send(b"GET /x HTTP/1.1\r\nHost: t\r\nAccept-Language: de\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        de.header("Cache-Status"),
+        Some("spoonfeed; fwd=uri-miss; stored")
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    // An unsafe method on the URL removes its entry.
+    let r = proxy
+        .send(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(status_number(&proxy, "cache_invalidations"), 1);
+    assert!(fr("")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("fwd=uri-miss"));
+    // only-if-cached with nothing cached: 504 without asking the backend.
+    let before = count.load(Ordering::SeqCst);
+    let r = proxy.send(b"GET /other HTTP/1.1\r\nHost: t\r\nCache-Control: only-if-cached\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 504, "{}", r.head);
+    assert_eq!(count.load(Ordering::SeqCst), before);
+}
+
+#[test]
+fn a_corrupt_entry_is_removed_counted_and_fetched_again() {
+    let root = Root::new();
+    let origin = origin();
+    let proxy = cached_proxy(&root, origin.addr(), "");
+    proxy.get("/bytes/3000");
+    let entries = root.entries();
+    assert_eq!(entries.len(), 1);
+    // A flipped body byte (the last byte of the file is the body's).
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x55;
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let r = proxy.get("/bytes/3000");
+    assert_checksum(&r);
+    assert_eq!(
+        r.header("Cache-Status"),
+        Some("spoonfeed; fwd=uri-miss; stored")
+    );
+    assert_eq!(status_number(&proxy, "cache_corrupt"), 1);
+    assert_eq!(origin.stats().requests, 2);
+    // Cut short: refused on open.
+    let entries = root.entries();
+    let whole = std::fs::read(&entries[0]).unwrap();
+    std::fs::write(&entries[0], &whole[..whole.len() - 10]).unwrap();
+    let r = proxy.get("/bytes/3000");
+    assert_checksum(&r);
+    assert_eq!(status_number(&proxy, "cache_corrupt"), 2);
+    assert_eq!(origin.stats().requests, 3);
+}
+
+#[test]
+fn hits_get_proxy_pass_reverse_as_misses_do() {
+    let root = Root::new();
+    let (backend, count) = counting(
+        "Cache-Control: max-age=60\r\nLocation: http://backend.internal/next\r\n",
+        "moved",
+    );
+    let proxy = cached_proxy(
+        &root,
+        backend.addr,
+        "ProxyPassReverse / http://backend.internal/\n",
+    );
+    let miss = proxy.get("/x");
+    let hit = proxy.get("/x");
+    assert!(
+        hit.header("Cache-Status").unwrap().contains("hit"),
+        "{}",
+        hit.head
+    );
+    assert_eq!(miss.header("Location"), Some("http://test/next"));
+    assert_eq!(hit.header("Location"), Some("http://test/next"));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
