@@ -47,6 +47,7 @@ fn backend_request(head: &RequestHead) -> BackendRequest<'_> {
         via: ViaMode::On,
         via_by: b"www.example.com:80",
         http10: false,
+        extra: b"",
         keep_alive: true,
         upgrade: None,
     }

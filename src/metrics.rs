@@ -335,6 +335,8 @@ pub struct ReactorMetrics {
     pub cache_not_stored: Counter,
     /// Entries removed by unsafe methods (RFC 9111 §4.4).
     pub cache_invalidations: Counter,
+    /// Stale entries validated with the backend and found current (a `304`).
+    pub cache_revalidated: Counter,
     /// Entries found corrupt (cut short, or failing their checksum), removed and refetched.
     pub cache_corrupt: Counter,
     /// Body bytes served from the cache (not asked of a backend).
@@ -409,6 +411,7 @@ impl ReactorMetrics {
             cache_stores: Counter::default(),
             cache_not_stored: Counter::default(),
             cache_invalidations: Counter::default(),
+            cache_revalidated: Counter::default(),
             cache_corrupt: Counter::default(),
             cache_bytes_served: Counter::default(),
             spilled_responses: Counter::default(),
@@ -467,7 +470,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 33] = [
+const COUNTERS: [Scalar<Counter>; 34] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -631,6 +634,12 @@ const COUNTERS: [Scalar<Counter>; 33] = [
         name: "spoonfeed_cache_invalidations_total",
         help: "Cache entries removed by unsafe methods.",
         field: |m| &m.cache_invalidations,
+    },
+    Scalar {
+        key: "cache_revalidated",
+        name: "spoonfeed_cache_revalidated_total",
+        help: "Stale cache entries validated with the backend and found current (304).",
+        field: |m| &m.cache_revalidated,
     },
     Scalar {
         key: "cache_corrupt",

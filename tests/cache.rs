@@ -304,3 +304,54 @@ fn hits_get_proxy_pass_reverse_as_misses_do() {
     assert_eq!(hit.header("Location"), Some("http://test/next"));
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn stale_entries_are_validated_and_a_304_refreshes_them() {
+    let root = Root::new();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let conditional = Arc::new(AtomicUsize::new(0));
+    let (a, c) = (Arc::clone(&asked), Arc::clone(&conditional));
+    let backend = Scripted::start(move |_, mut s| {
+        while let Ok(head) = read_head(&mut s) {
+            let n = a.fetch_add(1, Ordering::SeqCst) + 1;
+            let head = String::from_utf8(head).unwrap();
+            let answer = if head.contains("\r\nIf-None-Match: \"v1\"\r\n") {
+                c.fetch_add(1, Ordering::SeqCst);
+                format!("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Seen: {n}\r\nCache-Control: max-age=0\r\n\r\n")
+            } else {
+                format!("HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nX-Seen: {n}\r\nCache-Control: max-age=0\r\nContent-Length: 7\r\n\r\npayload")
+            };
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = cached_proxy(&root, backend.addr, "");
+    let first = proxy.get("/x");
+    assert_eq!(first.header("X-Seen"), Some("1"));
+    for round in 2..4 {
+        let r = proxy.get("/x");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "payload"),
+            "{}",
+            r.head
+        );
+        assert_eq!(
+            r.header("Cache-Status"),
+            Some("spoonfeed; fwd=stale; fwd-status=304"),
+            "{}",
+            r.head
+        );
+        // The 304's fields replace the stored ones.
+        assert_eq!(r.header("X-Seen"), Some(round.to_string().as_str()));
+        assert_eq!(r.header("Content-Length"), Some("7"));
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 3);
+    assert_eq!(conditional.load(Ordering::SeqCst), 2);
+    assert_eq!(status_number(&proxy, "cache_revalidated"), 2);
+    // A client's own conditions go to the backend as they are: its 304 is the client's.
+    let r = proxy
+        .send(b"GET /x HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"v1\"\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 304, "{}", r.head);
+}

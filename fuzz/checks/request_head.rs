@@ -99,6 +99,7 @@ pub fn check(input: &[u8]) {
         via: ViaMode::Full,
         via_by: b"proxy:80",
         http10: head.simple,
+        extra: b"",
         keep_alive: head.wants_keep_alive(),
         upgrade: None,
     };

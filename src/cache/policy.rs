@@ -249,8 +249,9 @@ pub fn storable(
     if method != Method::Get {
         return Err(NotStored::Method);
     }
-    // Partial content is not reassembled; interim responses are never stored.
-    if !(200..600).contains(&status) || status == 206 {
+    // Partial content is not reassembled; interim responses and 304s (answers to conditions,
+    // not representations) are never stored.
+    if !(200..600).contains(&status) || status == 206 || status == 304 {
         return Err(NotStored::Status);
     }
     let req_cc = CacheControl::of(req);

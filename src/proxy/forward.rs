@@ -127,6 +127,8 @@ pub struct BackendRequest<'a> {
     pub via_by: &'a [u8],
     /// Ask in HTTP/1.0 (for an HTTP/0.9 client) instead of HTTP/1.1.
     pub http10: bool,
+    /// Field lines of our own to add (each ending in CRLF): the cache's validators.
+    pub extra: &'a [u8],
     /// `false` → `Connection: close`.
     pub keep_alive: bool,
     /// `Some(protocols)`: the client asked to switch protocols; `Upgrade: protocols` and
@@ -183,6 +185,7 @@ pub fn encode_backend_request(
         }
     }
 
+    out.extend_from_slice(req.extra);
     match req.body {
         RequestBody::Length(n) => push_content_length(out, n),
         RequestBody::Chunked => push_field(out, b"Transfer-Encoding", b"chunked"),
@@ -505,6 +508,7 @@ mod tests {
             via: ViaMode::Off,
             via_by: b"proxy.example:80",
             http10: false,
+            extra: b"",
             keep_alive: true,
             upgrade: None,
         }

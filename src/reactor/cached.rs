@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::buf::Spill;
 use crate::cache::policy::{self, Stored, Use};
-use crate::cache::store::{Meta, OpenError, Writer};
+use crate::cache::store::{Entry, Meta, OpenError, Writer};
 use crate::config::{Cache, Scheme};
 use crate::http1::{Method, Version};
 use crate::metrics::ReactorMetrics;
@@ -52,6 +52,11 @@ pub enum Lookup {
     },
     /// To the backend; `stale` when an entry was there but may not be used as it is.
     Miss { stale: bool },
+    /// Stale: to the backend with these conditions (the entry's validators); a `304` is
+    /// answered from the entry ([`refresh`]), anything else replaces it.
+    Validate {
+        validators: Vec<(&'static [u8], Vec<u8>)>,
+    },
     /// `only-if-cached` and nothing usable: 504.
     GatewayTimeout,
 }
@@ -107,24 +112,49 @@ pub fn lookup(
         let _ = cache.store.remove(key);
         return miss(false);
     }
-    let meta = &entry.meta;
     let stored = Stored::new(
-        meta.status,
+        entry.meta.status,
         &fields,
-        meta.request_time,
-        meta.response_time,
+        entry.meta.request_time,
+        entry.meta.response_time,
         &cache.settings,
     );
+    drop(fields);
     let unix = unix_now(now);
     let age = match policy::decide(req, &stored, unix) {
         Use::Fresh { age } | Use::Stale { age } => age,
         Use::GatewayTimeout => return Lookup::GatewayTimeout,
-        // Validation (and the background one of stale-while-revalidate) is not done yet: the
-        // response is fetched again, and replaces the entry.
-        Use::Validate | Use::StaleWhileRevalidate { .. } => return miss(true),
+        // Validated with the backend when the entry has validators and the client sent no
+        // conditions of its own (those go to the backend as they are); else fetched again.
+        // (The background validation of stale-while-revalidate is not done yet.)
+        Use::Validate | Use::StaleWhileRevalidate { .. } => {
+            let validators = stored.validators();
+            let own = req.iter().any(|(n, _)| is_condition(n));
+            return if validators.is_empty() || own || framing.method != Method::Get {
+                miss(true)
+            } else {
+                Lookup::Validate { validators }
+            };
+        }
     };
     let _ = cache.store.touch(&entry, now);
     let ttl = i128::from(stored.lifetime) - i128::from(age);
+    let status = format!("hit; ttl={ttl}");
+    serve(entry, req, age, &status, framing, metrics)
+}
+
+/// The answer from `entry`, `age` seconds old, with `Cache-Status: spoonfeed; {status}`: the
+/// stored response, or a `304` when the client's conditions say it has it.
+fn serve(
+    entry: Entry,
+    req: &policy::Fields<'_>,
+    age: u64,
+    cache_status: &str,
+    framing: &Framing<'_>,
+    metrics: &ReactorMetrics,
+) -> Lookup {
+    let meta = &entry.meta;
+    let fields: Vec<(&[u8], &[u8])> = meta.fields.iter().map(|(n, v)| (&n[..], &v[..])).collect();
     let not_modified = policy::not_modified(framing.method, req, &fields);
     let status = if not_modified { 304 } else { meta.status };
     let mut head = Vec::with_capacity(256);
@@ -147,7 +177,7 @@ pub fn lookup(
     }
     let _ = write!(
         head,
-        "Age: {age}\r\nCache-Status: spoonfeed; hit; ttl={ttl}\r\n"
+        "Age: {age}\r\nCache-Status: spoonfeed; {cache_status}\r\n"
     );
     let body_len = if not_modified { 0 } else { entry.body_len };
     if !not_modified && bodied(meta.status) {
@@ -177,6 +207,78 @@ pub fn lookup(
     }
 }
 
+/// The backend answered our validation of `key` with a `304` carrying `fields`: the entry's
+/// stored fields are updated (RFC 9111 §4.3.4) and the client answered from it, as a hit. `None`
+/// when the entry went meanwhile (removed, corrupt), or could not be rewritten.
+#[allow(clippy::too_many_arguments)] // each is a distinct fact of the exchange
+pub fn refresh(
+    cache: &Cache,
+    key: &[u8],
+    fields: &policy::Fields<'_>,
+    req: &policy::Fields<'_>,
+    request_time: u64,
+    response_time: u64,
+    framing: &Framing<'_>,
+    metrics: &ReactorMetrics,
+) -> Option<Lookup> {
+    let old = cache.store.get(key).ok()?;
+    let stored: Vec<(&[u8], &[u8])> = old
+        .meta
+        .fields
+        .iter()
+        .map(|(n, v)| (&n[..], &v[..]))
+        .collect();
+    let merged = policy::merge_not_modified(&stored, fields);
+    let meta = Meta {
+        key: key.to_vec(),
+        vary: old.meta.vary.clone(),
+        status: old.meta.status,
+        request_time,
+        response_time,
+        fields: merged,
+    };
+    // The body is the stored one: copied into the new entry, which replaces the old whole.
+    let mut writer = cache.store.writer(&meta).ok()?;
+    let mut buf = vec![0; 64 << 10];
+    let mut at = old.body_offset;
+    let end = old.body_offset + old.body_len;
+    while at < end {
+        let want = buf
+            .len()
+            .min(usize::try_from(end - at).unwrap_or(usize::MAX));
+        let n = std::os::unix::fs::FileExt::read_at(&old.file, &mut buf[..want], at).ok()?;
+        if n == 0 {
+            return None;
+        }
+        writer.write_body(&buf[..n]).ok()?;
+        at += n as u64;
+    }
+    writer.commit().ok()?;
+    let entry = cache.store.get(key).ok()?;
+    metrics.cache_revalidated.incr();
+    Some(serve(
+        entry,
+        req,
+        0,
+        "fwd=stale; fwd-status=304",
+        framing,
+        metrics,
+    ))
+}
+
+/// Request fields that make a request conditional (RFC 9110 §13.1).
+fn is_condition(name: &[u8]) -> bool {
+    [
+        &b"if-none-match"[..],
+        b"if-modified-since",
+        b"if-match",
+        b"if-unmodified-since",
+        b"if-range",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 /// Whether a status carries a body and so a `Content-Length` (not 1xx, 204, 304).
 fn bodied(status: u16) -> bool {
     !matches!(status, 100..=199 | 204 | 304)
@@ -198,7 +300,7 @@ fn is_304_field(name: &[u8]) -> bool {
 }
 
 /// Whether the entry's body matches its checksum, read through once per reactor.
-fn is_verified(entry: &crate::cache::store::Entry, verified: &mut Verified, cache: &Cache) -> bool {
+fn is_verified(entry: &Entry, verified: &mut Verified, cache: &Cache) -> bool {
     let Ok(stat) = entry.file.metadata() else {
         return false;
     };

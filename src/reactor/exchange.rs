@@ -172,6 +172,8 @@ pub struct Exchange {
     invalidate: Option<Vec<u8>>,
     /// `Cache-Status` for the client, on a cacheable request that went to the backend.
     cache_status: Vec<u8>,
+    /// The request validates a stale entry: a `304` is answered from it.
+    revalidating: bool,
 }
 
 /// The target of a forward-proxied request: an absolute-form URL's host, or CONNECT's.
@@ -433,6 +435,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut cache_key = None;
     let mut invalidate = None;
     let mut cache_status = Vec::new();
+    let mut conditions = Vec::new();
     if let Some(cache) = cfg
         .cache
         .as_ref()
@@ -488,6 +491,17 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 Lookup::GatewayTimeout => {
                     return answer(conn, Failure::NotCached, log, vhost_idx, body_unread, sh)
                 }
+                Lookup::Validate { validators } => {
+                    sh.metrics.cache_misses.incr();
+                    cache_status = b"Cache-Status: spoonfeed; fwd=stale".to_vec();
+                    for (name, value) in validators {
+                        conditions.extend_from_slice(name);
+                        conditions.extend_from_slice(b": ");
+                        conditions.extend_from_slice(&value);
+                        conditions.extend_from_slice(b"\r\n");
+                    }
+                    cache_key = Some(key);
+                }
                 Lookup::Miss { stale } => {
                     sh.metrics.cache_misses.incr();
                     let fwd = if stale { "stale" } else { "uri-miss" };
@@ -533,6 +547,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         via_by: via_by.as_bytes(),
         // An HTTP/0.9 request is asked in HTTP/1.0, on a connection closed after it.
         http10: head.simple,
+        extra: &conditions,
         keep_alive: !backend.params.disable_reuse && !head.simple,
         upgrade: upgrade.as_deref(),
     };
@@ -624,6 +639,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         fill: None,
         invalidate,
         cache_status,
+        revalidating: !conditions.is_empty(),
     });
     if holding {
         return Phase::Proxy(ex);
@@ -1937,6 +1953,16 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             ex.spill_ok = false;
             sh.metrics.streamed.incr();
         }
+        if ex.revalidating && head.status == 304 {
+            revalidated(conn, ex, &head, sh)?;
+            ex.resp = resp;
+            let mut bytes = mem::take(&mut ex.bin);
+            let stray = bytes.len() > head.head_len;
+            bytes.truncate(head.head_len);
+            ex.backend_keeps = backend_keeps && !stray;
+            ex.resp_head = Some((bytes, head));
+            return Ok(());
+        }
         cache_response(ex, &head, &body, streaming, sh);
         encode_for_client(conn, ex, &head, framing, keep_alive, None, sh)?;
         ex.head_sent = true;
@@ -1960,6 +1986,76 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
         }
         return Ok(());
     }
+}
+
+/// The backend answered our validation of a stale entry with a `304`: the entry is refreshed
+/// and the client answered from it, the head queued and the body to follow from its file.
+fn revalidated(
+    conn: &mut Conn,
+    ex: &mut Exchange,
+    head: &ResponseHead,
+    sh: &mut Shared,
+) -> Result<(), Break> {
+    let cache = ex.cfg.cache.as_ref().expect("revalidating with a cache");
+    let key = ex
+        .cache_key
+        .take()
+        .expect("a revalidated request has a key");
+    let fields: Vec<(&[u8], &[u8])> = head
+        .headers
+        .iter()
+        .map(|h| (h.name.of(&ex.bin), h.value.of(&ex.bin)))
+        .collect();
+    let req = ex.request();
+    let req_fields: Vec<(&[u8], &[u8])> = req
+        .headers
+        .iter()
+        .map(|h| (h.name.of(&ex.log.head), h.value.of(&ex.log.head)))
+        .collect();
+    let vhost = &ex.cfg.vhosts[ex.vhost];
+    let host = req.authority().map(|s| s.of(&ex.log.head));
+    let fallback = fallback_name(conn, vhost, host.is_some());
+    let view = ClientView {
+        scheme: conn.scheme,
+        host,
+        fallback: &fallback,
+    };
+    let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
+    let framing = cached::Framing {
+        method: ex.method,
+        keep_alive: ex.keep_alive,
+        client_version: ex.client_version,
+        rewrite: &rewrite,
+    };
+    let answer = cached::refresh(
+        cache,
+        &key,
+        &fields,
+        &req_fields,
+        cached::unix_now(ex.log.wall),
+        cached::unix_now(std::time::SystemTime::now()),
+        &framing,
+        &sh.metrics,
+    );
+    let Some(Lookup::Hit {
+        head: out,
+        body,
+        status,
+        body_len,
+    }) = answer
+    else {
+        return Err(Break::Fail(Failure::BadResponse(
+            "304 to a validation whose cache entry is gone",
+        )));
+    };
+    conn.cout
+        .push_slice(&mut sh.pool, &out)
+        .map_err(|_| Break::Fail(Failure::PoolExhausted))?;
+    conn.spill = body;
+    ex.status = status;
+    ex.body_bytes = body_len;
+    ex.head_sent = true;
+    Ok(())
 }
 
 /// What the cache makes of a response head: an unsafe method's non-error answer removes the
