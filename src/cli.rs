@@ -24,6 +24,12 @@ usage:
   spoonfeed -T [-f FILE]       print the effective configuration with every default filled in
   spoonfeed demo [--once]      start the bundled origin and spoonfeed in front of it, show a few
                                exchanges, and keep serving until Ctrl-C (--once: exit after them)
+  spoonfeed cache [-f FILE]    show how much the CacheRoot of FILE holds
+  spoonfeed cache clean [-f FILE]
+                               remove least-recently-used entries down to CacheSize, and stale
+                               temporary files (as htcacheclean; safe while the server runs)
+  spoonfeed cache purge URL [-f FILE]
+                               remove the entry for URL (scheme://host[:port]/path?query)
   spoonfeed --version | --help
 
 signals: SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop (30 s grace),
@@ -37,8 +43,17 @@ pub enum Command {
     Check(PathBuf),
     Dump(PathBuf),
     Demo { once: bool },
+    Cache { file: PathBuf, action: CacheAction },
     Version,
     Help,
+}
+
+/// What `spoonfeed cache` does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CacheAction {
+    Usage,
+    Clean,
+    Purge(String),
 }
 
 /// Parses the arguments after the program name.
@@ -47,6 +62,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut mode: Option<&str> = None;
     let mut demo = false;
     let mut once = false;
+    let mut cache: Option<CacheAction> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -62,6 +78,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 }
             }
             "demo" => demo = true,
+            "cache" if cache.is_none() && !demo => cache = Some(CacheAction::Usage),
+            "clean" if cache == Some(CacheAction::Usage) => cache = Some(CacheAction::Clean),
+            "purge" if cache == Some(CacheAction::Usage) => {
+                let url = it.next().ok_or("cache purge needs a URL")?;
+                cache = Some(CacheAction::Purge(url.clone()));
+            }
             "--once" if demo => once = true,
             "--version" | "-v" => return Ok(Command::Version),
             "--help" | "-h" => return Ok(Command::Help),
@@ -75,6 +97,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         return Ok(Command::Demo { once });
     }
     let file = file.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if let Some(action) = cache {
+        if mode.is_some() {
+            return Err("cache takes no -t or -T".into());
+        }
+        return Ok(Command::Cache { file, action });
+    }
     Ok(match mode {
         Some("-t") => Command::Check(file),
         Some(_) => Command::Dump(file),
@@ -116,6 +144,7 @@ pub fn main(args: &[String]) -> i32 {
             None => 1,
         },
         Command::Run(file) => run(&file),
+        Command::Cache { file, action } => cache(&file, &action),
         Command::Demo { once } => match crate::demo::run(once, &mut std::io::stdout()) {
             Ok(()) => 0,
             Err(e) => {
@@ -181,6 +210,80 @@ fn run(file: &Path) -> i32 {
     }
 }
 
+/// `spoonfeed cache`: the store of FILE's CacheRoot, offline or beside a running server.
+fn cache(file: &Path, action: &CacheAction) -> i32 {
+    let Some(cfg) = load(file) else { return 1 };
+    let Some(cache) = cfg.cache else {
+        eprintln!("spoonfeed cache: {} sets no CacheRoot", file.display());
+        return 1;
+    };
+    let store = &cache.store;
+    let result = match action {
+        CacheAction::Usage => store.usage().map(|u| {
+            println!(
+                "{}: {} entries, {} bytes of {} (CacheSize)",
+                cache.root.display(),
+                u.entries,
+                u.bytes,
+                cache.size_bytes
+            );
+        }),
+        CacheAction::Clean => store
+            .collect(
+                cache.size_bytes,
+                Duration::from_secs(3600),
+                std::time::SystemTime::now(),
+            )
+            .map(|done| {
+                println!(
+                    "removed {} entries ({} bytes) and {} stale temporary files; {} entries, {} bytes left",
+                    done.removed, done.freed, done.stale_temps, done.left.entries, done.left.bytes
+                );
+            }),
+        CacheAction::Purge(url) => match cache_key_of(url) {
+            Some(key) => store.remove(&key).map(|removed| {
+                println!("{url}: {}", if removed { "purged" } else { "not cached" });
+            }),
+            None => {
+                eprintln!("spoonfeed cache purge: {url:?} is not http(s)://host[:port]/path");
+                return 2;
+            }
+        },
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("spoonfeed cache: {}: {e}", cache.root.display());
+            1
+        }
+    }
+}
+
+/// The cache key of a URL as an operator writes it: `scheme://host[:port]` lowercased, then the
+/// path and query as given (`/` when none).
+pub fn cache_key_of(url: &str) -> Option<Vec<u8>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (host, target) = rest.split_at(split);
+    if host.is_empty() {
+        return None;
+    }
+    let target = match target {
+        "" => "/".to_owned(),
+        t if t.starts_with('?') => format!("/{t}"),
+        t => t.to_owned(),
+    };
+    Some(crate::cache::key(
+        &scheme,
+        host.as_bytes(),
+        target.as_bytes(),
+    ))
+}
+
 fn exit_status(result: std::io::Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
@@ -226,6 +329,47 @@ mod tests {
             Ok(Command::Demo { once: true })
         );
         assert!(parse(&args(&["demo", "-t"])).is_err());
+    }
+
+    #[test]
+    fn cache_takes_an_action_and_a_file() {
+        assert_eq!(
+            parse(&args(&["cache", "-f", "a.conf"])),
+            Ok(Command::Cache {
+                file: "a.conf".into(),
+                action: CacheAction::Usage
+            })
+        );
+        assert_eq!(
+            parse(&args(&["cache", "clean"])),
+            Ok(Command::Cache {
+                file: "spoonfeed.conf".into(),
+                action: CacheAction::Clean
+            })
+        );
+        assert_eq!(
+            parse(&args(&[
+                "cache",
+                "purge",
+                "http://A.example/x",
+                "-f",
+                "b.conf"
+            ])),
+            Ok(Command::Cache {
+                file: "b.conf".into(),
+                action: CacheAction::Purge("http://A.example/x".into())
+            })
+        );
+        assert!(parse(&args(&["cache", "purge"])).is_err());
+        assert!(parse(&args(&["clean"])).is_err());
+        assert!(parse(&args(&["cache", "-t"])).is_err());
+        assert_eq!(
+            cache_key_of("HTTP://WWW.Example.com:8080/A?b"),
+            Some(b"http://www.example.com:8080/A?b".to_vec())
+        );
+        assert_eq!(cache_key_of("https://h?q"), Some(b"https://h/?q".to_vec()));
+        assert_eq!(cache_key_of("ftp://h/"), None);
+        assert_eq!(cache_key_of("http:///x"), None);
     }
 
     #[test]

@@ -337,6 +337,8 @@ pub struct ReactorMetrics {
     pub cache_invalidations: Counter,
     /// Stale entries validated with the backend and found current (a `304`).
     pub cache_revalidated: Counter,
+    /// Entries removed by `PURGE`.
+    pub cache_purges: Counter,
     /// Entries found corrupt (cut short, or failing their checksum), removed and refetched.
     pub cache_corrupt: Counter,
     /// Body bytes served from the cache (not asked of a backend).
@@ -412,6 +414,7 @@ impl ReactorMetrics {
             cache_not_stored: Counter::default(),
             cache_invalidations: Counter::default(),
             cache_revalidated: Counter::default(),
+            cache_purges: Counter::default(),
             cache_corrupt: Counter::default(),
             cache_bytes_served: Counter::default(),
             spilled_responses: Counter::default(),
@@ -470,7 +473,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 34] = [
+const COUNTERS: [Scalar<Counter>; 35] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -640,6 +643,12 @@ const COUNTERS: [Scalar<Counter>; 34] = [
         name: "spoonfeed_cache_revalidated_total",
         help: "Stale cache entries validated with the backend and found current (304).",
         field: |m| &m.cache_revalidated,
+    },
+    Scalar {
+        key: "cache_purges",
+        name: "spoonfeed_cache_purges_total",
+        help: "Cache entries removed by PURGE.",
+        field: |m| &m.cache_purges,
     },
     Scalar {
         key: "cache_corrupt",

@@ -32,7 +32,7 @@ impl Root {
     fn entries(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for a in std::fs::read_dir(&self.0).unwrap().flatten() {
-            if a.file_name() == "tmp" {
+            if a.file_name() == "tmp" || !a.path().is_dir() {
                 continue;
             }
             for b in std::fs::read_dir(a.path()).unwrap().flatten() {
@@ -354,4 +354,65 @@ fn stale_entries_are_validated_and_a_304_refreshes_them() {
     let r = proxy
         .send(b"GET /x HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"v1\"\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 304, "{}", r.head);
+}
+
+#[test]
+fn purge_removes_an_entry_for_allowed_addresses_and_so_does_the_command() {
+    let root = Root::new();
+    let origin = origin();
+    let proxy = cached_proxy(&root, origin.addr(), "");
+    proxy.get("/bytes/100");
+    let purge = |proxy: &Proxy| {
+        proxy.send(b"PURGE /bytes/100 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+    };
+    assert_eq!(purge(&proxy).status, 200);
+    assert_eq!(purge(&proxy).status, 404);
+    assert_eq!(status_number(&proxy, "cache_purges"), 1);
+    let r = proxy.get("/bytes/100");
+    assert!(r.header("Cache-Status").unwrap().contains("fwd=uri-miss"));
+    // Not from addresses CachePurgeAllow does not list.
+    let strict = cached_proxy(&root, origin.addr(), "CachePurgeAllow 10.0.0.0/8\n");
+    assert_eq!(purge(&strict).status, 403);
+    assert!(strict
+        .get("/bytes/100")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("hit"));
+
+    // The command line: usage, purge, clean.
+    let conf = root.0.join("spoonfeed.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Listen 127.0.0.1:0\nCacheRoot {}\nCacheEnable disk /\nCacheSize 1\n\
+             ProxyPass / http://{}/\n",
+            root.0.display(),
+            origin.addr()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spoonfeed"))
+            .args(args)
+            .arg("-f")
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        run(&["cache"]).contains(": 1 entries, "),
+        "{}",
+        run(&["cache"])
+    );
+    let key_url = "http://TEST/bytes/100";
+    assert!(run(&["cache", "purge", key_url]).contains("purged"));
+    assert!(run(&["cache", "purge", key_url]).contains("not cached"));
+    proxy.get("/bytes/2000");
+    proxy.get("/bytes/3000");
+    // CacheSize 1 (KB): clean removes every entry larger than that.
+    let cleaned = run(&["cache", "clean"]);
+    assert!(cleaned.contains("removed 2 entries"), "{cleaned}");
+    assert!(root.entries().is_empty());
 }

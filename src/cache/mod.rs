@@ -5,3 +5,14 @@
 
 pub mod policy;
 pub mod store;
+
+/// The primary key of a request: `scheme://host` (the host lowercased) and the target as sent
+/// (path and query). The reactor and `spoonfeed cache purge` both make keys with it.
+pub fn key(scheme: &str, host: &[u8], target: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(scheme.len() + 3 + host.len() + target.len());
+    key.extend_from_slice(scheme.as_bytes());
+    key.extend_from_slice(b"://");
+    key.extend(host.iter().map(u8::to_ascii_lowercase));
+    key.extend_from_slice(target);
+    key
+}

@@ -23,6 +23,7 @@ pub(super) struct CacheDraft {
     default_expire: Option<u64>,
     lm_factor_per_mille: Option<u64>,
     max_file_size: Option<u64>,
+    purge_allow: Option<Vec<AddrRange>>,
 }
 
 /// `CacheSize` when not given, in KB: a gigabyte.
@@ -127,6 +128,21 @@ pub(super) fn cache_max_file_size(p: &mut Parser, args: &[String]) -> Result<(),
     Ok(())
 }
 
+/// `CachePurgeAllow CIDR ...`: who may send `PURGE`.
+pub(super) fn cache_purge_allow(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let ranges = args
+        .iter()
+        .map(|a| super::buffering::addr_range(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("CachePurgeAllow: {e}"))?;
+    p.server
+        .cache
+        .purge_allow
+        .get_or_insert_with(Vec::new)
+        .extend(ranges);
+    Ok(())
+}
+
 /// The cache the lines describe, when `CacheRoot` is given: the directory checked (it must
 /// exist and be writable; an error at its line otherwise), every value defaulted. `CacheEnable`
 /// without `CacheRoot` is an error at line 0 (there is nowhere to store).
@@ -164,6 +180,9 @@ pub(super) fn resolve(p: &mut Parser) -> Option<Cache> {
             .saturating_mul(1024),
         gc_interval: draft.gc_hours.map(|h| Duration::from_secs_f64(h * 3600.0)),
         max_file_size: draft.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        purge_allow: draft
+            .purge_allow
+            .unwrap_or_else(super::buffering::default_status_allow),
         settings: Settings {
             default_expire: draft.default_expire.unwrap_or(defaults.default_expire),
             max_expire: draft.max_expire.unwrap_or(defaults.max_expire),

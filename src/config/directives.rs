@@ -780,6 +780,19 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(cache::cache_max_file_size),
     },
     Directive {
+        name: "CachePurgeAllow",
+        syntax: "CachePurgeAllow CIDR ...",
+        default: "127.0.0.0/8 ::1",
+        context: Context::Server,
+        unit: "",
+        description: "Who may send `PURGE URL-PATH` to remove a cached response (200 when \
+            there was one, 404 when not); everyone else gets 403. `spoonfeed cache purge URL` \
+            does the same from the command line.",
+        min_args: 1,
+        max_args: ANY,
+        apply: Apply::Directive(cache::cache_purge_allow),
+    },
+    Directive {
         name: "SSLEngine",
         syntax: "SSLEngine On|Off",
         default: "Off",

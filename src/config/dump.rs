@@ -84,6 +84,8 @@ pub fn dump(cfg: &Config) -> String {
             s.lm_factor_per_mille as f64 / 1000.0
         ));
         w(format!("CacheMaxFileSize {}", cache.max_file_size));
+        let allow: Vec<String> = cache.purge_allow.iter().map(|r| r.to_string()).collect();
+        w(format!("CachePurgeAllow {}", allow.join(" ")));
     }
     w(format!(
         "SSLProxyVerify {}",

@@ -260,6 +260,8 @@ pub struct Cache {
     pub gc_interval: Option<std::time::Duration>,
     /// `CacheMaxFileSize`: larger responses are not stored.
     pub max_file_size: u64,
+    /// `CachePurgeAllow`: who may send `PURGE` (default: this host's loopback addresses).
+    pub purge_allow: Vec<AddrRange>,
     /// `CacheMaxExpire`, `CacheDefaultExpire`, `CacheLastModifiedFactor`.
     pub settings: crate::cache::policy::Settings,
 }

@@ -1368,6 +1368,7 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "CacheDefaultExpire",
             "CacheLastModifiedFactor",
             "CacheMaxFileSize",
+            "CachePurgeAllow",
         ]
         .contains(&name)
         {

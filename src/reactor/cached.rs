@@ -26,14 +26,9 @@ const MAX_VERIFIED: usize = 65_536;
 #[derive(Debug, Default)]
 pub struct Verified(HashSet<(u64, i64)>);
 
-/// The primary key of a request: `scheme://host` and the target, the host lowercased.
+/// The primary key of a request (see [`crate::cache::key`]).
 pub fn key(scheme: Scheme, host: &[u8], target: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(scheme.as_str().len() + 3 + host.len() + target.len());
-    key.extend_from_slice(scheme.as_str().as_bytes());
-    key.extend_from_slice(b"://");
-    key.extend(host.iter().map(u8::to_ascii_lowercase));
-    key.extend_from_slice(target);
-    key
+    crate::cache::key(scheme.as_str(), host, target)
 }
 
 /// Seconds since the Unix epoch.
@@ -277,6 +272,27 @@ fn is_condition(name: &[u8]) -> bool {
     ]
     .iter()
     .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// Answers `PURGE` for `key` from `peer`: the entry removed (200) or not there (404) for an
+/// address `CachePurgeAllow` lists, 403 for others. Returns the status and its body.
+pub fn purge(
+    cache: &Cache,
+    key: &[u8],
+    peer: std::net::IpAddr,
+    metrics: &ReactorMetrics,
+) -> (u16, &'static [u8]) {
+    if !cache.purge_allow.iter().any(|r| r.contains(peer)) {
+        return (403, b"PURGE is not allowed from this address\n");
+    }
+    match cache.store.remove(key) {
+        Ok(true) => {
+            metrics.cache_purges.incr();
+            (200, b"purged\n")
+        }
+        Ok(false) => (404, b"not cached\n"),
+        Err(_) => (500, b"the entry could not be removed\n"),
+    }
 }
 
 /// Whether a status carries a body and so a `Content-Length` (not 1xx, 204, 304).

@@ -444,6 +444,31 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         let name = host.unwrap_or(vhost.server_name.as_bytes());
         let key = cached::key(conn.scheme, name, target);
         let asks_upgrade = head.connection.upgrade;
+        if head.method == Method::Other && head.method_span.of(buf) == b"PURGE" {
+            let (status, body) = cached::purge(cache, &key, conn.peer.ip(), &sh.metrics);
+            let after = if conn.may_keep_alive(head, sh) && !body_unread {
+                After::KeepAlive
+            } else {
+                After::Close
+            };
+            let framing = super::reply::Framing {
+                after,
+                head_only: false,
+                http10: head.version == Version::Http10,
+                simple: false,
+            };
+            let mut out = mem::take(&mut sh.scratch);
+            out.clear();
+            let sent = super::reply::encode_response(
+                status,
+                b"Content-Type: text/plain; charset=utf-8\r\n",
+                body,
+                framing,
+                std::time::SystemTime::now(),
+                &mut out,
+            );
+            return conn.send_ours(out, status, sent, Some(log), Some(vhost_idx), after, sh);
+        }
         if matches!(head.method, Method::Get | Method::Head) && !body_unread && !asks_upgrade {
             let req: Vec<(&[u8], &[u8])> = head
                 .headers
