@@ -416,3 +416,78 @@ fn purge_removes_an_entry_for_allowed_addresses_and_so_does_the_command() {
     assert!(cleaned.contains("removed 2 entries"), "{cleaned}");
     assert!(root.entries().is_empty());
 }
+
+#[test]
+fn a_killed_server_leaves_no_entry_that_would_be_served_wrong() {
+    let root = Root::new();
+    let origin = origin();
+    let conf = root.0.join("spoonfeed.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Listen 127.0.0.1:0\nWorkers 2\nCacheRoot {}\nCacheEnable disk /\n\
+             CacheMaxFileSize 1m\nStatusLocation /status\nProxyPass /status !\n\
+             ProxyPass / http://{}/\n",
+            root.0.display(),
+            origin.addr()
+        ),
+    )
+    .unwrap();
+    let urls: Vec<String> = (0..200)
+        .map(|i| format!("/bytes/{}?seed={i}", 100_000 + i * 1000))
+        .collect();
+    let running = spawn(&conf);
+    let addr = running.addr;
+    // Four clients storing entries as fast as they can; the server is killed under them.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let urls = urls.clone();
+            std::thread::spawn(move || {
+                for url in urls.iter().skip(w).step_by(4) {
+                    let mut s = match std::net::TcpStream::connect(addr) {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    };
+                    let request =
+                        format!("GET {url} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                    if s.write_all(request.as_bytes()).is_err() {
+                        return;
+                    }
+                    if read_response(&mut BufReader::new(s), false).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Killed once some entries are in place and more are being written.
+    while root.entries().len() < 20 {
+        std::thread::yield_now();
+    }
+    let mut running = running;
+    running.child.kill().unwrap();
+    running.child.wait().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    // Restarted on the same store: whatever it serves from the cache is byte-exact.
+    let restarted = spawn(&conf);
+    let mut served = 0;
+    for url in &urls {
+        let mut s = connect(restarted.addr);
+        let request = format!(
+            "GET {url} HTTP/1.1\r\nHost: t\r\nCache-Control: only-if-cached\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let r = read_response(&mut BufReader::new(s), false).unwrap();
+        match r.status {
+            200 => {
+                assert_checksum(&r);
+                served += 1;
+            }
+            504 => {}
+            other => panic!("{url}: {other}\n{}", r.head),
+        }
+    }
+    assert!(served >= 20, "only {served} entries survived");
+}
