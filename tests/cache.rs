@@ -491,3 +491,65 @@ fn a_killed_server_leaves_no_entry_that_would_be_served_wrong() {
     }
     assert!(served >= 20, "only {served} entries survived");
 }
+
+/// A backend that answers each request after `delay`, with `fields`, counting requests.
+fn slow_counting(fields: &'static str, delay: std::time::Duration) -> (Scripted, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    let backend = Scripted::start(move |_, mut s| {
+        while read_head(&mut s).is_ok() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(delay);
+            let answer = format!("HTTP/1.1 200 OK\r\n{fields}Content-Length: 7\r\n\r\npayload");
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    (backend, count)
+}
+
+/// `clients` concurrent GETs of `path`; every answer must be 200 "payload".
+fn burst(proxy: &Proxy, clients: usize, path: &str) {
+    let addr = proxy.addr;
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                s.write_all(request.as_bytes()).unwrap();
+                read_response(&mut BufReader::new(s), false).unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        let r = t.join().unwrap();
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "payload"),
+            "{}",
+            r.head
+        );
+    }
+}
+
+#[test]
+fn a_burst_for_a_missing_entry_costs_the_backend_one_request() {
+    let root = Root::new();
+    let delay = std::time::Duration::from_millis(300);
+    let (backend, count) = slow_counting("Cache-Control: max-age=60\r\n", delay);
+    let proxy = cached_proxy(&root, backend.addr, "");
+    burst(&proxy, 100, "/popular");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(status_number(&proxy, "cache_hits") >= 99);
+    // A response that turns out not to be storable lets every waiter go at once.
+    let (backend, count) = slow_counting("Cache-Control: no-store\r\n", delay);
+    let proxy = cached_proxy(&root, backend.addr, "");
+    burst(&proxy, 20, "/private");
+    assert_eq!(count.load(Ordering::SeqCst), 20);
+    // CacheLock Off: every request goes.
+    let (backend, count) = slow_counting("Cache-Control: max-age=60\r\n", delay);
+    let proxy = cached_proxy(&root, backend.addr, "CacheLock Off\n");
+    burst(&proxy, 10, "/unlocked");
+    assert_eq!(count.load(Ordering::SeqCst), 10);
+}

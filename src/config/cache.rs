@@ -24,6 +24,8 @@ pub(super) struct CacheDraft {
     lm_factor_per_mille: Option<u64>,
     max_file_size: Option<u64>,
     purge_allow: Option<Vec<AddrRange>>,
+    lock: Option<bool>,
+    lock_max_age: Option<Duration>,
 }
 
 /// `CacheSize` when not given, in KB: a gigabyte.
@@ -128,6 +130,22 @@ pub(super) fn cache_max_file_size(p: &mut Parser, args: &[String]) -> Result<(),
     Ok(())
 }
 
+/// `CacheLock On|Off`.
+pub(super) fn cache_lock(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    p.server.cache.lock = Some(values::on_off(&args[0]).map_err(|e| format!("CacheLock: {e}"))?);
+    Ok(())
+}
+
+/// `CacheLockMaxAge SECONDS` (a bare number is seconds, as in mod_cache).
+pub(super) fn cache_lock_max_age(p: &mut Parser, args: &[String]) -> Result<(), String> {
+    let age = values::time(&args[0]).map_err(|e| format!("CacheLockMaxAge: {e}"))?;
+    if age.is_zero() {
+        return Err("CacheLockMaxAge must be above 0 (CacheLock Off turns locking off)".into());
+    }
+    p.server.cache.lock_max_age = Some(age);
+    Ok(())
+}
+
 /// `CachePurgeAllow CIDR ...`: who may send `PURGE`.
 pub(super) fn cache_purge_allow(p: &mut Parser, args: &[String]) -> Result<(), String> {
     let ranges = args
@@ -183,6 +201,10 @@ pub(super) fn resolve(p: &mut Parser) -> Option<Cache> {
         purge_allow: draft
             .purge_allow
             .unwrap_or_else(super::buffering::default_status_allow),
+        lock_max_age: draft
+            .lock
+            .unwrap_or(true)
+            .then(|| draft.lock_max_age.unwrap_or(Duration::from_secs(5))),
         settings: Settings {
             default_expire: draft.default_expire.unwrap_or(defaults.default_expire),
             max_expire: draft.max_expire.unwrap_or(defaults.max_expire),

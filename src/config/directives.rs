@@ -780,6 +780,32 @@ pub static DIRECTIVES: &[Directive] = &[
         apply: Apply::Directive(cache::cache_max_file_size),
     },
     Directive {
+        name: "CacheLock",
+        syntax: "CacheLock On|Off",
+        default: "On",
+        context: Context::Server,
+        unit: "",
+        description: "On: while a URL is being fetched to be stored, other requests for it \
+            wait (at most CacheLockMaxAge) and are then answered from the cache, so a burst \
+            of requests for a missing or stale entry costs the backend one request per \
+            reactor. A response that turns out not to be storable lets them all go on.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_lock),
+    },
+    Directive {
+        name: "CacheLockMaxAge",
+        syntax: "CacheLockMaxAge TIME",
+        default: "5",
+        context: Context::Server,
+        unit: "seconds",
+        description: "The longest a request waits on CacheLock before it goes to the backend \
+            itself; a lock older than this is taken over.",
+        min_args: 1,
+        max_args: 1,
+        apply: Apply::Directive(cache::cache_lock_max_age),
+    },
+    Directive {
         name: "CachePurgeAllow",
         syntax: "CachePurgeAllow CIDR ...",
         default: "127.0.0.0/8 ::1",
@@ -933,10 +959,6 @@ pub static DIRECTIVES: &[Directive] = &[
     },
 ];
 
-/// Directives that DESIGN.md promises but this version does not have yet, with the issue they
-/// arrive with, so that a classic configuration gets a plain answer instead of "unknown".
-static PLANNED: &[(&str, &str)] = &[("CacheLock", "cache")];
-
 /// The directive named `name` (case-insensitive; sections as `<Name>`).
 pub fn find(name: &str) -> Option<&'static Directive> {
     DIRECTIVES
@@ -946,11 +968,6 @@ pub fn find(name: &str) -> Option<&'static Directive> {
 
 /// Why an unknown directive is unknown, as an error message.
 pub(super) fn unknown_message(name: &str) -> String {
-    if let Some((known, issue)) = PLANNED.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-        return format!(
-            "{known} is not available in this version; it arrives with the {issue} issue"
-        );
-    }
     let closest = DIRECTIVES
         .iter()
         .filter(|d| !d.name.starts_with('<'))
@@ -1033,13 +1050,6 @@ mod tests {
     }
 
     #[test]
-    fn planned_directives_are_not_also_supported() {
-        for (name, _) in PLANNED {
-            assert!(find(name).is_none(), "{name} is planned and supported");
-        }
-    }
-
-    #[test]
     fn reference_mentions_every_directive_with_syntax_and_default() {
         let md = reference_markdown();
         for d in DIRECTIVES {
@@ -1058,14 +1068,6 @@ mod tests {
         assert_eq!(
             unknown_message("Frobnicate"),
             "unknown directive Frobnicate"
-        );
-    }
-
-    #[test]
-    fn names_the_issue_a_planned_directive_arrives_with() {
-        assert_eq!(
-            unknown_message("cachelock"),
-            "CacheLock is not available in this version; it arrives with the cache issue"
         );
     }
 }

@@ -86,6 +86,13 @@ pub fn dump(cfg: &Config) -> String {
         w(format!("CacheMaxFileSize {}", cache.max_file_size));
         let allow: Vec<String> = cache.purge_allow.iter().map(|r| r.to_string()).collect();
         w(format!("CachePurgeAllow {}", allow.join(" ")));
+        match cache.lock_max_age {
+            Some(age) => {
+                w("CacheLock On".into());
+                w(format!("CacheLockMaxAge {}", show_time(age)));
+            }
+            None => w("CacheLock Off".into()),
+        }
     }
     w(format!(
         "SSLProxyVerify {}",

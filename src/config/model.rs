@@ -262,6 +262,9 @@ pub struct Cache {
     pub max_file_size: u64,
     /// `CachePurgeAllow`: who may send `PURGE` (default: this host's loopback addresses).
     pub purge_allow: Vec<AddrRange>,
+    /// `CacheLock On` (the default) with `CacheLockMaxAge`: how long requests for a URL being
+    /// fetched wait for it; `None` with `CacheLock Off`.
+    pub lock_max_age: Option<std::time::Duration>,
     /// `CacheMaxExpire`, `CacheDefaultExpire`, `CacheLastModifiedFactor`.
     pub settings: crate::cache::policy::Settings,
 }

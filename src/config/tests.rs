@@ -172,6 +172,7 @@ fn chapter_cache_directives_work_verbatim_in_their_classic_units() {
     assert_eq!(cache.settings.max_expire, 72 * 3600);
     assert_eq!(cache.settings.default_expire, 24 * 3600);
     assert_eq!(cache.settings.lm_factor_per_mille, 100);
+    assert_eq!(cache.lock_max_age, Some(Duration::from_secs(5)));
     assert!(cache.covers(b"/index.html"));
     assert!(!cache.covers(b"/private/x"));
     assert_eq!(
@@ -1369,6 +1370,8 @@ fn dump_spells_out_every_default_and_the_resolved_addresses() {
             "CacheLastModifiedFactor",
             "CacheMaxFileSize",
             "CachePurgeAllow",
+            "CacheLock",
+            "CacheLockMaxAge",
         ]
         .contains(&name)
         {

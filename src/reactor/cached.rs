@@ -5,9 +5,10 @@
 //! File work here (an open, a read of a small header, page-cache writes) is blocking, as the
 //! spill files' is; bodies go out with `sendfile(2)` from the file on plain connections.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::buf::Spill;
@@ -17,6 +18,8 @@ use crate::config::{Cache, Scheme};
 use crate::http1::{Method, Version};
 use crate::metrics::ReactorMetrics;
 
+use super::token::Token;
+
 /// Files whose bodies were checked against their checksums, by (inode, modification time):
 /// a body is read through once per reactor, not on every hit. Cleared when it grows past
 /// this many.
@@ -25,6 +28,58 @@ const MAX_VERIFIED: usize = 65_536;
 /// The entries this reactor has verified.
 #[derive(Debug, Default)]
 pub struct Verified(HashSet<(u64, i64)>);
+
+/// `CacheLock`: the URLs this reactor is fetching to store, since when, and the client
+/// connections waiting for them.
+#[derive(Debug, Default)]
+pub struct Locks(HashMap<Vec<u8>, Lock>);
+
+#[derive(Debug)]
+struct Lock {
+    since: Instant,
+    waiters: Vec<Token>,
+}
+
+impl Locks {
+    /// Takes the lock of `key` at `now` unless another exchange holds it and took it less
+    /// than `max_age` ago (a lock that old is taken over). True when taken.
+    pub fn take(&mut self, key: &[u8], now: Instant, max_age: Duration) -> bool {
+        match self.0.get_mut(key) {
+            Some(lock) if now.saturating_duration_since(lock.since) < max_age => false,
+            Some(lock) => {
+                lock.since = now;
+                true
+            }
+            None => {
+                self.0.insert(
+                    key.to_vec(),
+                    Lock {
+                        since: now,
+                        waiters: Vec::new(),
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Whether `key`'s lock is held.
+    pub fn is_held(&self, key: &[u8]) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Adds `token` to the waiters of `key`'s lock (if it is still held).
+    pub fn wait(&mut self, key: &[u8], token: Token) {
+        if let Some(lock) = self.0.get_mut(key) {
+            lock.waiters.push(token);
+        }
+    }
+
+    /// Releases `key`'s lock; returns who waited, to be run again.
+    pub fn release(&mut self, key: &[u8]) -> Vec<Token> {
+        self.0.remove(key).map(|l| l.waiters).unwrap_or_default()
+    }
+}
 
 /// The primary key of a request (see [`crate::cache::key`]).
 pub fn key(scheme: Scheme, host: &[u8], target: &[u8]) -> Vec<u8> {

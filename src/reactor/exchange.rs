@@ -174,6 +174,19 @@ pub struct Exchange {
     cache_status: Vec<u8>,
     /// The request validates a stale entry: a `304` is answered from it.
     revalidating: bool,
+    /// `CacheLock`: this exchange fetches its URL for the others, or waits for one that does.
+    lock: LockState,
+}
+
+/// Where an exchange stands with `CacheLock`.
+#[derive(Debug, Default)]
+enum LockState {
+    #[default]
+    None,
+    /// It fetches the URL (this key) for the cache; others wait for it.
+    Held(Vec<u8>),
+    /// Another exchange fetches it (this key): this one waits, then tries the cache again.
+    Waiting(Vec<u8>),
 }
 
 /// The target of a forward-proxied request: an absolute-form URL's host, or CONNECT's.
@@ -218,6 +231,10 @@ impl Exchange {
     /// How long the exchange may go without progress in its current state, once a backend is
     /// involved (a held body lives under [`Exchange::hold_deadline`]).
     pub fn timeout(&self, client_timeout: Duration) -> Duration {
+        if let LockState::Waiting(_) = self.lock {
+            let cache = self.cfg.cache.as_ref();
+            return cache.and_then(|c| c.lock_max_age).unwrap_or_default();
+        }
         let params = &self.cfg.backends[self.backend_id].params;
         match (&self.resp, self.backend_link_connecting()) {
             (_, true) => params.connect_timeout,
@@ -436,6 +453,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut invalidate = None;
     let mut cache_status = Vec::new();
     let mut conditions = Vec::new();
+    let mut lock = LockState::None;
     if let Some(cache) = cfg
         .cache
         .as_ref()
@@ -536,6 +554,13 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             }
         } else if policy::invalidates(head.method, 200) {
             invalidate = Some(key);
+        }
+        if let (Some(max_age), Some(key)) = (cache.lock_max_age, &cache_key) {
+            lock = if sh.cache_locks.take(key, sh.now, max_age) {
+                LockState::Held(key.clone())
+            } else {
+                LockState::Waiting(key.clone())
+            };
         }
     }
     let backend = &cfg.backends[backend_id];
@@ -665,11 +690,89 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         invalidate,
         cache_status,
         revalidating: !conditions.is_empty(),
+        lock,
     });
+    if let LockState::Waiting(key) = &ex.lock {
+        sh.cache_locks.wait(key, conn.token(idx));
+        return Phase::Wait(ex);
+    }
     if holding {
         return Phase::Proxy(ex);
     }
     acquire(conn, ex, idx, false, sh)
+}
+
+/// Releases the `CacheLock` an exchange holds: the requests that waited for its URL run again
+/// (and find it stored, or fetch it themselves).
+fn release_lock(ex: &mut Exchange, sh: &mut Shared) {
+    if let LockState::Held(key) = mem::take(&mut ex.lock) {
+        for token in sh.cache_locks.release(&key) {
+            sh.rerun.push_back(token);
+        }
+    }
+}
+
+/// A request that waited on `CacheLock` runs again: answered from the cache when its URL is
+/// stored now, else sent to the backend (without the lock, so that the waiters of a URL that
+/// turned out not to be storable all go at once).
+fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
+    let LockState::Waiting(key) = mem::take(&mut ex.lock) else {
+        return acquire(conn, ex, idx, false, sh);
+    };
+    let cfg = Arc::clone(&ex.cfg);
+    let Some(cache) = cfg.cache.as_ref() else {
+        return acquire(conn, ex, idx, false, sh);
+    };
+    let req = ex.request();
+    let fields: Vec<(&[u8], &[u8])> = req
+        .headers
+        .iter()
+        .map(|h| (h.name.of(&ex.log.head), h.value.of(&ex.log.head)))
+        .collect();
+    let vhost = &cfg.vhosts[ex.vhost];
+    let host = req.authority().map(|s| s.of(&ex.log.head));
+    let fallback = fallback_name(conn, vhost, host.is_some());
+    let view = ClientView {
+        scheme: conn.scheme,
+        host,
+        fallback: &fallback,
+    };
+    let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
+    let framing = cached::Framing {
+        method: ex.method,
+        keep_alive: ex.keep_alive,
+        client_version: ex.client_version,
+        rewrite: &rewrite,
+    };
+    let now = std::time::SystemTime::now();
+    let verified = &mut sh.cache_verified;
+    let Lookup::Hit {
+        head: out,
+        body,
+        status,
+        body_len,
+    } = cached::lookup(cache, &key, &fields, &framing, now, verified, &sh.metrics)
+    else {
+        return acquire(conn, ex, idx, false, sh);
+    };
+    // Answered from the cache: the request prepared for the backend is not needed.
+    ex.bout.clear(&mut sh.pool);
+    let after = if ex.keep_alive {
+        After::KeepAlive
+    } else {
+        After::Close
+    };
+    let log = mem::replace(
+        &mut ex.log,
+        ReqLog {
+            head: Vec::new(),
+            parsed: None,
+            started: sh.now,
+            wall: now,
+        },
+    );
+    conn.spill = body;
+    conn.send_ours(out, status, body_len, Some(log), Some(ex.vhost), after, sh)
 }
 
 /// Where a forward-proxied request goes: CONNECT's `host:port` (a port `AllowCONNECT` lists),
@@ -934,6 +1037,7 @@ fn mark_down(ex: &Exchange, sh: &mut Shared) {
 /// Ends the exchange with an answer of ours (or an abort, if the response already started).
 fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Shared) -> Phase {
     drop_backend(&mut ex, sh);
+    release_lock(&mut ex, sh);
     if ex.head_sent {
         sh.log.log(
             LogLevel::Error,
@@ -981,6 +1085,7 @@ pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut 
         leave_queue(&ex, me, sh);
     }
     drop_backend(&mut ex, sh);
+    release_lock(&mut ex, sh);
     ex.bout.clear(&mut sh.pool);
 }
 
@@ -1006,6 +1111,12 @@ pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) 
         .is_some_and(|f| f.resolve == Resolve::Asked)
     {
         return (Phase::Wait(ex), false);
+    }
+    if let LockState::Waiting(key) = &ex.lock {
+        if sh.cache_locks.is_held(key) {
+            return (Phase::Wait(ex), false);
+        }
+        return (after_lock(conn, ex, idx, sh), true);
     }
     if sh.backends.is_waiting(ex.backend_id, (idx, conn.gen)) {
         return (Phase::Wait(ex), false);
@@ -1046,7 +1157,17 @@ pub fn on_resolved(
     true
 }
 
-pub fn on_wait_timeout(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
+pub fn on_wait_timeout(
+    conn: &mut Conn,
+    mut ex: Box<Exchange>,
+    idx: usize,
+    sh: &mut Shared,
+) -> Phase {
+    if let LockState::Waiting(_) = ex.lock {
+        // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
+        ex.lock = LockState::None;
+        return acquire(conn, ex, idx, false, sh);
+    }
     if ex
         .forward
         .as_ref()
@@ -1141,6 +1262,7 @@ fn abort(conn: &mut Conn, mut ex: Box<Exchange>, why: &str, sh: &mut Shared) -> 
         format_args!("closing client connection: {why}"),
     );
     drop_backend(&mut ex, sh);
+    release_lock(&mut ex, sh);
     ex.bout.clear(&mut sh.pool);
     if ex.head_sent {
         cut_off(conn, sh);
@@ -1253,6 +1375,7 @@ fn proxy_round(
         if let Some(fill) = ex.fill.take() {
             fill.finish(&sh.metrics);
         }
+        release_lock(ex, sh);
     }
     // A TLS handshake finished by a read: the request may go now, with no event to say so.
     moved |= handshaking
@@ -2137,6 +2260,9 @@ fn cache_response(
     );
     if fill.is_some() {
         ex.cache_status.extend_from_slice(b"; stored");
+    } else {
+        // Nothing will be stored: those waiting for it go on now.
+        release_lock(ex, sh);
     }
     ex.fill = fill;
 }
@@ -2387,6 +2513,7 @@ fn finish_if_done(
     if conn.owes() {
         return (Phase::Proxy(ex), moved);
     }
+    release_lock(&mut ex, sh);
     conn.spill = None;
     if let Some(pipe) = conn.pipe.take() {
         sh.pipes.give(pipe);

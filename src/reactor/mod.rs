@@ -133,6 +133,8 @@ pub struct Shared {
     pub resolve_asked: u64,
     /// Cache entries whose bodies this reactor checked against their checksums.
     pub cache_verified: cached::Verified,
+    /// URLs being fetched to be stored (`CacheLock`), and who waits for them.
+    pub cache_locks: cached::Locks,
     /// Wakes this reactor (the resolver's answers use it).
     pub waker: Arc<Waker>,
 }
@@ -271,6 +273,7 @@ impl Reactor {
             resolver: None,
             resolve_asked: 0,
             cache_verified: cached::Verified::default(),
+            cache_locks: cached::Locks::default(),
             waker: Arc::clone(&waker),
         };
         Ok((
