@@ -339,6 +339,8 @@ pub struct ReactorMetrics {
     pub cache_revalidated: Counter,
     /// Entries removed by `PURGE`.
     pub cache_purges: Counter,
+    /// Stale entries served because the backend failed (`stale-if-error`).
+    pub cache_stale_served: Counter,
     /// Entries found corrupt (cut short, or failing their checksum), removed and refetched.
     pub cache_corrupt: Counter,
     /// Body bytes served from the cache (not asked of a backend).
@@ -415,6 +417,7 @@ impl ReactorMetrics {
             cache_invalidations: Counter::default(),
             cache_revalidated: Counter::default(),
             cache_purges: Counter::default(),
+            cache_stale_served: Counter::default(),
             cache_corrupt: Counter::default(),
             cache_bytes_served: Counter::default(),
             spilled_responses: Counter::default(),
@@ -473,7 +476,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 35] = [
+const COUNTERS: [Scalar<Counter>; 36] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -649,6 +652,12 @@ const COUNTERS: [Scalar<Counter>; 35] = [
         name: "spoonfeed_cache_purges_total",
         help: "Cache entries removed by PURGE.",
         field: |m| &m.cache_purges,
+    },
+    Scalar {
+        key: "cache_stale_served",
+        name: "spoonfeed_cache_stale_served_total",
+        help: "Stale cache entries served because the backend failed (stale-if-error).",
+        field: |m| &m.cache_stale_served,
     },
     Scalar {
         key: "cache_corrupt",

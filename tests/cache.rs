@@ -553,3 +553,62 @@ fn a_burst_for_a_missing_entry_costs_the_backend_one_request() {
     burst(&proxy, 10, "/unlocked");
     assert_eq!(count.load(Ordering::SeqCst), 10);
 }
+
+#[test]
+fn stale_if_error_answers_from_the_entry_when_the_backend_fails() {
+    let root = Root::new();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let a = Arc::clone(&asked);
+    let backend = Scripted::start(move |_, mut s| {
+        while read_head(&mut s).is_ok() {
+            let answer = match a.fetch_add(1, Ordering::SeqCst) {
+                0 => {
+                    "HTTP/1.1 200 OK\r\nCache-Control: max-age=0, stale-if-error=600\r\n\
+                      Content-Length: 7\r\n\r\npayload"
+                }
+                1 => "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy",
+                // Then it fails outright: the connection closes with no answer.
+                _ => return,
+            };
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = cached_proxy(&root, backend.addr, "CacheLock Off\n");
+    assert_eq!(proxy.get("/x").text(), "payload");
+    for round in 0..2 {
+        let r = proxy.get("/x");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "payload"),
+            "round {round}: {}",
+            r.head
+        );
+        assert_eq!(
+            r.header("Cache-Status"),
+            Some("spoonfeed; hit; detail=stale-if-error"),
+            "{}",
+            r.head
+        );
+    }
+    assert_eq!(status_number(&proxy, "cache_stale_served"), 2);
+    // Without stale-if-error the failure is the client's answer.
+    let root = Root::new();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let a = Arc::clone(&asked);
+    let backend = Scripted::start(move |_, mut s| {
+        while read_head(&mut s).is_ok() {
+            let answer = match a.fetch_add(1, Ordering::SeqCst) {
+                0 => "HTTP/1.1 200 OK\r\nCache-Control: max-age=0\r\nContent-Length: 7\r\n\r\npayload",
+                _ => "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy",
+            };
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = cached_proxy(&root, backend.addr, "");
+    proxy.get("/x");
+    assert_eq!(proxy.get("/x").status, 503);
+}

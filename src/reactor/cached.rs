@@ -316,6 +316,51 @@ pub fn refresh(
     ))
 }
 
+/// The backend failed (no answer, or a 500, 502, 503 or 504) for a request whose entry for
+/// `key` is stale: the entry answers instead when `stale-if-error` (the response's or the
+/// request's, RFC 5861) allows it. `None` otherwise, and the failure stands.
+pub fn stale_if_error(
+    cache: &Cache,
+    key: &[u8],
+    req: &policy::Fields<'_>,
+    framing: &Framing<'_>,
+    now: SystemTime,
+    metrics: &ReactorMetrics,
+) -> Option<Lookup> {
+    let entry = cache.store.get(key).ok()?;
+    let fields: Vec<(&[u8], &[u8])> = entry
+        .meta
+        .fields
+        .iter()
+        .map(|(n, v)| (&n[..], &v[..]))
+        .collect();
+    if policy::vary_key(&fields, req).as_ref() != Some(&entry.meta.vary) {
+        return None;
+    }
+    let stored = Stored::new(
+        entry.meta.status,
+        &fields,
+        entry.meta.request_time,
+        entry.meta.response_time,
+        &cache.settings,
+    );
+    drop(fields);
+    let unix = unix_now(now);
+    if !policy::stale_if_error(req, &stored, unix) {
+        return None;
+    }
+    let age = stored.current_age(unix);
+    metrics.cache_stale_served.incr();
+    Some(serve(
+        entry,
+        req,
+        age,
+        "hit; detail=stale-if-error",
+        framing,
+        metrics,
+    ))
+}
+
 /// Request fields that make a request conditional (RFC 9110 §13.1).
 fn is_condition(name: &[u8]) -> bool {
     [

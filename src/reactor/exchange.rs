@@ -176,6 +176,8 @@ pub struct Exchange {
     revalidating: bool,
     /// `CacheLock`: this exchange fetches its URL for the others, or waits for one that does.
     lock: LockState,
+    /// The key of a stale entry that may answer if the backend fails (`stale-if-error`).
+    stale_key: Option<Vec<u8>>,
 }
 
 /// Where an exchange stands with `CacheLock`.
@@ -454,6 +456,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut cache_status = Vec::new();
     let mut conditions = Vec::new();
     let mut lock = LockState::None;
+    let mut stale_key = None;
     if let Some(cache) = cfg
         .cache
         .as_ref()
@@ -536,6 +539,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 }
                 Lookup::Validate { validators } => {
                     sh.metrics.cache_misses.incr();
+                    stale_key = Some(key.clone());
                     cache_status = b"Cache-Status: spoonfeed; fwd=stale".to_vec();
                     for (name, value) in validators {
                         conditions.extend_from_slice(name);
@@ -547,6 +551,9 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 }
                 Lookup::Miss { stale } => {
                     sh.metrics.cache_misses.incr();
+                    if stale && head.method == Method::Get {
+                        stale_key = Some(key.clone());
+                    }
                     let fwd = if stale { "stale" } else { "uri-miss" };
                     cache_status = format!("Cache-Status: spoonfeed; fwd={fwd}").into_bytes();
                     cache_key = (head.method == Method::Get).then_some(key);
@@ -691,6 +698,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         cache_status,
         revalidating: !conditions.is_empty(),
         lock,
+        stale_key,
     });
     if let LockState::Waiting(key) = &ex.lock {
         sh.cache_locks.wait(key, conn.token(idx));
@@ -700,6 +708,57 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         return Phase::Proxy(ex);
     }
     acquire(conn, ex, idx, false, sh)
+}
+
+/// Answers from the stale entry the exchange keeps in reserve, when `stale-if-error` allows
+/// (the head queued, the body to follow from the entry's file); false when it does not.
+fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
+    let Some(key) = ex.stale_key.take() else {
+        return false;
+    };
+    let cfg = Arc::clone(&ex.cfg);
+    let Some(cache) = cfg.cache.as_ref() else {
+        return false;
+    };
+    let req = ex.request();
+    let fields: Vec<(&[u8], &[u8])> = req
+        .headers
+        .iter()
+        .map(|h| (h.name.of(&ex.log.head), h.value.of(&ex.log.head)))
+        .collect();
+    let vhost = &cfg.vhosts[ex.vhost];
+    let host = req.authority().map(|s| s.of(&ex.log.head));
+    let fallback = fallback_name(conn, vhost, host.is_some());
+    let view = ClientView {
+        scheme: conn.scheme,
+        host,
+        fallback: &fallback,
+    };
+    let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
+    let framing = cached::Framing {
+        method: ex.method,
+        keep_alive: ex.keep_alive,
+        client_version: ex.client_version,
+        rewrite: &rewrite,
+    };
+    let now = std::time::SystemTime::now();
+    let Some(Lookup::Hit {
+        head: out,
+        body,
+        status,
+        body_len,
+    }) = cached::stale_if_error(cache, &key, &fields, &framing, now, &sh.metrics)
+    else {
+        return false;
+    };
+    if conn.cout.push_slice(&mut sh.pool, &out).is_err() {
+        return false;
+    }
+    conn.spill = body;
+    ex.status = status;
+    ex.body_bytes = body_len;
+    ex.head_sent = true;
+    true
 }
 
 /// Releases the `CacheLock` an exchange holds: the requests that waited for its URL run again
@@ -1038,6 +1097,27 @@ fn mark_down(ex: &Exchange, sh: &mut Shared) {
 fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Shared) -> Phase {
     drop_backend(&mut ex, sh);
     release_lock(&mut ex, sh);
+    if failure.is_backend_side() && !ex.head_sent && serve_stale(conn, &mut ex, sh) {
+        ex.bout.clear(&mut sh.pool);
+        let after = if ex.keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        };
+        let log = mem::replace(
+            &mut ex.log,
+            ReqLog {
+                head: Vec::new(),
+                parsed: None,
+                started: sh.now,
+                wall: std::time::SystemTime::now(),
+            },
+        );
+        sh.metrics.count_status(ex.status);
+        let vhost = ex.vhost;
+        conn.log_exchange(&log, vhost, ex.status, ex.body_bytes, None, sh);
+        return Phase::Reply(super::conn::Reply { after });
+    }
     if ex.head_sent {
         sh.log.log(
             LogLevel::Error,
@@ -2100,6 +2180,19 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
             ex.resp_limit = sh.pool.block_size();
             ex.spill_ok = false;
             sh.metrics.streamed.incr();
+        }
+        // A failing backend (RFC 5861's errors) and a stale entry that stale-if-error lets
+        // answer: the entry answers; the error's body is not read, so its connection closes.
+        if matches!(head.status, 500 | 502 | 503 | 504)
+            && ex.stale_key.is_some()
+            && serve_stale(conn, ex, sh)
+        {
+            ex.resp = Resp::Done { reusable: false };
+            ex.backend_keeps = false;
+            let mut bytes = mem::take(&mut ex.bin);
+            bytes.truncate(head.head_len);
+            ex.resp_head = Some((bytes, head));
+            return Ok(());
         }
         if ex.revalidating && head.status == 304 {
             revalidated(conn, ex, &head, sh)?;
