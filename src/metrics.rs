@@ -339,7 +339,8 @@ pub struct ReactorMetrics {
     pub cache_revalidated: Counter,
     /// Entries removed by `PURGE`.
     pub cache_purges: Counter,
-    /// Stale entries served because the backend failed (`stale-if-error`).
+    /// Stale entries served: the backend failed (`stale-if-error`), or another request was
+    /// updating them (`stale-while-revalidate`).
     pub cache_stale_served: Counter,
     /// Entries found corrupt (cut short, or failing their checksum), removed and refetched.
     pub cache_corrupt: Counter,
@@ -656,7 +657,8 @@ const COUNTERS: [Scalar<Counter>; 36] = [
     Scalar {
         key: "cache_stale_served",
         name: "spoonfeed_cache_stale_served_total",
-        help: "Stale cache entries served because the backend failed (stale-if-error).",
+        help:
+            "Stale cache entries served (stale-if-error, or stale-while-revalidate while updating).",
         field: |m| &m.cache_stale_served,
     },
     Scalar {

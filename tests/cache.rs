@@ -514,7 +514,7 @@ fn burst(proxy: &Proxy, clients: usize, path: &str) {
     let addr = proxy.addr;
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
             std::thread::spawn(move || {
                 let mut s = connect(addr);
                 s.write_all(request.as_bytes()).unwrap();
@@ -542,6 +542,11 @@ fn a_burst_for_a_missing_entry_costs_the_backend_one_request() {
     burst(&proxy, 100, "/popular");
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert!(status_number(&proxy, "cache_hits") >= 99);
+    // Waiters get the response fetched on their behalf even when it is stale at once.
+    let (backend, count) = slow_counting("Cache-Control: max-age=0\r\n", delay);
+    let proxy = cached_proxy(&root, backend.addr, "");
+    burst(&proxy, 30, "/instant");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
     // A response that turns out not to be storable lets every waiter go at once.
     let (backend, count) = slow_counting("Cache-Control: no-store\r\n", delay);
     let proxy = cached_proxy(&root, backend.addr, "");
@@ -611,4 +616,22 @@ fn stale_if_error_answers_from_the_entry_when_the_backend_fails() {
     let proxy = cached_proxy(&root, backend.addr, "");
     proxy.get("/x");
     assert_eq!(proxy.get("/x").status, 503);
+}
+
+#[test]
+fn while_one_request_updates_a_stale_entry_the_others_get_it_at_once() {
+    let root = Root::new();
+    let delay = std::time::Duration::from_millis(300);
+    let (backend, count) = slow_counting(
+        "Cache-Control: max-age=0, stale-while-revalidate=600\r\n",
+        delay,
+    );
+    let proxy = cached_proxy(&root, backend.addr, "");
+    proxy.get("/x");
+    let started = std::time::Instant::now();
+    burst(&proxy, 20, "/x");
+    // One request updated the entry; the others were answered from the stale one meanwhile.
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert!(status_number(&proxy, "cache_stale_served") >= 1);
+    assert!(started.elapsed() >= delay);
 }

@@ -116,6 +116,13 @@ pub struct Framing<'a> {
     pub method: Method,
     pub keep_alive: bool,
     pub client_version: Version,
+    /// Another exchange is fetching this URL now (`CacheLock`): a stale entry within its
+    /// `stale-while-revalidate` answers instead of waiting for it.
+    pub updating: bool,
+    /// The request waited on `CacheLock` since this time (Unix seconds): a response stored
+    /// since then was fetched on its behalf and answers it, fresh or not (request
+    /// collapsing, as nginx's and Varnish's).
+    pub collapsed_after: Option<u64>,
     /// `ProxyPassReverse` for `Location` and the other URI fields, as a miss gets it.
     pub rewrite: &'a dyn Fn(&[u8]) -> Option<Vec<u8>>,
 }
@@ -171,12 +178,32 @@ pub fn lookup(
     );
     drop(fields);
     let unix = unix_now(now);
+    if framing
+        .collapsed_after
+        .is_some_and(|since| entry.meta.response_time >= since)
+    {
+        let age = stored.current_age(unix);
+        return serve(entry, req, age, "hit; detail=collapsed", framing, metrics);
+    }
     let age = match policy::decide(req, &stored, unix) {
         Use::Fresh { age } | Use::Stale { age } => age,
         Use::GatewayTimeout => return Lookup::GatewayTimeout,
         // Validated with the backend when the entry has validators and the client sent no
         // conditions of its own (those go to the backend as they are); else fetched again.
-        // (The background validation of stale-while-revalidate is not done yet.)
+        // Within stale-while-revalidate, while another exchange is already updating it (as
+        // nginx's "proxy_cache_use_stale updating"), the stale entry answers at once.
+        Use::StaleWhileRevalidate { age } if framing.updating => {
+            let _ = cache.store.touch(&entry, now);
+            metrics.cache_stale_served.incr();
+            return serve(
+                entry,
+                req,
+                age,
+                "hit; detail=stale-while-revalidate",
+                framing,
+                metrics,
+            );
+        }
         Use::Validate | Use::StaleWhileRevalidate { .. } => {
             let validators = stored.validators();
             let own = req.iter().any(|(n, _)| is_condition(n));

@@ -503,10 +503,13 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 fallback: &fallback,
             };
             let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
+            let updating = cache.lock_max_age.is_some() && sh.cache_locks.is_held(&key);
             let framing = cached::Framing {
                 method: head.method,
                 keep_alive: conn.may_keep_alive(head, sh),
                 client_version: head.version,
+                updating,
+                collapsed_after: None,
                 rewrite: &rewrite,
             };
             let now = std::time::SystemTime::now();
@@ -739,6 +742,8 @@ fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
         method: ex.method,
         keep_alive: ex.keep_alive,
         client_version: ex.client_version,
+        updating: false,
+        collapsed_after: None,
         rewrite: &rewrite,
     };
     let now = std::time::SystemTime::now();
@@ -801,6 +806,8 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
         method: ex.method,
         keep_alive: ex.keep_alive,
         client_version: ex.client_version,
+        updating: false,
+        collapsed_after: Some(cached::unix_now(ex.log.wall)),
         rewrite: &rewrite,
     };
     let now = std::time::SystemTime::now();
@@ -2266,6 +2273,8 @@ fn revalidated(
         method: ex.method,
         keep_alive: ex.keep_alive,
         client_version: ex.client_version,
+        updating: false,
+        collapsed_after: None,
         rewrite: &rewrite,
     };
     let answer = cached::refresh(
