@@ -263,6 +263,21 @@ impl RouteMetrics {
 /// slot, labelled "other". 64 slots cost about 125 KiB per reactor.
 pub const ROUTE_SLOTS: usize = 64;
 
+/// Why responses to cacheable requests were not stored, as the status endpoint names them.
+pub const NOT_STORED_REASONS: [&str; 11] = [
+    "method",
+    "status",
+    "no_store",
+    "private",
+    "authorization",
+    "set_cookie",
+    "vary_all",
+    "no_freshness",
+    "framing",
+    "size",
+    "write",
+];
+
 /// Everything one reactor counts. Single writer: only that reactor updates it (see
 /// [`Counter`]); the status endpoint reads every reactor's copy from any thread.
 #[derive(Debug)]
@@ -333,6 +348,8 @@ pub struct ReactorMetrics {
     pub cache_stores: Counter,
     /// Responses to cacheable requests not stored (the policy, the size, a failed write).
     pub cache_not_stored: Counter,
+    /// The same, by reason, in the order of [`NOT_STORED_REASONS`].
+    pub cache_not_stored_why: [Counter; NOT_STORED_REASONS.len()],
     /// Entries removed by unsafe methods (RFC 9111 §4.4).
     pub cache_invalidations: Counter,
     /// Stale entries validated with the backend and found current (a `304`).
@@ -415,6 +432,7 @@ impl ReactorMetrics {
             cache_misses: Counter::default(),
             cache_stores: Counter::default(),
             cache_not_stored: Counter::default(),
+            cache_not_stored_why: Default::default(),
             cache_invalidations: Counter::default(),
             cache_revalidated: Counter::default(),
             cache_purges: Counter::default(),
@@ -477,7 +495,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 36] = [
+const COUNTERS: [Scalar<Counter>; 47] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -635,6 +653,72 @@ const COUNTERS: [Scalar<Counter>; 36] = [
         name: "spoonfeed_cache_not_stored_total",
         help: "Responses to cacheable requests not stored (policy, size, write failure).",
         field: |m| &m.cache_not_stored,
+    },
+    Scalar {
+        key: "cache_not_stored_method",
+        name: "spoonfeed_cache_not_stored_method_total",
+        help: "Responses not stored: the request's method is not GET.",
+        field: |m| &m.cache_not_stored_why[0],
+    },
+    Scalar {
+        key: "cache_not_stored_status",
+        name: "spoonfeed_cache_not_stored_status_total",
+        help: "Responses not stored: a status not stored (206, 304, 1xx, or one needing explicit freshness).",
+        field: |m| &m.cache_not_stored_why[1],
+    },
+    Scalar {
+        key: "cache_not_stored_no_store",
+        name: "spoonfeed_cache_not_stored_no_store_total",
+        help: "Responses not stored: no-store in the request or the response.",
+        field: |m| &m.cache_not_stored_why[2],
+    },
+    Scalar {
+        key: "cache_not_stored_private",
+        name: "spoonfeed_cache_not_stored_private_total",
+        help: "Responses not stored: Cache-Control: private.",
+        field: |m| &m.cache_not_stored_why[3],
+    },
+    Scalar {
+        key: "cache_not_stored_authorization",
+        name: "spoonfeed_cache_not_stored_authorization_total",
+        help: "Responses not stored: a request with Authorization and a response not marked shareable.",
+        field: |m| &m.cache_not_stored_why[4],
+    },
+    Scalar {
+        key: "cache_not_stored_set_cookie",
+        name: "spoonfeed_cache_not_stored_set_cookie_total",
+        help: "Responses not stored: a response that sets a cookie.",
+        field: |m| &m.cache_not_stored_why[5],
+    },
+    Scalar {
+        key: "cache_not_stored_vary_all",
+        name: "spoonfeed_cache_not_stored_vary_all_total",
+        help: "Responses not stored: Vary: *.",
+        field: |m| &m.cache_not_stored_why[6],
+    },
+    Scalar {
+        key: "cache_not_stored_no_freshness",
+        name: "spoonfeed_cache_not_stored_no_freshness_total",
+        help: "Responses not stored: no freshness, validator or heuristic.",
+        field: |m| &m.cache_not_stored_why[7],
+    },
+    Scalar {
+        key: "cache_not_stored_framing",
+        name: "spoonfeed_cache_not_stored_framing_total",
+        help: "Responses not stored: a chunked or close-delimited body (only Content-Length bodies are stored).",
+        field: |m| &m.cache_not_stored_why[8],
+    },
+    Scalar {
+        key: "cache_not_stored_size",
+        name: "spoonfeed_cache_not_stored_size_total",
+        help: "Responses not stored: larger than CacheMaxFileSize.",
+        field: |m| &m.cache_not_stored_why[9],
+    },
+    Scalar {
+        key: "cache_not_stored_write",
+        name: "spoonfeed_cache_not_stored_write_total",
+        help: "Responses not stored: the entry could not be written.",
+        field: |m| &m.cache_not_stored_why[10],
     },
     Scalar {
         key: "cache_invalidations",

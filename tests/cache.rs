@@ -168,11 +168,14 @@ fn large_hits_go_out_byte_exact_from_the_file() {
 
 #[test]
 fn what_the_policy_keeps_out_reaches_the_backend_every_time() {
-    for fields in [
-        "Cache-Control: no-store\r\n",
-        "Cache-Control: private\r\n",
-        "Set-Cookie: id=1\r\nCache-Control: max-age=60\r\n",
-        "Vary: *\r\nCache-Control: max-age=60\r\n",
+    for (fields, why) in [
+        ("Cache-Control: no-store\r\n", "no_store"),
+        ("Cache-Control: private\r\n", "private"),
+        (
+            "Set-Cookie: id=1\r\nCache-Control: max-age=60\r\n",
+            "set_cookie",
+        ),
+        ("Vary: *\r\nCache-Control: max-age=60\r\n", "vary_all"),
     ] {
         let root = Root::new();
         let (backend, count) = counting(fields, "hello");
@@ -188,6 +191,9 @@ fn what_the_policy_keeps_out_reaches_the_backend_every_time() {
         }
         assert_eq!(count.load(Ordering::SeqCst), 2, "{fields}");
         assert!(root.entries().is_empty(), "{fields}");
+        assert_eq!(status_number(&proxy, "cache_not_stored"), 2, "{fields}");
+        let key = format!("cache_not_stored_{why}");
+        assert_eq!(status_number(&proxy, &key), 2, "{fields}");
     }
     // A request's own no-store, and a stale (max-age=0) response, are fetched again too.
     let root = Root::new();

@@ -215,16 +215,17 @@ pub enum NotStored {
 }
 
 impl NotStored {
+    /// Its name in the status endpoint's `cache_not_stored_*` counters.
     pub fn as_str(self) -> &'static str {
         match self {
             NotStored::Method => "method",
             NotStored::Status => "status",
-            NotStored::NoStore => "no-store",
+            NotStored::NoStore => "no_store",
             NotStored::Private => "private",
             NotStored::Authorization => "authorization",
-            NotStored::SetCookie => "set-cookie",
-            NotStored::VaryAll => "vary-all",
-            NotStored::NoFreshness => "no-freshness",
+            NotStored::SetCookie => "set_cookie",
+            NotStored::VaryAll => "vary_all",
+            NotStored::NoFreshness => "no_freshness",
         }
     }
 }

@@ -483,18 +483,21 @@ pub fn start_fill(
     response_time: u64,
     metrics: &ReactorMetrics,
 ) -> Option<Fill> {
-    let refused = |metrics: &ReactorMetrics| {
-        metrics.cache_not_stored.incr();
+    let refused = |why: &str| {
+        not_stored(metrics, why);
         None
     };
-    if policy::storable(Method::Get, req, status, resp, &cache.settings).is_err() {
-        return refused(metrics);
+    if let Err(why) = policy::storable(Method::Get, req, status, resp, &cache.settings) {
+        return refused(why.as_str());
     }
     // Only responses whose length is known up front are stored (a chunked or close-ended
     // one would need its framing undone on the way).
-    let Some(length) = length.filter(|&n| n <= cache.max_file_size) else {
-        return refused(metrics);
+    let Some(length) = length else {
+        return refused("framing");
     };
+    if length > cache.max_file_size {
+        return refused("size");
+    }
     let vary = policy::vary_key(resp, req)?;
     let cc = policy::CacheControl::of(resp);
     let withheld: Vec<String> = cc
@@ -535,7 +538,7 @@ pub fn start_fill(
             writer,
             expected: length,
         }),
-        Err(_) => refused(metrics),
+        Err(_) => refused("write"),
     }
 }
 
@@ -554,8 +557,20 @@ impl Fill {
         if self.writer.body_len() == self.expected && self.writer.commit().is_ok() {
             metrics.cache_stores.incr();
         } else {
-            metrics.cache_not_stored.incr();
+            not_stored(metrics, "write");
         }
+    }
+}
+
+/// Counts a response not stored, in the total and under `why` (a name of
+/// `NOT_STORED_REASONS`, which `policy::NotStored::as_str` names also use).
+fn not_stored(metrics: &ReactorMetrics, why: &str) {
+    metrics.cache_not_stored.incr();
+    let slot = crate::metrics::NOT_STORED_REASONS
+        .iter()
+        .position(|r| *r == why);
+    if let Some(slot) = slot {
+        metrics.cache_not_stored_why[slot].incr();
     }
 }
 
