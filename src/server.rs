@@ -31,8 +31,9 @@ struct Handle {
 pub struct Server {
     reactors: Vec<Handle>,
     addrs: Vec<SocketAddr>,
-    /// Tells the cache's collector thread of reloads; dropped, it ends the thread.
-    collector: mpsc::Sender<Option<crate::config::Cache>>,
+    /// Tells the cache's collector thread of reloads; dropped with the reactors' copies, it
+    /// ends the thread.
+    collector: mpsc::Sender<Collect>,
 }
 
 impl Server {
@@ -72,6 +73,7 @@ impl Server {
         let metrics: Arc<[Arc<ReactorMetrics>]> = (0..workers)
             .map(|_| Arc::new(ReactorMetrics::new()))
             .collect();
+        let collector = start_collector(cfg.cache.clone())?;
         let mut reactors = Vec::new();
         for (i, listeners) in per_worker.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel();
@@ -82,6 +84,7 @@ impl Server {
                 listeners,
                 rx,
                 (i, Arc::clone(&metrics)),
+                collector.clone(),
             )?;
             let cpu = pin.then(|| cpus[i % cpus.len()]);
             let thread = std::thread::Builder::new()
@@ -102,7 +105,7 @@ impl Server {
         Ok(Server {
             reactors,
             addrs,
-            collector: start_collector(cfg.cache.clone())?,
+            collector,
         })
     }
 
@@ -116,7 +119,7 @@ impl Server {
     pub fn reload(&self, cfg: &Config) {
         warn_clamped(cfg);
         self.send_all(|| Control::Reload(Arc::new(cfg.clone())));
-        let _ = self.collector.send(cfg.cache.clone());
+        let _ = self.collector.send(Collect::Config(cfg.cache.clone()));
     }
 
     /// Stops accepting, lets exchanges in flight finish for at most `grace`, and returns when
@@ -160,25 +163,42 @@ impl Server {
 /// How often the collector looks at the cache's size between its `CacheGcInterval` runs.
 const COLLECT_CHECK: Duration = Duration::from_secs(60);
 
+/// What the cache's collector is told.
+#[derive(Debug)]
+pub enum Collect {
+    /// A reload: the cache settings now in force.
+    Config(Option<crate::config::Cache>),
+    /// A reactor stored an entry of this many bytes.
+    Stored(u64),
+}
+
 /// The cache's garbage collector, on a thread of its own (the reactors never walk the store):
 /// every `CacheGcInterval`, and whenever the store is found 10% over `CacheSize` (looked at
-/// every [`COLLECT_CHECK`]), it removes least-recently-used entries down to `CacheSize`, and
-/// temporary files older than an hour. Reloads bring it the new settings.
-fn start_collector(
-    cache: Option<crate::config::Cache>,
-) -> io::Result<mpsc::Sender<Option<crate::config::Cache>>> {
-    let (tx, rx) = mpsc::channel::<Option<crate::config::Cache>>();
+/// every [`COLLECT_CHECK`], and whenever the reactors stored a tenth of `CacheSize` since the
+/// last look), it removes least-recently-used entries down to `CacheSize`, and temporary
+/// files older than an hour. Reloads bring it the new settings.
+fn start_collector(cache: Option<crate::config::Cache>) -> io::Result<mpsc::Sender<Collect>> {
+    let (tx, rx) = mpsc::channel::<Collect>();
     std::thread::Builder::new()
         .name("spoonfeed-cache-gc".into())
         .spawn(move || {
             let mut cache = cache;
             let mut last_run = Instant::now();
+            let mut stored: u64 = 0;
             loop {
                 match rx.recv_timeout(COLLECT_CHECK) {
-                    Ok(update) => cache = update,
+                    Ok(Collect::Config(update)) => cache = update,
+                    Ok(Collect::Stored(bytes)) => {
+                        stored = stored.saturating_add(bytes);
+                        let tenth = cache.as_ref().map_or(u64::MAX, |c| c.size_bytes / 10);
+                        if stored < tenth {
+                            continue;
+                        }
+                    }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
+                stored = 0;
                 let Some(c) = &cache else { continue };
                 let due = c
                     .gc_interval

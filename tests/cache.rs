@@ -641,3 +641,42 @@ fn while_one_request_updates_a_stale_entry_the_others_get_it_at_once() {
     assert!(status_number(&proxy, "cache_stale_served") >= 1);
     assert!(started.elapsed() >= delay);
 }
+
+#[test]
+fn the_store_is_held_near_cache_size_under_ten_times_as_much() {
+    let root = Root::new();
+    let origin = origin();
+    // CacheSize 100 KB; 100 different responses of 10 KB go through: ten times as much.
+    let proxy = cached_proxy(
+        &root,
+        origin.addr(),
+        "CacheSize 100\nCacheMaxFileSize 20k\n",
+    );
+    for i in 0..100 {
+        let r = proxy.get(&format!("/bytes/10000?seed={i}"));
+        assert_eq!(r.body.len(), 10_000);
+    }
+    let bound = 100 * 1024 + 100 * 1024 / 10;
+    let size = |root: &Root| -> u64 {
+        root.entries()
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    // The collector runs on its own thread: it is given time to catch up with the last
+    // stores, then the store must be within 10% of CacheSize.
+    let settled = (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        size(&root) <= bound
+    });
+    assert!(settled, "the store holds {} bytes", size(&root));
+    assert!(status_number(&proxy, "cache_stores") == 100);
+    // The most recent entries are the ones kept.
+    let last = proxy.get("/bytes/10000?seed=99");
+    assert!(
+        last.header("Cache-Status").unwrap().contains("hit"),
+        "{}",
+        last.head
+    );
+}

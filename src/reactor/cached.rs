@@ -552,12 +552,22 @@ impl Fill {
         }
     }
 
-    /// The response is complete: the entry goes into place when it has every byte.
-    pub fn finish(self, metrics: &ReactorMetrics) {
-        if self.writer.body_len() == self.expected && self.writer.commit().is_ok() {
-            metrics.cache_stores.incr();
-        } else {
-            not_stored(metrics, "write");
+    /// The response is complete: the entry goes into place when it has every byte, and the
+    /// collector hears of its size.
+    pub fn finish(
+        self,
+        metrics: &ReactorMetrics,
+        collector: &std::sync::mpsc::Sender<crate::server::Collect>,
+    ) {
+        if self.writer.body_len() != self.expected {
+            return not_stored(metrics, "write");
+        }
+        match self.writer.commit() {
+            Ok(size) => {
+                metrics.cache_stores.incr();
+                let _ = collector.send(crate::server::Collect::Stored(size));
+            }
+            Err(_) => not_stored(metrics, "write"),
         }
     }
 }

@@ -1460,7 +1460,7 @@ fn proxy_round(
         // The entry goes into place before the response's last bytes go to the client: a
         // client that has the whole response finds it stored.
         if let Some(fill) = ex.fill.take() {
-            fill.finish(&sh.metrics);
+            fill.finish(&sh.metrics, &sh.collector);
         }
         release_lock(ex, sh);
     }

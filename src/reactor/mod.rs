@@ -135,6 +135,8 @@ pub struct Shared {
     pub cache_verified: cached::Verified,
     /// URLs being fetched to be stored (`CacheLock`), and who waits for them.
     pub cache_locks: cached::Locks,
+    /// Told of every entry stored, so that it looks at the store's size in time.
+    pub collector: std::sync::mpsc::Sender<crate::server::Collect>,
     /// Wakes this reactor (the resolver's answers use it).
     pub waker: Arc<Waker>,
 }
@@ -216,6 +218,7 @@ impl Reactor {
         listeners: Vec<(std::net::TcpListener, Scheme)>,
         controls: Receiver<Control>,
         metrics: (usize, Arc<[Arc<ReactorMetrics>]>),
+        collector: std::sync::mpsc::Sender<crate::server::Collect>,
     ) -> io::Result<(Reactor, Arc<Waker>)> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
@@ -274,6 +277,7 @@ impl Reactor {
             resolve_asked: 0,
             cache_verified: cached::Verified::default(),
             cache_locks: cached::Locks::default(),
+            collector,
             waker: Arc::clone(&waker),
         };
         Ok((
