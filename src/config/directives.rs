@@ -726,7 +726,7 @@ pub static DIRECTIVES: &[Directive] = &[
         unit: "hours",
         description: "How often the collector runs, in hours (decimals allowed), on a thread \
             of its own; besides, it runs whenever the store is found 10% over CacheSize \
-            (checked every minute).",
+            (looked at every minute, and each time a tenth of CacheSize was stored).",
         min_args: 1,
         max_args: 1,
         apply: Apply::Directive(cache::cache_gc_interval),
