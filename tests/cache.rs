@@ -142,7 +142,7 @@ fn large_hits_go_out_byte_exact_from_the_file() {
     let root = Root::new();
     let origin = origin();
     let proxy = cached_proxy(&root, origin.addr(), "CacheMaxFileSize 64m\n");
-    for size in [0usize, 1, 70_000, 20 << 20] {
+    for size in [0usize, 1, 70_000, 64 << 20] {
         let path = format!("/bytes/{size}");
         let miss = proxy.get(&path);
         let hit = proxy.get(&path);
@@ -679,4 +679,86 @@ fn the_store_is_held_near_cache_size_under_ten_times_as_much() {
         "{}",
         last.head
     );
+}
+
+#[test]
+fn a_post_invalidates_what_its_location_names_and_authorization_needs_consent() {
+    let root = Root::new();
+    // GET /list is cacheable; POST /items answers 201 with Location: /list.
+    let backend = Scripted::start(|_, mut s| {
+        while let Ok(head) = read_head(&mut s) {
+            let head = String::from_utf8(head).unwrap();
+            let answer = if head.starts_with("POST ") {
+                "HTTP/1.1 201 Created\r\nLocation: http://test/list\r\nContent-Length: 0\r\n\r\n"
+            } else if head.contains("\r\nAuthorization:") && head.starts_with("GET /shared") {
+                "HTTP/1.1 200 OK\r\nCache-Control: public, max-age=60\r\nContent-Length: 6\r\n\r\nshared"
+            } else if head.contains("\r\nAuthorization:") {
+                "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 6\r\n\r\nsecret"
+            } else {
+                "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 4\r\n\r\nlist"
+            };
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = cached_proxy(&root, backend.addr, "");
+    proxy.get("/list");
+    assert!(proxy
+        .get("/list")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("hit"));
+    let r = proxy.send(
+        b"POST /items HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 201);
+    assert!(proxy
+        .get("/list")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("fwd=uri-miss"));
+    // With Authorization: stored only when the response says it may be shared.
+    let with_auth = |path: &str| {
+        proxy.send(
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Basic dTpw\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    with_auth("/secret");
+    assert_eq!(
+        with_auth("/secret").header("Cache-Status"),
+        Some("spoonfeed; fwd=uri-miss")
+    );
+    with_auth("/shared");
+    assert!(with_auth("/shared")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("hit"));
+}
+
+#[test]
+fn the_last_modified_heuristic_uses_the_classic_factor() {
+    let root = Root::new();
+    // Modified long ago, no expiry: fresh for CacheLastModifiedFactor of its age, at most
+    // CacheMaxExpire. With a factor of 0, it is stale at once.
+    let (backend, count) = counting("Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n", "old");
+    let proxy = cached_proxy(&root, backend.addr, "CacheLastModifiedFactor 0.1\n");
+    proxy.get("/doc");
+    assert!(proxy
+        .get("/doc")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("hit"));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let root = Root::new();
+    let (backend, count) = counting("Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n", "old");
+    let proxy = cached_proxy(&root, backend.addr, "CacheLastModifiedFactor 0\n");
+    proxy.get("/doc");
+    assert!(proxy
+        .get("/doc")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("fwd=stale"));
+    assert_eq!(count.load(Ordering::SeqCst), 2);
 }

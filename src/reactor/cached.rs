@@ -86,6 +86,31 @@ pub fn key(scheme: Scheme, host: &[u8], target: &[u8]) -> Vec<u8> {
     crate::cache::key(scheme.as_str(), host, target)
 }
 
+/// The key a `Location` or `Content-Location` value names, when it is of the same origin as
+/// the request `key` (RFC 9111 §4.4): an absolute URL with the key's scheme and authority, or
+/// a path.
+pub fn same_origin_key(key: &[u8], location: &[u8]) -> Option<Vec<u8>> {
+    let after_scheme = key.windows(3).position(|w| w == b"://")? + 3;
+    let path_start = after_scheme + key[after_scheme..].iter().position(|&b| b == b'/')?;
+    let origin = &key[..path_start];
+    let location = location.trim_ascii();
+    if location.starts_with(b"/") && !location.starts_with(b"//") {
+        return Some([origin, location].concat());
+    }
+    let split = location.windows(3).position(|w| w == b"://")? + 3;
+    let rest = &location[split..];
+    let path_at = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let their_origin: Vec<u8> = location[..split + path_at]
+        .iter()
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    if their_origin != origin {
+        return None;
+    }
+    let path = &rest[path_at..];
+    Some([origin, if path.is_empty() { b"/" } else { path }].concat())
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -587,6 +612,28 @@ fn not_stored(metrics: &ReactorMetrics, why: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_of_the_same_origin_name_their_keys() {
+        let key = b"http://a.example:8080/items/1";
+        let same = |loc: &str| same_origin_key(key, loc.as_bytes()).map(String::from_utf8);
+        assert_eq!(
+            same("/items"),
+            Some(Ok("http://a.example:8080/items".to_owned()))
+        );
+        assert_eq!(
+            same("HTTP://A.example:8080/list?x=1"),
+            Some(Ok("http://a.example:8080/list?x=1".to_owned()))
+        );
+        assert_eq!(
+            same("http://a.example:8080"),
+            Some(Ok("http://a.example:8080/".to_owned()))
+        );
+        assert_eq!(same("http://b.example:8080/items"), None);
+        assert_eq!(same("https://a.example:8080/items"), None);
+        assert_eq!(same("//a.example:8080/items"), None);
+        assert_eq!(same("items"), None);
+    }
 
     #[test]
     fn keys_lowercase_the_host_and_keep_the_target_as_sent() {

@@ -2322,9 +2322,18 @@ fn cache_response(
         return;
     };
     if let Some(key) = ex.invalidate.take() {
-        if policy::invalidates(ex.method, head.status) && cache.store.remove(&key).unwrap_or(false)
-        {
-            sh.metrics.cache_invalidations.incr();
+        if policy::invalidates(ex.method, head.status) {
+            // The target, and what Location and Content-Location name on the same origin.
+            let named = head
+                .headers
+                .iter()
+                .filter(|h| h.is(&ex.bin, b"location") || h.is(&ex.bin, b"content-location"))
+                .filter_map(|h| cached::same_origin_key(&key, h.value.of(&ex.bin)));
+            for key in std::iter::once(key.clone()).chain(named) {
+                if cache.store.remove(&key).unwrap_or(false) {
+                    sh.metrics.cache_invalidations.incr();
+                }
+            }
         }
     }
     let Some(key) = ex.cache_key.take() else {
