@@ -273,7 +273,7 @@ pub const NOT_STORED_REASONS: [&str; 11] = [
     "set_cookie",
     "vary_all",
     "no_freshness",
-    "framing",
+    "streaming",
     "size",
     "write",
 ];
@@ -703,9 +703,9 @@ const COUNTERS: [Scalar<Counter>; 47] = [
         field: |m| &m.cache_not_stored_why[7],
     },
     Scalar {
-        key: "cache_not_stored_framing",
-        name: "spoonfeed_cache_not_stored_framing_total",
-        help: "Responses not stored: a chunked or close-delimited body (only Content-Length bodies are stored).",
+        key: "cache_not_stored_streaming",
+        name: "spoonfeed_cache_not_stored_streaming_total",
+        help: "Responses not stored: streamed (X-Accel-Buffering: no, buffering=off).",
         field: |m| &m.cache_not_stored_why[8],
     },
     Scalar {

@@ -762,3 +762,43 @@ fn the_last_modified_heuristic_uses_the_classic_factor() {
         .contains("fwd=stale"));
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn chunked_and_close_delimited_responses_are_stored_de_chunked() {
+    let root = Root::new();
+    let origin = origin();
+    let proxy = cached_proxy(&root, origin.addr(), "CacheMaxFileSize 100k\n");
+    for path in [
+        "/bytes/50000?te=chunked&chunk=1000",
+        "/bytes/50000?te=close",
+    ] {
+        let miss = proxy.get(path);
+        assert_eq!(miss.body.len(), 50_000, "{path}");
+        // Its length unknown when the head went out: "stored" is not promised.
+        assert_eq!(
+            miss.header("Cache-Status"),
+            Some("spoonfeed; fwd=uri-miss"),
+            "{path}"
+        );
+        let hit = proxy.get(path);
+        assert!(
+            hit.header("Cache-Status").unwrap().contains("hit"),
+            "{path}"
+        );
+        assert_eq!(hit.header("Content-Length"), Some("50000"), "{path}");
+        assert_eq!(hit.header("Transfer-Encoding"), None, "{path}");
+        assert_eq!(hit.body, miss.body, "{path}");
+        assert_checksum(&hit);
+    }
+    assert_eq!(origin.stats().requests, 2);
+    // Growing past CacheMaxFileSize: passed on whole, not stored.
+    let big = proxy.get("/bytes/200000?te=chunked&chunk=4096");
+    assert_eq!(big.body.len(), 200_000);
+    assert_checksum(&big);
+    assert!(proxy
+        .get("/bytes/200000?te=chunked&chunk=4096")
+        .header("Cache-Status")
+        .unwrap()
+        .contains("fwd=uri-miss"));
+    assert_eq!(status_number(&proxy, "cache_not_stored_size"), 2);
+}

@@ -688,8 +688,8 @@ pub static DIRECTIVES: &[Directive] = &[
         description: "Caches responses to GET requests whose path starts with URL-PATH, by \
             RFC 9111 (shared cache): what may be stored, how long it is fresh, and how \
             requests are answered from it, with Age and a Cache-Status header (RFC 9211). \
-            Only Content-Length responses up to CacheMaxFileSize are stored. Hits go out with \
-            sendfile(2) on plain connections, through the blocks on TLS.",
+            Responses up to CacheMaxFileSize are stored (chunked ones de-chunked). Hits go out \
+            with sendfile(2) on plain connections, through the blocks on TLS.",
         min_args: 2,
         max_args: 2,
         apply: Apply::Directive(cache::cache_enable),

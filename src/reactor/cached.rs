@@ -490,11 +490,16 @@ fn is_verified(entry: &Entry, verified: &mut Verified, cache: &Cache) -> bool {
 #[derive(Debug)]
 pub struct Fill {
     writer: Writer,
-    expected: u64,
+    /// The `Content-Length`; `None` for a chunked or close-delimited body, known at its end.
+    expected: Option<u64>,
+    /// `CacheMaxFileSize`: a body of unknown length that grows past it is not stored.
+    limit: u64,
+    oversize: bool,
 }
 
 /// Starts filling `key` from the response `status` with `resp` fields and a body of `length`
-/// bytes, when the policy lets it be stored and it is not too large; `None` otherwise (the
+/// bytes (`None`: chunked or close-delimited, stored de-chunked with the length it turns out
+/// to have), when the policy lets it be stored and it is not too large; `None` otherwise (the
 /// reason counted).
 #[allow(clippy::too_many_arguments)] // each is a distinct fact of the exchange
 pub fn start_fill(
@@ -515,12 +520,7 @@ pub fn start_fill(
     if let Err(why) = policy::storable(Method::Get, req, status, resp, &cache.settings) {
         return refused(why.as_str());
     }
-    // Only responses whose length is known up front are stored (a chunked or close-ended
-    // one would need its framing undone on the way).
-    let Some(length) = length else {
-        return refused("framing");
-    };
-    if length > cache.max_file_size {
+    if length.is_some_and(|n| n > cache.max_file_size) {
         return refused("size");
     }
     let vary = policy::vary_key(resp, req)?;
@@ -562,6 +562,8 @@ pub fn start_fill(
         Ok(writer) => Some(Fill {
             writer,
             expected: length,
+            limit: cache.max_file_size,
+            oversize: false,
         }),
         Err(_) => refused("write"),
     }
@@ -570,10 +572,17 @@ pub fn start_fill(
 impl Fill {
     /// Body bytes on their way to the client. A write that fails gives the entry up.
     pub fn write(fill: &mut Option<Fill>, bytes: &[u8]) {
-        if let Some(f) = fill {
-            if f.writer.write_body(bytes).is_err() {
-                *fill = None;
-            }
+        let Some(f) = fill else { return };
+        if f.oversize {
+            return;
+        }
+        if f.writer.body_len() + bytes.len() as u64 > f.limit {
+            // Grown past CacheMaxFileSize: the rest is not written, and finish() says why.
+            f.oversize = true;
+            return;
+        }
+        if f.writer.write_body(bytes).is_err() {
+            *fill = None;
         }
     }
 
@@ -584,7 +593,10 @@ impl Fill {
         metrics: &ReactorMetrics,
         collector: &std::sync::mpsc::Sender<crate::server::Collect>,
     ) {
-        if self.writer.body_len() != self.expected {
+        if self.oversize {
+            return not_stored(metrics, "size");
+        }
+        if self.expected.is_some_and(|n| n != self.writer.body_len()) {
             return not_stored(metrics, "write");
         }
         match self.writer.commit() {

@@ -1999,7 +1999,15 @@ fn body_in_tail(
                 let mut off = 0;
                 while off < bytes.len() && !dec.is_done() {
                     match dec.decode(&bytes[off..]) {
-                        Ok(d) if d.consumed > 0 => off += d.consumed,
+                        Ok(d) if d.consumed > 0 => {
+                            if let Some(data) = d.data {
+                                cached::Fill::write(
+                                    &mut ex.fill,
+                                    &bytes[off..][data.start..data.end],
+                                );
+                            }
+                            off += d.consumed;
+                        }
                         Ok(_) => break,
                         Err(_) => {
                             bad = true;
@@ -2022,7 +2030,14 @@ fn body_in_tail(
                 };
             }
         }
-        Resp::Body(RespBody::UntilClose) => {}
+        Resp::Body(RespBody::UntilClose) => {
+            if ex.fill.is_some() {
+                conn.cout.for_tail(n, |bytes| {
+                    cached::Fill::write(&mut ex.fill, bytes);
+                    true
+                });
+            }
+        }
         Resp::Body(RespBody::Dechunk(_)) | Resp::Head | Resp::Done { .. } | Resp::Upgraded => {
             unreachable!("bytes read into the tail only for these")
         }
@@ -2057,6 +2072,9 @@ fn body_slice(
                 let d = dec
                     .decode(&bytes[used..])
                     .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
+                if let Some(data) = d.data {
+                    cached::Fill::write(&mut ex.fill, &bytes[used..][data.start..data.end]);
+                }
                 if d.consumed == 0 {
                     break;
                 }
@@ -2078,6 +2096,7 @@ fn body_slice(
                     .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
                 if let Some(data) = d.data {
                     let piece = &bytes[used..][data.start..data.end];
+                    cached::Fill::write(&mut ex.fill, piece);
                     put(conn, piece, sh)?;
                     ex.body_bytes += piece.len() as u64;
                 }
@@ -2093,6 +2112,7 @@ fn body_slice(
             }
         }
         Resp::Body(RespBody::UntilClose) => {
+            cached::Fill::write(&mut ex.fill, bytes);
             put(conn, bytes, sh)?;
             ex.body_bytes += bytes.len() as u64;
         }
@@ -2357,7 +2377,17 @@ fn cache_response(
         .collect();
     let request_time = cached::unix_now(ex.log.wall);
     let response_time = cached::unix_now(std::time::SystemTime::now());
-    let length = length.filter(|_| !streaming);
+    if streaming {
+        sh.metrics.cache_not_stored.incr();
+        let slot = crate::metrics::NOT_STORED_REASONS
+            .iter()
+            .position(|r| *r == "streaming");
+        if let Some(slot) = slot {
+            sh.metrics.cache_not_stored_why[slot].incr();
+        }
+        release_lock(ex, sh);
+        return;
+    }
     let fill = cached::start_fill(
         cache,
         key,
@@ -2370,7 +2400,11 @@ fn cache_response(
         &sh.metrics,
     );
     if fill.is_some() {
-        ex.cache_status.extend_from_slice(b"; stored");
+        // A body of unknown length may still grow past CacheMaxFileSize: "stored" is said
+        // only of one that cannot.
+        if length.is_some() {
+            ex.cache_status.extend_from_slice(b"; stored");
+        }
     } else {
         // Nothing will be stored: those waiting for it go on now.
         release_lock(ex, sh);
