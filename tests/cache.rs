@@ -802,3 +802,28 @@ fn chunked_and_close_delimited_responses_are_stored_de_chunked() {
         .contains("fwd=uri-miss"));
     assert_eq!(status_number(&proxy, "cache_not_stored_size"), 2);
 }
+
+#[test]
+fn the_access_log_says_what_the_cache_did() {
+    let root = Root::new();
+    let origin = origin();
+    let log = root.0.join("access.log");
+    let proxy = cached_proxy(
+        &root,
+        origin.addr(),
+        &format!("CustomLog {} \"%{{cache}}x %>s %U\"\n", log.display()),
+    );
+    proxy.get("/bytes/10");
+    proxy.get("/bytes/10");
+    proxy.get("/status?format=json");
+    let want = "miss 200 /bytes/10\nhit 200 /bytes/10\n- 200 /status\n";
+    let written = (0..500).find_map(|_| {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().count() >= 3 {
+            return Some(text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        None
+    });
+    assert_eq!(written.as_deref(), Some(want));
+}

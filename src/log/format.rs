@@ -32,6 +32,7 @@
 //! | `%{client_drain}x`, `%{time_saved}x` | first response byte read → last byte to the client; release → last byte to the client, µs |
 //! | `%{peak_occupancy}x`, `%{held_at_release}x` | most response bytes held at once; bytes still held when the backend was released |
 //! | `%{client_send_queue}x` | bytes in the client socket's kernel send queue when the backend was released (`SIOCOUTQ`; read only when a format asks for it) |
+//! | `%{cache}x` | what the cache did: `hit`, `miss`, `stale` (a stale entry was there), `revalidated` (a backend `304` refreshed it), `stale-if-error`; `-` outside `CacheEnable` |
 //!
 //! `%{…}x` items print `-` when the exchange had no backend or the value is unknown.
 //!
@@ -134,6 +135,8 @@ enum Field {
     RequestHeader(Vec<u8>),
     ResponseHeader(Vec<u8>),
     Backend(BackendItem),
+    /// `%{cache}x`.
+    Cache,
 }
 
 /// What the access log knows about one finished exchange. Byte strings are as they were on
@@ -172,6 +175,8 @@ pub struct LogRecord<'a> {
     /// `%X`: `b'X'` aborted before the response completed, `b'+'` may be kept alive,
     /// `b'-'` will be closed.
     pub connection_status: u8,
+    /// `%{cache}x`: what the cache did for this request, when it took part.
+    pub cache: Option<&'a str>,
 }
 
 /// The backend's side of an exchange, for the `%{…}x` items.
@@ -426,6 +431,7 @@ fn field_for(letter: char, arg: Option<&str>) -> Result<Field, String> {
             }),
             _ => Err(format!("log format item %{letter} needs a header name: %{{Name}}{letter}")),
         },
+        'x' if arg.is_some_and(|a| a.eq_ignore_ascii_case("cache")) => Ok(Field::Cache),
         'x' => {
             let item = match arg.map(str::to_ascii_lowercase).as_deref() {
                 Some("backend") => BackendItem::Name,
@@ -443,12 +449,13 @@ fn field_for(letter: char, arg: Option<&str>) -> Result<Field, String> {
                 _ => {
                     return bad_arg(
                         arg.unwrap_or_default(),
-                        "backend, backend_addr, backend_status, backend_connect, backend_first_byte, backend_hold, backend_last_byte, client_drain, time_saved, peak_occupancy, held_at_release, client_send_queue",
+                        "backend, backend_addr, backend_status, backend_connect, backend_first_byte, backend_hold, backend_last_byte, client_drain, time_saved, peak_occupancy, held_at_release, client_send_queue, cache",
                     )
                 }
             };
             Ok(Field::Backend(item))
         }
+
         _ => match UNSUPPORTED_APACHE_ITEMS.iter().find(|(c, _)| *c == letter) {
             Some((_, what)) => Err(format!("log format item %{letter} ({what}) is not supported by spoonfeed")),
             None => Err(format!("unknown log format item %{letter}")),
@@ -486,6 +493,10 @@ fn render_field(field: &Field, rec: &LogRecord<'_>, out: &mut Vec<u8>) {
         Field::RequestHeader(name) => push_optional(out, (rec.request_header)(name)),
         Field::ResponseHeader(name) => push_optional(out, (rec.response_header)(name)),
         Field::Backend(item) => push_backend(out, rec.backend.as_ref(), *item),
+        Field::Cache => match rec.cache {
+            Some(what) => push_escaped(out, what.as_bytes()),
+            None => out.push(b'-'),
+        },
     }
 }
 
@@ -688,6 +699,7 @@ mod tests {
                 send_queue: Some(2_626_560),
             }),
             keepalive_count: 2,
+            cache: Some("hit"),
             connection_status: b'+',
         }
     }

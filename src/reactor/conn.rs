@@ -59,6 +59,8 @@ pub struct ReqLog {
     pub parsed: Option<RequestHead>,
     pub started: Instant,
     pub wall: SystemTime,
+    /// What the cache did for the request (`%{cache}x`), when it took part.
+    pub cache: Option<&'static str>,
 }
 
 impl ReqLog {
@@ -721,6 +723,7 @@ impl Conn {
             parsed: None,
             started: sh.now,
             wall: SystemTime::now(),
+            cache: None,
         }
     }
 
@@ -759,6 +762,7 @@ impl Conn {
             response_header: &resp_header,
             backend: backend.as_ref().map(|b| b.fields()),
             keepalive_count: self.exchanges,
+            cache: log.cache,
             connection_status: if matches!(self.phase, Phase::Closed) {
                 b'-'
             } else {

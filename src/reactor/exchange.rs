@@ -340,7 +340,7 @@ fn via_mode(setting: ViaSetting) -> ViaMode {
 /// backend connection. Answers by itself when the request cannot be proxied.
 pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) -> Phase {
     let cfg = Arc::clone(&sh.cfg);
-    let log = take_head(conn, head, sh);
+    let mut log = take_head(conn, head, sh);
     let head = log.parsed.as_ref().expect("just set");
     if head.simple {
         sh.metrics.http09_requests.incr();
@@ -527,6 +527,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                         After::Close
                     };
                     conn.spill = body;
+                    log.cache = Some("hit");
                     return conn.send_ours(
                         out,
                         status,
@@ -542,6 +543,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 }
                 Lookup::Validate { validators } => {
                     sh.metrics.cache_misses.incr();
+                    log.cache = Some("stale");
                     stale_key = Some(key.clone());
                     cache_status = b"Cache-Status: spoonfeed; fwd=stale".to_vec();
                     for (name, value) in validators {
@@ -554,6 +556,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 }
                 Lookup::Miss { stale } => {
                     sh.metrics.cache_misses.incr();
+                    log.cache = Some(if stale { "stale" } else { "miss" });
                     if stale && head.method == Method::Get {
                         stale_key = Some(key.clone());
                     }
@@ -763,6 +766,7 @@ fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
     ex.status = status;
     ex.body_bytes = body_len;
     ex.head_sent = true;
+    ex.log.cache = Some("stale-if-error");
     true
 }
 
@@ -828,15 +832,17 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
     } else {
         After::Close
     };
-    let log = mem::replace(
+    let mut log = mem::replace(
         &mut ex.log,
         ReqLog {
             head: Vec::new(),
             parsed: None,
             started: sh.now,
             wall: now,
+            cache: None,
         },
     );
+    log.cache = Some("hit");
     conn.spill = body;
     conn.send_ours(out, status, body_len, Some(log), Some(ex.vhost), after, sh)
 }
@@ -934,6 +940,7 @@ fn take_head(conn: &mut Conn, head: RequestHead, sh: &Shared) -> ReqLog {
         parsed: Some(head),
         started: sh.now,
         wall: std::time::SystemTime::now(),
+        cache: None,
     };
     conn.cin.drain(..head_len);
     conn.progress = HeadProgress::default();
@@ -1118,6 +1125,7 @@ fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Share
                 parsed: None,
                 started: sh.now,
                 wall: std::time::SystemTime::now(),
+                cache: None,
             },
         );
         sh.metrics.count_status(ex.status);
@@ -1144,6 +1152,7 @@ fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Share
             parsed: None,
             started: sh.now,
             wall: std::time::SystemTime::now(),
+            cache: None,
         },
     );
     ex.bout.clear(&mut sh.pool);
@@ -2325,6 +2334,7 @@ fn revalidated(
     ex.status = status;
     ex.body_bytes = body_len;
     ex.head_sent = true;
+    ex.log.cache = Some("revalidated");
     Ok(())
 }
 
