@@ -323,7 +323,9 @@ fn stale_entries_are_validated_and_a_304_refreshes_them() {
             let head = String::from_utf8(head).unwrap();
             let answer = if head.contains("\r\nIf-None-Match: \"v1\"\r\n") {
                 c.fetch_add(1, Ordering::SeqCst);
-                format!("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Seen: {n}\r\nCache-Control: max-age=0\r\n\r\n")
+                // A cookie (for whoever asked) and an Age ride on the 304: neither may go into
+                // the shared entry.
+                format!("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Seen: {n}\r\nCache-Control: max-age=0\r\nSet-Cookie: SESSION=alice\r\nAge: 5\r\n\r\n")
             } else {
                 format!("HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nX-Seen: {n}\r\nCache-Control: max-age=0\r\nContent-Length: 7\r\n\r\npayload")
             };
@@ -349,8 +351,10 @@ fn stale_entries_are_validated_and_a_304_refreshes_them() {
             "{}",
             r.head
         );
-        // The 304's fields replace the stored ones.
+        // The 304's fields replace the stored ones, but for the cookie and its Age.
         assert_eq!(r.header("X-Seen"), Some(round.to_string().as_str()));
+        assert_eq!(r.header("Set-Cookie"), None, "{}", r.head);
+        assert_eq!(r.headers_named("Age").len(), 1, "{}", r.head);
         assert_eq!(r.header("Content-Length"), Some("7"));
     }
     assert_eq!(asked.load(Ordering::SeqCst), 3);
@@ -826,4 +830,17 @@ fn the_access_log_says_what_the_cache_did() {
         None
     });
     assert_eq!(written.as_deref(), Some(want));
+}
+
+#[test]
+fn an_encoded_path_does_not_get_around_cache_disable() {
+    let root = Root::new();
+    let (backend, count) = counting("Cache-Control: max-age=60\r\n", "private page");
+    let proxy = cached_proxy(&root, backend.addr, "CacheDisable /account\n");
+    for path in ["/account", "/%61ccount", "/%61ccount"] {
+        let r = proxy.get(path);
+        assert_eq!(r.header("Cache-Status"), None, "{path}: {}", r.head);
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    assert!(root.entries().is_empty());
 }

@@ -476,11 +476,18 @@ pub fn decide(req: &Fields<'_>, stored: &Stored, now: u64) -> Use {
 /// answer): within `stale-if-error` of the response or the request (RFC 5861 §4), never when
 /// it must be revalidated.
 pub fn stale_if_error(req: &Fields<'_>, stored: &Stored, now: u64) -> bool {
-    if stored.revalidate_when_stale() {
+    let req_cc = CacheControl::of(req);
+    let unvalidated = stored
+        .cache_control
+        .no_cache
+        .as_ref()
+        .is_some_and(Vec::is_empty)
+        || req_cc.no_cache.is_some();
+    if stored.revalidate_when_stale() || unvalidated {
         return false;
     }
     let staleness = stored.current_age(now).saturating_sub(stored.lifetime);
-    let window = CacheControl::of(req)
+    let window = req_cc
         .stale_if_error
         .or(stored.cache_control.stale_if_error);
     window.is_some_and(|w| staleness <= w)

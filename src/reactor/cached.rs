@@ -27,57 +27,75 @@ const MAX_VERIFIED: usize = 65_536;
 
 /// The entries this reactor has verified.
 #[derive(Debug, Default)]
-pub struct Verified(HashSet<(u64, i64)>);
+pub struct Verified(HashSet<(u64, u64, i64, i64)>);
 
 /// `CacheLock`: the URLs this reactor is fetching to store, since when, and the client
 /// connections waiting for them.
 #[derive(Debug, Default)]
-pub struct Locks(HashMap<Vec<u8>, Lock>);
+pub struct Locks {
+    held: HashMap<Vec<u8>, Lock>,
+    /// The last owner number handed out.
+    owners: u64,
+}
 
 #[derive(Debug)]
 struct Lock {
     since: Instant,
+    /// Who holds it: only that holder's release frees it (a lock taken over from a holder
+    /// that outlived CacheLockMaxAge is not freed by the old holder).
+    owner: u64,
     waiters: Vec<Token>,
 }
 
 impl Locks {
     /// Takes the lock of `key` at `now` unless another exchange holds it and took it less
-    /// than `max_age` ago (a lock that old is taken over). True when taken.
-    pub fn take(&mut self, key: &[u8], now: Instant, max_age: Duration) -> bool {
-        match self.0.get_mut(key) {
-            Some(lock) if now.saturating_duration_since(lock.since) < max_age => false,
+    /// than `max_age` ago (a lock that old is taken over). The owner number when taken.
+    pub fn take(&mut self, key: &[u8], now: Instant, max_age: Duration) -> Option<u64> {
+        self.owners += 1;
+        let owner = self.owners;
+        match self.held.get_mut(key) {
+            Some(lock) if now.saturating_duration_since(lock.since) < max_age => None,
             Some(lock) => {
                 lock.since = now;
-                true
+                lock.owner = owner;
+                Some(owner)
             }
             None => {
-                self.0.insert(
+                self.held.insert(
                     key.to_vec(),
                     Lock {
                         since: now,
+                        owner,
                         waiters: Vec::new(),
                     },
                 );
-                true
+                Some(owner)
             }
         }
     }
 
     /// Whether `key`'s lock is held.
     pub fn is_held(&self, key: &[u8]) -> bool {
-        self.0.contains_key(key)
+        self.held.contains_key(key)
     }
 
-    /// Adds `token` to the waiters of `key`'s lock (if it is still held).
+    /// Adds `token` to the waiters of `key`'s lock (if it is still held), once.
     pub fn wait(&mut self, key: &[u8], token: Token) {
-        if let Some(lock) = self.0.get_mut(key) {
-            lock.waiters.push(token);
+        if let Some(lock) = self.held.get_mut(key) {
+            if !lock.waiters.contains(&token) {
+                lock.waiters.push(token);
+            }
         }
     }
 
-    /// Releases `key`'s lock; returns who waited, to be run again.
-    pub fn release(&mut self, key: &[u8]) -> Vec<Token> {
-        self.0.remove(key).map(|l| l.waiters).unwrap_or_default()
+    /// Releases `key`'s lock if `owner` still holds it; returns who waited, to be run again.
+    pub fn release(&mut self, key: &[u8], owner: u64) -> Vec<Token> {
+        match self.held.get(key) {
+            Some(lock) if lock.owner == owner => {
+                self.held.remove(key).map(|l| l.waiters).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -330,7 +348,43 @@ pub fn refresh(
         .iter()
         .map(|(n, v)| (&n[..], &v[..]))
         .collect();
-    let merged = policy::merge_not_modified(&stored, fields);
+    // What a shared cache may not keep (cookies, an Age that would be counted twice, the
+    // fields private= and no-cache= name) stays out of the merge.
+    let cc = policy::CacheControl::of(fields);
+    let withheld: Vec<String> = cc
+        .private
+        .iter()
+        .chain(cc.no_cache.iter())
+        .flatten()
+        .cloned()
+        .collect();
+    let merged: Vec<(Vec<u8>, Vec<u8>)> = policy::merge_not_modified(&stored, fields)
+        .into_iter()
+        .filter(|(n, _)| {
+            let lower = n.to_ascii_lowercase();
+            !n.eq_ignore_ascii_case(b"set-cookie")
+                && !n.eq_ignore_ascii_case(b"age")
+                && !withheld.iter().any(|w| w.as_bytes() == lower)
+        })
+        .collect();
+    let merged_view: Vec<(&[u8], &[u8])> = merged.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let settings = &cache.settings;
+    if policy::storable(Method::Get, req, old.meta.status, &merged_view, settings).is_err() {
+        // The 304 says the stored body is current, but no longer that it may be shared: this
+        // client gets it, and the entry goes.
+        let _ = cache.store.remove(key);
+        let mut entry = old;
+        entry.meta.fields = merged;
+        return Some(serve(
+            entry,
+            req,
+            0,
+            "fwd=stale; fwd-status=304",
+            framing,
+            metrics,
+        ));
+    }
+    drop(merged_view);
     let meta = Meta {
         key: key.to_vec(),
         vary: old.meta.vary.clone(),
@@ -472,7 +526,7 @@ fn is_verified(entry: &Entry, verified: &mut Verified, cache: &Cache) -> bool {
     let Ok(stat) = entry.file.metadata() else {
         return false;
     };
-    let id = (stat.ino(), stat.mtime_nsec() + stat.mtime() * 1_000_000_000);
+    let id = (stat.dev(), stat.ino(), stat.mtime(), stat.mtime_nsec());
     if verified.0.contains(&id) {
         return true;
     }

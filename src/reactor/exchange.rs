@@ -185,8 +185,8 @@ pub struct Exchange {
 enum LockState {
     #[default]
     None,
-    /// It fetches the URL (this key) for the cache; others wait for it.
-    Held(Vec<u8>),
+    /// It fetches the URL (this key) for the cache, as this owner; others wait for it.
+    Held(Vec<u8>, u64),
     /// Another exchange fetches it (this key): this one waits, then tries the cache again.
     Waiting(Vec<u8>),
 }
@@ -439,17 +439,6 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             }
         }
     };
-    if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
-        return answer(
-            conn,
-            Failure::BackendDown(wait),
-            log,
-            vhost_idx,
-            body_unread,
-            sh,
-        );
-    }
-
     // The cache: a cacheable request may be answered from it; an unsafe one invalidates.
     let mut cache_key = None;
     let mut invalidate = None;
@@ -460,7 +449,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     if let Some(cache) = cfg
         .cache
         .as_ref()
-        .filter(|c| forward.is_none() && c.covers(target))
+        .filter(|c| forward.is_none() && !head.simple && c.covers(&path::decode_unreserved(target)))
     {
         let name = host.unwrap_or(vhost.server_name.as_bytes());
         let key = cached::key(conn.scheme, name, target);
@@ -569,12 +558,23 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             invalidate = Some(key);
         }
         if let (Some(max_age), Some(key)) = (cache.lock_max_age, &cache_key) {
-            lock = if sh.cache_locks.take(key, sh.now, max_age) {
-                LockState::Held(key.clone())
-            } else {
-                LockState::Waiting(key.clone())
+            lock = match sh.cache_locks.take(key, sh.now, max_age) {
+                Some(owner) => LockState::Held(key.clone(), owner),
+                None => LockState::Waiting(key.clone()),
             };
         }
+    }
+    if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
+        // (After the cache: a fresh entry answers even while its backend is down.)
+        release_lock_of(&mut lock, sh);
+        return answer(
+            conn,
+            Failure::BackendDown(wait),
+            log,
+            vhost_idx,
+            body_unread,
+            sh,
+        );
     }
     let backend = &cfg.backends[backend_id];
     // A protocol switch (WebSocket and others) is asked for over HTTP/1.1 without a body; the
@@ -635,6 +635,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     if pushed.is_err() {
         bout.clear(&mut sh.pool);
         sh.metrics.pool_refused.incr();
+        release_lock_of(&mut lock, sh);
         return answer(
             conn,
             Failure::PoolExhausted,
@@ -773,8 +774,13 @@ fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
 /// Releases the `CacheLock` an exchange holds: the requests that waited for its URL run again
 /// (and find it stored, or fetch it themselves).
 fn release_lock(ex: &mut Exchange, sh: &mut Shared) {
-    if let LockState::Held(key) = mem::take(&mut ex.lock) {
-        for token in sh.cache_locks.release(&key) {
+    release_lock_of(&mut ex.lock, sh);
+}
+
+/// [`release_lock`] for a lock not in an exchange yet.
+fn release_lock_of(lock: &mut LockState, sh: &mut Shared) {
+    if let LockState::Held(key, owner) = mem::take(lock) {
+        for token in sh.cache_locks.release(&key, owner) {
             sh.rerun.push_back(token);
         }
     }
@@ -1177,7 +1183,14 @@ fn wake(waiter: Option<(usize, u32)>, sh: &mut Shared) {
 /// The client connection went away or the reactor is closing it: give back what the exchange
 /// holds.
 pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut Shared) {
-    if waiting {
+    // Only an exchange waiting for a backend connection has a place in the backend's queue
+    // (one waiting for the cache lock or for the resolver has none to give up).
+    let lock_waiting = matches!(ex.lock, LockState::Waiting(_));
+    let resolving = ex
+        .forward
+        .as_ref()
+        .is_some_and(|f| f.resolve == Resolve::Asked);
+    if waiting && !lock_waiting && !resolving {
         leave_queue(&ex, me, sh);
     }
     drop_backend(&mut ex, sh);
@@ -1210,6 +1223,8 @@ pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) 
     }
     if let LockState::Waiting(key) = &ex.lock {
         if sh.cache_locks.is_held(key) {
+            // Another exchange took the lock before this one ran: wait for that one.
+            sh.cache_locks.wait(key, conn.token(idx));
             return (Phase::Wait(ex), false);
         }
         return (after_lock(conn, ex, idx, sh), true);
@@ -1298,6 +1313,7 @@ pub fn on_proxy_timeout(conn: &mut Conn, mut ex: Box<Exchange>, sh: &mut Shared)
                 format_args!("exchange timed out mid-response; closing"),
             );
             drop_backend(&mut ex, sh);
+            release_lock(&mut ex, sh);
             ex.bout.clear(&mut sh.pool);
             cut_off(conn, sh);
             Phase::Closed

@@ -343,6 +343,11 @@ fn stale_while_revalidate_and_stale_if_error_give_bounded_grace() {
     ));
     let strict = stored(&["Cache-Control: max-age=60, must-revalidate, stale-if-error=300"]);
     assert!(!stale_if_error(&[], &strict, T0 + 61));
+    // Nor when it may never be used unvalidated (RFC 9111 §4.2.4), or the request says so.
+    let no_cache = stored(&["Cache-Control: max-age=60, no-cache, stale-if-error=300"]);
+    assert!(!stale_if_error(&[], &no_cache, T0 + 61));
+    let asks = f(&["Cache-Control: no-cache, stale-if-error=300"]);
+    assert!(!stale_if_error(&asks, &st, T0 + 61));
 }
 
 // ---- §4.3 Validation -----------------------------------------------------------------------
