@@ -20,14 +20,16 @@ use crate::metrics::ReactorMetrics;
 
 use super::token::Token;
 
-/// Files whose bodies were checked against their checksums, by (inode, modification time):
-/// a body is read through once per reactor, not on every hit. Cleared when it grows past
-/// this many.
+/// Files whose bodies were checked against their checksums, by (device, inode, size): a body
+/// is read through once per reactor, not on every hit. Entries are only ever written whole
+/// under a new name and renamed into place, so a new entry is a new inode; the modification
+/// time is left out because hits refresh it (the LRU order). Cleared when it grows past this
+/// many.
 const MAX_VERIFIED: usize = 65_536;
 
 /// The entries this reactor has verified.
 #[derive(Debug, Default)]
-pub struct Verified(HashSet<(u64, u64, i64, i64)>);
+pub struct Verified(HashSet<(u64, u64, u64)>);
 
 /// `CacheLock`: the URLs this reactor is fetching to store, since when, and the client
 /// connections waiting for them.
@@ -342,6 +344,12 @@ pub fn refresh(
     metrics: &ReactorMetrics,
 ) -> Option<Lookup> {
     let old = cache.store.get(key).ok()?;
+    // Its body is copied into the refreshed entry under a new checksum: it must be sound.
+    if !cache.store.verify(&old).unwrap_or(false) {
+        metrics.cache_corrupt.incr();
+        let _ = cache.store.remove(key);
+        return None;
+    }
     let stored: Vec<(&[u8], &[u8])> = old
         .meta
         .fields
@@ -526,7 +534,7 @@ fn is_verified(entry: &Entry, verified: &mut Verified, cache: &Cache) -> bool {
     let Ok(stat) = entry.file.metadata() else {
         return false;
     };
-    let id = (stat.dev(), stat.ino(), stat.mtime(), stat.mtime_nsec());
+    let id = (stat.dev(), stat.ino(), stat.size());
     if verified.0.contains(&id) {
         return true;
     }
