@@ -258,6 +258,70 @@ fn conditional_requests_vary_and_invalidation() {
 }
 
 #[test]
+fn variants_are_stored_side_by_side_and_invalidated_together() {
+    let root = Root::new();
+    // Each answer names the language asked for and how many requests came before it.
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    let backend = Scripted::start(move |_, mut s| {
+        while let Ok(head) = read_head(&mut s) {
+            let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let lang = head
+                .lines()
+                .find_map(|l| l.strip_prefix("accept-language:"))
+                .map_or("", str::trim);
+            let body = format!("{lang}#{n}");
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nVary: Accept-Language\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = cached_proxy(&root, backend.addr, "");
+    let get = |lang: &str| {
+        let field = if lang.is_empty() {
+            String::new()
+        } else {
+            format!("Accept-Language: {lang}\r\n")
+        };
+        let r = proxy.send(
+            format!("GET /v HTTP/1.1\r\nHost: t\r\n{field}Connection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.head);
+        let hit = r.header("Cache-Status").unwrap().contains("; hit");
+        (r.text(), hit)
+    };
+    assert_eq!(get("fr"), ("fr#1".to_owned(), false));
+    assert_eq!(get("de"), ("de#2".to_owned(), false));
+    assert_eq!(get(""), ("#3".to_owned(), false));
+    // Each variant answers its own requests: one does not replace another.
+    assert_eq!(get("fr"), ("fr#1".to_owned(), true));
+    assert_eq!(get("de"), ("de#2".to_owned(), true));
+    assert_eq!(get(""), ("#3".to_owned(), true));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    // The index and three variants.
+    assert_eq!(root.entries().len(), 4);
+    // An unsafe method removes them all: a variant stored afterwards does not bring the
+    // older ones back.
+    let r = proxy
+        .send(b"POST /v HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(get("de"), ("de#5".to_owned(), false));
+    assert_eq!(get("fr"), ("fr#6".to_owned(), false));
+    assert_eq!(get("fr"), ("fr#6".to_owned(), true));
+    assert_eq!(get("de"), ("de#5".to_owned(), true));
+    // So does a purge.
+    let r = proxy.send(b"PURGE /v HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(get("de"), ("de#7".to_owned(), false));
+}
+
+#[test]
 fn a_corrupt_entry_is_removed_counted_and_fetched_again() {
     let root = Root::new();
     let origin = origin();
@@ -285,6 +349,49 @@ fn a_corrupt_entry_is_removed_counted_and_fetched_again() {
     assert_checksum(&r);
     assert_eq!(status_number(&proxy, "cache_corrupt"), 2);
     assert_eq!(origin.stats().requests, 3);
+}
+
+#[test]
+fn a_304_answers_from_the_entry_held_open_even_if_it_was_purged_meanwhile() {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    let root = Root::new();
+    // The validation is answered only once the test says so; the purge comes in between.
+    let (asked, asked_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let signals = Mutex::new((asked, go_rx));
+    let backend = Scripted::start(move |_, mut s| {
+        while let Ok(head) = read_head(&mut s) {
+            let answer: &[u8] = if String::from_utf8_lossy(&head).contains("If-None-Match") {
+                let signals = signals.lock().unwrap();
+                signals.0.send(()).unwrap();
+                signals.1.recv().unwrap();
+                b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nCache-Control: no-cache\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nCache-Control: no-cache\r\nContent-Length: 5\r\n\r\nhello"
+            };
+            if s.write_all(answer).is_err() {
+                return;
+            }
+        }
+    });
+    let proxy = cached_proxy(&root, backend.addr, "");
+    assert_eq!(proxy.get("/p").text(), "hello");
+    let validating = std::thread::scope(|scope| {
+        let client = scope.spawn(|| proxy.get("/p"));
+        asked_rx.recv().unwrap();
+        let r = proxy.send(b"PURGE /p HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert!(root.entries().is_empty());
+        go.send(()).unwrap();
+        client.join().unwrap()
+    });
+    assert_eq!(validating.status, 200, "{}", validating.head);
+    assert_eq!(validating.text(), "hello");
+    assert_eq!(
+        validating.header("Cache-Status"),
+        Some("spoonfeed; fwd=stale; fwd-status=304")
+    );
 }
 
 #[test]

@@ -131,6 +131,121 @@ pub fn same_origin_key(key: &[u8], location: &[u8]) -> Option<Vec<u8>> {
     Some([origin, if path.is_empty() { b"/" } else { path }].concat())
 }
 
+/// The status of a variant index: the entry at a primary key whose responses carry `Vary`
+/// (no response has status 0). Its fields are the responses' `Vary` fields and [`EPOCH`]; each
+/// variant is an entry of its own under [`variant_key`]. An invalidation or a purge removes
+/// the index, and with it every variant's way in: the next index has a new epoch, so
+/// variants stored before it are never found again (the collector removes them in time).
+const INDEX: u16 = 0;
+
+/// The index field holding its epoch.
+const EPOCH: &[u8] = b"spoonfeed-epoch";
+
+/// The key of the variant of primary `key` under index `epoch` that a request with the
+/// secondary key `selected` (see `policy::vary_key`) selects.
+fn variant_key(key: &[u8], epoch: &[u8], selected: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut out = [key, b"\0", epoch].concat();
+    for (name, value) in selected {
+        out.push(0);
+        out.extend_from_slice(name);
+        out.push(b'=');
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// An epoch no index has had, in this process or an earlier one on the same `CacheRoot`.
+fn new_epoch() -> Vec<u8> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos:x}.{:x}.{n:x}", std::process::id()).into_bytes()
+}
+
+/// Opens the entry that answers `req` under the primary `key`: the one stored there, or the
+/// variant the request selects when a variant index is stored there (the index marked used
+/// at `now` too). On failure, the error and the path of the file it concerns.
+fn open(
+    cache: &Cache,
+    key: &[u8],
+    req: &policy::Fields<'_>,
+    now: SystemTime,
+) -> Result<Entry, (OpenError, std::path::PathBuf)> {
+    let entry = cache
+        .store
+        .get(key)
+        .map_err(|e| (e, cache.store.path_of(key)))?;
+    if entry.meta.status != INDEX {
+        return Ok(entry);
+    }
+    let _ = cache.store.touch(&entry, now);
+    let fields: Vec<(&[u8], &[u8])> = entry
+        .meta
+        .fields
+        .iter()
+        .map(|(n, v)| (&n[..], &v[..]))
+        .collect();
+    let epoch = fields
+        .iter()
+        .find(|(n, _)| *n == EPOCH)
+        .map(|(_, v)| *v)
+        .unwrap_or_default();
+    let selected = policy::vary_key(&fields, req).unwrap_or_default();
+    let variant = variant_key(key, epoch, &selected);
+    cache
+        .store
+        .get(&variant)
+        .map_err(|e| (e, cache.store.path_of(&variant)))
+}
+
+/// The key a response with `Vary` (selecting `selected` for this request) is stored under: a
+/// variant of the index at `key`, which is kept when it names the same fields, and written
+/// anew (a new epoch) when it is missing or names others. `None` when the index cannot be
+/// written.
+fn variant_for_fill(
+    cache: &Cache,
+    key: &[u8],
+    resp: &policy::Fields<'_>,
+    selected: &[(Vec<u8>, Vec<u8>)],
+    now: u64,
+) -> Option<Vec<u8>> {
+    let names = |fields: &policy::Fields<'_>| policy::vary_key(fields, &[]);
+    if let Ok(index) = cache.store.get(key) {
+        let fields: Vec<(&[u8], &[u8])> = index
+            .meta
+            .fields
+            .iter()
+            .map(|(n, v)| (&n[..], &v[..]))
+            .collect();
+        let epoch = fields.iter().find(|(n, _)| *n == EPOCH).map(|(_, v)| *v);
+        if let (INDEX, Some(epoch)) = (index.meta.status, epoch) {
+            if names(&fields) == names(resp) {
+                return Some(variant_key(key, epoch, selected));
+            }
+        }
+    }
+    let epoch = new_epoch();
+    let mut fields: Vec<(Vec<u8>, Vec<u8>)> = resp
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"vary"))
+        .map(|(n, v)| (n.to_vec(), v.to_vec()))
+        .collect();
+    fields.push((EPOCH.to_vec(), epoch.clone()));
+    let index = Meta {
+        key: key.to_vec(),
+        vary: Vec::new(),
+        status: INDEX,
+        request_time: now,
+        response_time: now,
+        fields,
+    };
+    cache.store.put(&index, b"").ok()?;
+    Some(variant_key(key, &epoch, selected))
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -138,22 +253,27 @@ pub fn unix_now(now: SystemTime) -> u64 {
 
 /// What the cache can do for a request.
 pub enum Lookup {
-    /// Answered from the store: the head to send and, for a GET, the body's file.
-    Hit {
-        head: Vec<u8>,
-        body: Option<Spill>,
-        status: u16,
-        body_len: u64,
-    },
-    /// To the backend; `stale` when an entry was there but may not be used as it is.
-    Miss { stale: bool },
+    /// Answered from the store.
+    Hit(Hit),
+    /// To the backend; `stale` holds an entry that was there but may not be used as it is
+    /// (kept open for [`stale_if_error`]).
+    Miss { stale: Option<Entry> },
     /// Stale: to the backend with these conditions (the entry's validators); a `304` is
-    /// answered from the entry ([`refresh`]), anything else replaces it.
+    /// answered from the entry, held open meanwhile ([`refresh`]), anything else replaces it.
     Validate {
         validators: Vec<(&'static [u8], Vec<u8>)>,
+        stale: Entry,
     },
     /// `only-if-cached` and nothing usable: 504.
     GatewayTimeout,
+}
+
+/// An answer from the store: the head to send and, for a GET, the body's file.
+pub struct Hit {
+    pub head: Vec<u8>,
+    pub body: Option<Spill>,
+    pub status: u16,
+    pub body_len: u64,
 }
 
 /// How the answer to a hit is framed for its client.
@@ -183,20 +303,20 @@ pub fn lookup(
     metrics: &ReactorMetrics,
 ) -> Lookup {
     let only_if_cached = policy::CacheControl::of(req).only_if_cached;
-    let miss = |stale: bool| {
+    let miss = |stale: Option<Entry>| {
         if only_if_cached {
             Lookup::GatewayTimeout
         } else {
             Lookup::Miss { stale }
         }
     };
-    let entry = match cache.store.get(key) {
+    let entry = match open(cache, key, req, now) {
         Ok(entry) => entry,
-        Err(OpenError::Missing) | Err(OpenError::Io(_)) => return miss(false),
-        Err(OpenError::Corrupt(_)) => {
+        Err((OpenError::Missing | OpenError::Io(_), _)) => return miss(None),
+        Err((OpenError::Corrupt(_), path)) => {
             metrics.cache_corrupt.incr();
-            let _ = cache.store.remove(key);
-            return miss(false);
+            let _ = std::fs::remove_file(path);
+            return miss(None);
         }
     };
     let fields: Vec<(&[u8], &[u8])> = entry
@@ -206,13 +326,14 @@ pub fn lookup(
         .map(|(n, v)| (&n[..], &v[..]))
         .collect();
     if policy::vary_key(&fields, req).as_ref() != Some(&entry.meta.vary) {
-        // Stored for another variant: this request's is fetched (and replaces it).
-        return miss(false);
+        // Stored for another variant (an entry of an older version, kept at the primary
+        // key): this request's is fetched, and stored as a variant.
+        return miss(None);
     }
     if !is_verified(&entry, verified, cache) {
         metrics.cache_corrupt.incr();
-        let _ = cache.store.remove(key);
-        return miss(false);
+        let _ = std::fs::remove_file(entry.path());
+        return miss(None);
     }
     let stored = Stored::new(
         entry.meta.status,
@@ -228,7 +349,14 @@ pub fn lookup(
         .is_some_and(|since| entry.meta.response_time >= since)
     {
         let age = stored.current_age(unix);
-        return serve(entry, req, age, "hit; detail=collapsed", framing, metrics);
+        return Lookup::Hit(serve(
+            entry,
+            req,
+            age,
+            "hit; detail=collapsed",
+            framing,
+            metrics,
+        ));
     }
     let age = match policy::decide(req, &stored, unix) {
         Use::Fresh { age } | Use::Stale { age } => age,
@@ -240,29 +368,32 @@ pub fn lookup(
         Use::StaleWhileRevalidate { age } if framing.updating => {
             let _ = cache.store.touch(&entry, now);
             metrics.cache_stale_served.incr();
-            return serve(
+            return Lookup::Hit(serve(
                 entry,
                 req,
                 age,
                 "hit; detail=stale-while-revalidate",
                 framing,
                 metrics,
-            );
+            ));
         }
         Use::Validate | Use::StaleWhileRevalidate { .. } => {
             let validators = stored.validators();
             let own = req.iter().any(|(n, _)| is_condition(n));
             return if validators.is_empty() || own || framing.method != Method::Get {
-                miss(true)
+                miss(Some(entry))
             } else {
-                Lookup::Validate { validators }
+                Lookup::Validate {
+                    validators,
+                    stale: entry,
+                }
             };
         }
     };
     let _ = cache.store.touch(&entry, now);
     let ttl = i128::from(stored.lifetime) - i128::from(age);
     let status = format!("hit; ttl={ttl}");
-    serve(entry, req, age, &status, framing, metrics)
+    Lookup::Hit(serve(entry, req, age, &status, framing, metrics))
 }
 
 /// The answer from `entry`, `age` seconds old, with `Cache-Status: spoonfeed; {status}`: the
@@ -274,7 +405,7 @@ fn serve(
     cache_status: &str,
     framing: &Framing<'_>,
     metrics: &ReactorMetrics,
-) -> Lookup {
+) -> Hit {
     let meta = &entry.meta;
     let fields: Vec<(&[u8], &[u8])> = meta.fields.iter().map(|(n, v)| (&n[..], &v[..])).collect();
     let not_modified = policy::not_modified(framing.method, req, &fields);
@@ -317,7 +448,7 @@ fn serve(
     if sends_body {
         metrics.cache_bytes_served.add(body_len);
     }
-    Lookup::Hit {
+    Hit {
         head,
         body: sends_body.then(|| Spill::from_part(entry.file, body_offset, body_len)),
         status,
@@ -329,27 +460,22 @@ fn serve(
     }
 }
 
-/// The backend answered our validation of `key` with a `304` carrying `fields`: the entry's
-/// stored fields are updated (RFC 9111 §4.3.4) and the client answered from it, as a hit. `None`
-/// when the entry went meanwhile (removed, corrupt), or could not be rewritten.
+/// The backend answered our validation of the stale entry `old` with a `304` carrying
+/// `fields`: the entry's stored fields are updated (RFC 9111 §4.3.4) and the client answered
+/// from it, as a hit. The entry was held open since the lookup, so it answers even when it was
+/// removed meanwhile (a purge, a collection, another variant); it is stored again only where
+/// it still may be.
 #[allow(clippy::too_many_arguments)] // each is a distinct fact of the exchange
 pub fn refresh(
     cache: &Cache,
-    key: &[u8],
+    old: Entry,
     fields: &policy::Fields<'_>,
     req: &policy::Fields<'_>,
     request_time: u64,
     response_time: u64,
     framing: &Framing<'_>,
     metrics: &ReactorMetrics,
-) -> Option<Lookup> {
-    let old = cache.store.get(key).ok()?;
-    // Its body is copied into the refreshed entry under a new checksum: it must be sound.
-    if !cache.store.verify(&old).unwrap_or(false) {
-        metrics.cache_corrupt.incr();
-        let _ = cache.store.remove(key);
-        return None;
-    }
+) -> Hit {
     let stored: Vec<(&[u8], &[u8])> = old
         .meta
         .fields
@@ -376,33 +502,47 @@ pub fn refresh(
         })
         .collect();
     let merged_view: Vec<(&[u8], &[u8])> = merged.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    let settings = &cache.settings;
-    if policy::storable(Method::Get, req, old.meta.status, &merged_view, settings).is_err() {
+    let storable = policy::storable(
+        Method::Get,
+        req,
+        old.meta.status,
+        &merged_view,
+        &cache.settings,
+    )
+    .is_ok();
+    drop(merged_view);
+    let status = "fwd=stale; fwd-status=304";
+    if !storable {
         // The 304 says the stored body is current, but no longer that it may be shared: this
         // client gets it, and the entry goes.
-        let _ = cache.store.remove(key);
+        let _ = std::fs::remove_file(old.path());
         let mut entry = old;
         entry.meta.fields = merged;
-        return Some(serve(
-            entry,
-            req,
-            0,
-            "fwd=stale; fwd-status=304",
-            framing,
-            metrics,
-        ));
+        return serve(entry, req, 0, status, framing, metrics);
     }
-    drop(merged_view);
     let meta = Meta {
-        key: key.to_vec(),
+        key: old.meta.key.clone(),
         vary: old.meta.vary.clone(),
         status: old.meta.status,
         request_time,
         response_time,
         fields: merged,
     };
-    // The body is the stored one: copied into the new entry, which replaces the old whole.
-    let mut writer = cache.store.writer(&meta).ok()?;
+    metrics.cache_revalidated.incr();
+    match rewrite(cache, &old, &meta) {
+        Ok(()) => {}
+        // Not stored again (the disk refused): this client is answered all the same.
+        Err(_) => not_stored(metrics, "write"),
+    }
+    let mut entry = old;
+    entry.meta = meta;
+    serve(entry, req, 0, status, framing, metrics)
+}
+
+/// Stores `old`'s body (verified when it was looked up; entry files never change once in
+/// place) under `meta`, replacing the entry whole.
+fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<()> {
+    let mut writer = cache.store.writer(meta)?;
     let mut buf = vec![0; 64 << 10];
     let mut at = old.body_offset;
     let end = old.body_offset + old.body_len;
@@ -410,47 +550,34 @@ pub fn refresh(
         let want = buf
             .len()
             .min(usize::try_from(end - at).unwrap_or(usize::MAX));
-        let n = std::os::unix::fs::FileExt::read_at(&old.file, &mut buf[..want], at).ok()?;
+        let n = std::os::unix::fs::FileExt::read_at(&old.file, &mut buf[..want], at)?;
         if n == 0 {
-            return None;
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        writer.write_body(&buf[..n]).ok()?;
+        writer.write_body(&buf[..n])?;
         at += n as u64;
     }
-    writer.commit().ok()?;
-    let entry = cache.store.get(key).ok()?;
-    metrics.cache_revalidated.incr();
-    Some(serve(
-        entry,
-        req,
-        0,
-        "fwd=stale; fwd-status=304",
-        framing,
-        metrics,
-    ))
+    writer.commit().map(drop)
 }
 
-/// The backend failed (no answer, or a 500, 502, 503 or 504) for a request whose entry for
-/// `key` is stale: the entry answers instead when `stale-if-error` (the response's or the
-/// request's, RFC 5861) allows it. `None` otherwise, and the failure stands.
+/// The backend failed (no answer, or a 500, 502, 503 or 504) for a request whose stale
+/// `entry` was held open since the lookup: it answers instead when `stale-if-error` (the
+/// response's or the request's, RFC 5861) allows it. `None` otherwise, and the failure
+/// stands.
 pub fn stale_if_error(
     cache: &Cache,
-    key: &[u8],
+    entry: Entry,
     req: &policy::Fields<'_>,
     framing: &Framing<'_>,
     now: SystemTime,
     metrics: &ReactorMetrics,
-) -> Option<Lookup> {
-    let entry = cache.store.get(key).ok()?;
+) -> Option<Hit> {
     let fields: Vec<(&[u8], &[u8])> = entry
         .meta
         .fields
         .iter()
         .map(|(n, v)| (&n[..], &v[..]))
         .collect();
-    if policy::vary_key(&fields, req).as_ref() != Some(&entry.meta.vary) {
-        return None;
-    }
     let stored = Stored::new(
         entry.meta.status,
         &fields,
@@ -586,6 +713,14 @@ pub fn start_fill(
         return refused("size");
     }
     let vary = policy::vary_key(resp, req)?;
+    let key = if vary.is_empty() {
+        key
+    } else {
+        match variant_for_fill(cache, &key, resp, &vary, response_time) {
+            Some(key) => key,
+            None => return refused("write"),
+        }
+    };
     let cc = policy::CacheControl::of(resp);
     let withheld: Vec<String> = cc
         .private

@@ -176,8 +176,9 @@ pub struct Exchange {
     revalidating: bool,
     /// `CacheLock`: this exchange fetches its URL for the others, or waits for one that does.
     lock: LockState,
-    /// The key of a stale entry that may answer if the backend fails (`stale-if-error`).
-    stale_key: Option<Vec<u8>>,
+    /// The stale entry, held open since the lookup: a `304` to its validation is answered
+    /// from it, and it may answer if the backend fails (`stale-if-error`).
+    stale: Option<crate::cache::store::Entry>,
 }
 
 /// Where an exchange stands with `CacheLock`.
@@ -445,7 +446,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut cache_status = Vec::new();
     let mut conditions = Vec::new();
     let mut lock = LockState::None;
-    let mut stale_key = None;
+    let mut stale = None;
     if let Some(cache) = cfg
         .cache
         .as_ref()
@@ -504,12 +505,12 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             let now = std::time::SystemTime::now();
             let verified = &mut sh.cache_verified;
             match cached::lookup(cache, &key, &req, &framing, now, verified, &sh.metrics) {
-                Lookup::Hit {
+                Lookup::Hit(cached::Hit {
                     head: out,
                     body,
                     status,
                     body_len,
-                } => {
+                }) => {
                     let after = if framing.keep_alive {
                         After::KeepAlive
                     } else {
@@ -530,10 +531,13 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 Lookup::GatewayTimeout => {
                     return answer(conn, Failure::NotCached, log, vhost_idx, body_unread, sh)
                 }
-                Lookup::Validate { validators } => {
+                Lookup::Validate {
+                    validators,
+                    stale: entry,
+                } => {
                     sh.metrics.cache_misses.incr();
                     log.cache = Some("stale");
-                    stale_key = Some(key.clone());
+                    stale = Some(entry);
                     cache_status = b"Cache-Status: spoonfeed; fwd=stale".to_vec();
                     for (name, value) in validators {
                         conditions.extend_from_slice(name);
@@ -543,13 +547,14 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                     }
                     cache_key = Some(key);
                 }
-                Lookup::Miss { stale } => {
+                Lookup::Miss { stale: entry } => {
                     sh.metrics.cache_misses.incr();
-                    log.cache = Some(if stale { "stale" } else { "miss" });
-                    if stale && head.method == Method::Get {
-                        stale_key = Some(key.clone());
+                    let was_stale = entry.is_some();
+                    log.cache = Some(if was_stale { "stale" } else { "miss" });
+                    if head.method == Method::Get {
+                        stale = entry;
                     }
-                    let fwd = if stale { "stale" } else { "uri-miss" };
+                    let fwd = if was_stale { "stale" } else { "uri-miss" };
                     cache_status = format!("Cache-Status: spoonfeed; fwd={fwd}").into_bytes();
                     cache_key = (head.method == Method::Get).then_some(key);
                 }
@@ -705,7 +710,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         cache_status,
         revalidating: !conditions.is_empty(),
         lock,
-        stale_key,
+        stale,
     });
     if let LockState::Waiting(key) = &ex.lock {
         sh.cache_locks.wait(key, conn.token(idx));
@@ -720,7 +725,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
 /// Answers from the stale entry the exchange keeps in reserve, when `stale-if-error` allows
 /// (the head queued, the body to follow from the entry's file); false when it does not.
 fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
-    let Some(key) = ex.stale_key.take() else {
+    let Some(entry) = ex.stale.take() else {
         return false;
     };
     let cfg = Arc::clone(&ex.cfg);
@@ -751,12 +756,12 @@ fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
         rewrite: &rewrite,
     };
     let now = std::time::SystemTime::now();
-    let Some(Lookup::Hit {
+    let Some(cached::Hit {
         head: out,
         body,
         status,
         body_len,
-    }) = cached::stale_if_error(cache, &key, &fields, &framing, now, &sh.metrics)
+    }) = cached::stale_if_error(cache, entry, &fields, &framing, now, &sh.metrics)
     else {
         return false;
     };
@@ -822,12 +827,12 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
     };
     let now = std::time::SystemTime::now();
     let verified = &mut sh.cache_verified;
-    let Lookup::Hit {
+    let Lookup::Hit(cached::Hit {
         head: out,
         body,
         status,
         body_len,
-    } = cached::lookup(cache, &key, &fields, &framing, now, verified, &sh.metrics)
+    }) = cached::lookup(cache, &key, &fields, &framing, now, verified, &sh.metrics)
     else {
         return acquire(conn, ex, idx, false, sh);
     };
@@ -2236,7 +2241,7 @@ fn parse_head(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> Result<(),
         // A failing backend (RFC 5861's errors) and a stale entry that stale-if-error lets
         // answer: the entry answers; the error's body is not read, so its connection closes.
         if matches!(head.status, 500 | 502 | 503 | 504)
-            && ex.stale_key.is_some()
+            && ex.stale.is_some()
             && serve_stale(conn, ex, sh)
         {
             ex.resp = Resp::Done { reusable: false };
@@ -2290,10 +2295,11 @@ fn revalidated(
     sh: &mut Shared,
 ) -> Result<(), Break> {
     let cache = ex.cfg.cache.as_ref().expect("revalidating with a cache");
-    let key = ex
-        .cache_key
+    let stale = ex
+        .stale
         .take()
-        .expect("a revalidated request has a key");
+        .expect("a revalidated request holds its entry");
+    ex.cache_key = None;
     let fields: Vec<(&[u8], &[u8])> = head
         .headers
         .iter()
@@ -2322,9 +2328,14 @@ fn revalidated(
         collapsed_after: None,
         rewrite: &rewrite,
     };
-    let answer = cached::refresh(
+    let cached::Hit {
+        head: out,
+        body,
+        status,
+        body_len,
+    } = cached::refresh(
         cache,
-        &key,
+        stale,
         &fields,
         &req_fields,
         cached::unix_now(ex.log.wall),
@@ -2332,17 +2343,6 @@ fn revalidated(
         &framing,
         &sh.metrics,
     );
-    let Some(Lookup::Hit {
-        head: out,
-        body,
-        status,
-        body_len,
-    }) = answer
-    else {
-        return Err(Break::Fail(Failure::BadResponse(
-            "304 to a validation whose cache entry is gone",
-        )));
-    };
     conn.cout
         .push_slice(&mut sh.pool, &out)
         .map_err(|_| Break::Fail(Failure::PoolExhausted))?;
