@@ -32,7 +32,8 @@ impl Root {
     fn entries(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for a in std::fs::read_dir(&self.0).unwrap().flatten() {
-            if a.file_name() == "tmp" || !a.path().is_dir() {
+            // The hash levels (two hex digits), not tmp or locks.
+            if a.file_name().len() != 2 || !a.path().is_dir() {
                 continue;
             }
             for b in std::fs::read_dir(a.path()).unwrap().flatten() {
@@ -674,6 +675,20 @@ fn a_burst_for_a_missing_entry_costs_the_backend_one_request() {
     let proxy = cached_proxy(&root, backend.addr, "CacheLock Off\n");
     burst(&proxy, 10, "/unlocked");
     assert_eq!(count.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn the_lock_holds_across_reactors() {
+    let root = Root::new();
+    let delay = std::time::Duration::from_millis(300);
+    let (backend, count) = slow_counting("Cache-Control: max-age=60\r\n", delay);
+    let proxy = cached_proxy(&root, backend.addr, "Workers 2\n");
+    // Each reactor has its own listener: a hundred connections reach both of them.
+    burst(&proxy, 100, "/shared");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(status_number(&proxy, "cache_hits") >= 99);
+    // Nothing is left locked.
+    assert_eq!(std::fs::read_dir(root.0.join("locks")).unwrap().count(), 0);
 }
 
 #[test]

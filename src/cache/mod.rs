@@ -1,7 +1,8 @@
 //! The cache (mod_proxy's `CacheRoot` grown to RFC 9111): [`policy`] decides, without I/O or a
 //! clock, what may be stored, how long it is fresh, and how a request is answered from it;
-//! [`store`] keeps the responses on disk, crash-safe, in least-recently-used order. The
-//! reactor's use of both comes with the next steps of the cache issue.
+//! [`store`] keeps the responses on disk, crash-safe, in least-recently-used order, and the
+//! locks that let one fetch of a URL fill it for every reactor. The reactor uses both in
+//! `reactor::cached`.
 
 pub mod policy;
 pub mod store;

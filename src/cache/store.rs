@@ -12,6 +12,10 @@
 //! open their own files, and a rename or an unlink never disturbs a reader that already has a
 //! file open. Least-recently-used order is kept in the files' modification times, which a hit
 //! refreshes ([`Store::touch`]) at most once per [`TOUCH_INTERVAL`].
+//!
+//! `CacheLock` across reactors (and processes sharing the root) is a file too: `ROOT/locks/`
+//! holds one per key being fetched, made with `O_EXCL` ([`Store::lock`]) and removed by its
+//! holder; one older than `CacheLockMaxAge` (a holder that died or hung) is taken over.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -114,6 +118,7 @@ impl Store {
             ));
         }
         fs::create_dir_all(root.join("tmp"))?;
+        fs::create_dir_all(root.join("locks"))?;
         // Writable: a file can be made (and is removed at once).
         let probe = root
             .join("tmp")
@@ -130,6 +135,63 @@ impl Store {
     pub fn path_of(&self, key: &[u8]) -> PathBuf {
         let hex = format!("{:032x}", fnv1a_128(key));
         self.root.join(&hex[..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// Where the lock of `key` lives: `ROOT/locks/<32 hex digits>`.
+    fn lock_path(&self, key: &[u8]) -> PathBuf {
+        self.root
+            .join("locks")
+            .join(format!("{:032x}", fnv1a_128(key)))
+    }
+
+    /// Takes the lock of `key` (one fetch of it at a time, across reactors and processes):
+    /// `None` while another holder has had it for less than `max_age` at `now`. A lock that
+    /// old is taken over. Released when the [`FileLock`] is dropped.
+    pub fn lock(
+        &self,
+        key: &[u8],
+        max_age: Duration,
+        now: SystemTime,
+    ) -> io::Result<Option<FileLock>> {
+        let path = self.lock_path(key);
+        let tag = format!("{}.{}", std::process::id(), unique());
+        // Twice at most: once more after a lock too old was removed, or one released meanwhile.
+        for _ in 0..2 {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    file.write_all(tag.as_bytes())?;
+                    return Ok(Some(FileLock { path, tag }));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match fs::metadata(&path).and_then(|m| m.modified()) {
+                        Ok(since) if now.duration_since(since).unwrap_or_default() < max_age => {
+                            return Ok(None)
+                        }
+                        Ok(_) => match fs::remove_file(&path) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(e),
+                        },
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether another holder has had the lock of `key` for less than `max_age` at `now`.
+    pub fn is_locked(&self, key: &[u8], max_age: Duration, now: SystemTime) -> bool {
+        fs::metadata(self.lock_path(key))
+            .and_then(|m| m.modified())
+            .is_ok_and(|since| now.duration_since(since).unwrap_or_default() < max_age)
     }
 
     /// Stores `body` with `meta` under `meta.key`, replacing any entry there: written whole to
@@ -278,7 +340,8 @@ impl Store {
     }
 
     /// Removes least-recently-used entries until at most `target` bytes are left, and
-    /// temporary files older than `temp_age` (writes that will never finish).
+    /// temporary files and locks older than `temp_age` (writes that will never finish,
+    /// holders that died).
     pub fn collect(
         &self,
         target: u64,
@@ -312,6 +375,17 @@ impl Store {
                 && fs::remove_file(temp.path()).is_ok()
             {
                 done.stale_temps += 1;
+            }
+        }
+        // Locks left by holders that died (taken over anyway once too old).
+        for lock in fs::read_dir(self.root.join("locks"))? {
+            let lock = lock?;
+            let old = lock
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| now.duration_since(m).unwrap_or_default() >= temp_age);
+            if old {
+                let _ = fs::remove_file(lock.path());
             }
         }
         done.left = self.usage()?;
@@ -349,6 +423,22 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// The lock of a key (see [`Store::lock`]), released on drop: its file removed, unless it was
+/// taken over meanwhile (it then holds another holder's tag).
+#[derive(Debug)]
+pub struct FileLock {
+    path: PathBuf,
+    tag: String,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        if fs::read(&self.path).is_ok_and(|held| held == self.tag.as_bytes()) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -283,7 +283,7 @@ pub struct Framing<'a> {
     pub client_version: Version,
     /// Another exchange is fetching this URL now (`CacheLock`): a stale entry within its
     /// `stale-while-revalidate` answers instead of waiting for it.
-    pub updating: bool,
+    pub updating: &'a dyn Fn() -> bool,
     /// The request waited on `CacheLock` since this time (Unix seconds): a response stored
     /// since then was fetched on its behalf and answers it, fresh or not (request
     /// collapsing, as nginx's and Varnish's).
@@ -365,7 +365,7 @@ pub fn lookup(
         // conditions of its own (those go to the backend as they are); else fetched again.
         // Within stale-while-revalidate, while another exchange is already updating it (as
         // nginx's "proxy_cache_use_stale updating"), the stale entry answers at once.
-        Use::StaleWhileRevalidate { age } if framing.updating => {
+        Use::StaleWhileRevalidate { age } if (framing.updating)() => {
             let _ = cache.store.touch(&entry, now);
             metrics.cache_stale_served.incr();
             return Lookup::Hit(serve(

@@ -23,6 +23,7 @@ use super::tunnel::Tunnel;
 use super::{Ready, Shared};
 use crate::buf::{Chain, Exhausted, Spill, MAX_READ_BLOCKS};
 use crate::cache::policy;
+use crate::cache::store::FileLock;
 use crate::config::{BackendId, Config, LogLevel, SpliceMode, ViaSetting};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
@@ -186,11 +187,21 @@ pub struct Exchange {
 enum LockState {
     #[default]
     None,
-    /// It fetches the URL (this key) for the cache, as this owner; others wait for it.
-    Held(Vec<u8>, u64),
-    /// Another exchange fetches it (this key): this one waits, then tries the cache again.
+    /// It fetches the URL (this key) for the cache, as this owner; others wait for it: in this
+    /// reactor on its lock, in other reactors and processes on the lock file (when it got it).
+    Held(Vec<u8>, u64, Option<FileLock>),
+    /// Another exchange of this reactor fetches it (this key): this one waits, then tries the
+    /// cache again.
     Waiting(Vec<u8>),
+    /// Another reactor or process fetches it (its lock file is there): this exchange holds
+    /// this reactor's lock (as this owner) for the waiters here, and polls the file every
+    /// [`LOCK_POLL`] until it goes or `CacheLockMaxAge` has passed since the time given.
+    Remote(Vec<u8>, u64, Instant),
 }
+
+/// How often a lock held in another reactor or process is looked at: about the time a small
+/// fetch takes, so a collapsed request waits little longer than the fetch itself.
+const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// The target of a forward-proxied request: an absolute-form URL's host, or CONNECT's.
 #[derive(Debug)]
@@ -234,9 +245,13 @@ impl Exchange {
     /// How long the exchange may go without progress in its current state, once a backend is
     /// involved (a held body lives under [`Exchange::hold_deadline`]).
     pub fn timeout(&self, client_timeout: Duration) -> Duration {
-        if let LockState::Waiting(_) = self.lock {
-            let cache = self.cfg.cache.as_ref();
-            return cache.and_then(|c| c.lock_max_age).unwrap_or_default();
+        match self.lock {
+            LockState::Waiting(_) => {
+                let cache = self.cfg.cache.as_ref();
+                return cache.and_then(|c| c.lock_max_age).unwrap_or_default();
+            }
+            LockState::Remote(..) => return LOCK_POLL,
+            LockState::None | LockState::Held(..) => {}
         }
         let params = &self.cfg.backends[self.backend_id].params;
         match (&self.resp, self.backend_link_connecting()) {
@@ -493,12 +508,18 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 fallback: &fallback,
             };
             let rewrite = |value: &[u8]| reverse::rewrite(&vhost.reverse, value, &view);
-            let updating = cache.lock_max_age.is_some() && sh.cache_locks.is_held(&key);
+            let locks = &sh.cache_locks;
+            let updating = || {
+                cache.lock_max_age.is_some_and(|max_age| {
+                    let now = std::time::SystemTime::now();
+                    locks.is_held(&key) || cache.store.is_locked(&key, max_age, now)
+                })
+            };
             let framing = cached::Framing {
                 method: head.method,
                 keep_alive: conn.may_keep_alive(head, sh),
                 client_version: head.version,
-                updating,
+                updating: &updating,
                 collapsed_after: None,
                 rewrite: &rewrite,
             };
@@ -564,7 +585,12 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         }
         if let (Some(max_age), Some(key)) = (cache.lock_max_age, &cache_key) {
             lock = match sh.cache_locks.take(key, sh.now, max_age) {
-                Some(owner) => LockState::Held(key.clone(), owner),
+                Some(owner) => match cache.store.lock(key, max_age, std::time::SystemTime::now()) {
+                    Ok(None) => LockState::Remote(key.clone(), owner, sh.now),
+                    Ok(file) => LockState::Held(key.clone(), owner, file),
+                    // The lock directory is unusable: this reactor's lock alone.
+                    Err(_) => LockState::Held(key.clone(), owner, None),
+                },
                 None => LockState::Waiting(key.clone()),
             };
         }
@@ -712,9 +738,13 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         lock,
         stale,
     });
-    if let LockState::Waiting(key) = &ex.lock {
-        sh.cache_locks.wait(key, conn.token(idx));
-        return Phase::Wait(ex);
+    match &ex.lock {
+        LockState::Waiting(key) => {
+            sh.cache_locks.wait(key, conn.token(idx));
+            return Phase::Wait(ex);
+        }
+        LockState::Remote(..) => return Phase::Wait(ex),
+        LockState::None | LockState::Held(..) => {}
     }
     if holding {
         return Phase::Proxy(ex);
@@ -751,7 +781,7 @@ fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
         method: ex.method,
         keep_alive: ex.keep_alive,
         client_version: ex.client_version,
-        updating: false,
+        updating: &|| false,
         collapsed_after: None,
         rewrite: &rewrite,
     };
@@ -784,10 +814,17 @@ fn release_lock(ex: &mut Exchange, sh: &mut Shared) {
 
 /// [`release_lock`] for a lock not in an exchange yet.
 fn release_lock_of(lock: &mut LockState, sh: &mut Shared) {
-    if let LockState::Held(key, owner) = mem::take(lock) {
-        for token in sh.cache_locks.release(&key, owner) {
-            sh.rerun.push_back(token);
+    let (key, owner) = match mem::take(lock) {
+        LockState::Held(key, owner, file) => {
+            // The other reactors' waiters see the lock file go (a dropped FileLock removes it).
+            drop(file);
+            (key, owner)
         }
+        LockState::Remote(key, owner, _) => (key, owner),
+        LockState::None | LockState::Waiting(_) => return,
+    };
+    for token in sh.cache_locks.release(&key, owner) {
+        sh.rerun.push_back(token);
     }
 }
 
@@ -798,17 +835,59 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
     let LockState::Waiting(key) = mem::take(&mut ex.lock) else {
         return acquire(conn, ex, idx, false, sh);
     };
+    match collapsed(conn, &ex, &key, sh) {
+        Some(hit) => serve_collapsed(conn, ex, hit, sh),
+        None => acquire(conn, ex, idx, false, sh),
+    }
+}
+
+/// `CacheLock` held in another reactor or process ([`LockState::Remote`]), looked at again.
+/// While its file is there (and `CacheLockMaxAge` has not passed) the exchange waits on. Then
+/// the URL is looked up again: answered from the cache when the other fetch stored it, else
+/// fetched by this exchange, holding the lock, for the waiters of every reactor.
+fn poll_remote(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
+    let LockState::Remote(key, owner, since) = mem::take(&mut ex.lock) else {
+        return acquire(conn, ex, idx, false, sh);
+    };
     let cfg = Arc::clone(&ex.cfg);
     let Some(cache) = cfg.cache.as_ref() else {
         return acquire(conn, ex, idx, false, sh);
     };
+    let max_age = cache.lock_max_age.unwrap_or_default();
+    let waited_out = sh.now.saturating_duration_since(since) >= max_age;
+    let file = match cache
+        .store
+        .lock(&key, max_age, std::time::SystemTime::now())
+    {
+        Ok(None) if !waited_out => {
+            ex.lock = LockState::Remote(key, owner, since);
+            return Phase::Wait(ex);
+        }
+        Ok(file) => file,
+        Err(_) => None,
+    };
+    ex.lock = LockState::Held(key.clone(), owner, file);
+    match collapsed(conn, &ex, &key, sh) {
+        Some(hit) => {
+            // This reactor's waiters find the entry too.
+            release_lock(&mut ex, sh);
+            serve_collapsed(conn, ex, hit, sh)
+        }
+        None => acquire(conn, ex, idx, false, sh),
+    }
+}
+
+/// The cache's answer to a request that waited on `CacheLock` for `key`: a response stored
+/// since it came answers it, fresh or not (request collapsing).
+fn collapsed(conn: &Conn, ex: &Exchange, key: &[u8], sh: &mut Shared) -> Option<cached::Hit> {
+    let cache = ex.cfg.cache.as_ref()?;
     let req = ex.request();
     let fields: Vec<(&[u8], &[u8])> = req
         .headers
         .iter()
         .map(|h| (h.name.of(&ex.log.head), h.value.of(&ex.log.head)))
         .collect();
-    let vhost = &cfg.vhosts[ex.vhost];
+    let vhost = &ex.cfg.vhosts[ex.vhost];
     let host = req.authority().map(|s| s.of(&ex.log.head));
     let fallback = fallback_name(conn, vhost, host.is_some());
     let view = ClientView {
@@ -821,22 +900,26 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
         method: ex.method,
         keep_alive: ex.keep_alive,
         client_version: ex.client_version,
-        updating: false,
+        updating: &|| false,
         collapsed_after: Some(cached::unix_now(ex.log.wall)),
         rewrite: &rewrite,
     };
     let now = std::time::SystemTime::now();
     let verified = &mut sh.cache_verified;
-    let Lookup::Hit(cached::Hit {
-        head: out,
-        body,
-        status,
-        body_len,
-    }) = cached::lookup(cache, &key, &fields, &framing, now, verified, &sh.metrics)
-    else {
-        return acquire(conn, ex, idx, false, sh);
-    };
-    // Answered from the cache: the request prepared for the backend is not needed.
+    match cached::lookup(cache, key, &fields, &framing, now, verified, &sh.metrics) {
+        Lookup::Hit(hit) => Some(hit),
+        Lookup::Miss { .. } | Lookup::Validate { .. } | Lookup::GatewayTimeout => None,
+    }
+}
+
+/// Sends `hit` for an exchange that waited on `CacheLock`: the request prepared for the
+/// backend is not needed.
+fn serve_collapsed(
+    conn: &mut Conn,
+    mut ex: Box<Exchange>,
+    hit: cached::Hit,
+    sh: &mut Shared,
+) -> Phase {
     ex.bout.clear(&mut sh.pool);
     let after = if ex.keep_alive {
         After::KeepAlive
@@ -849,13 +932,21 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
             head: Vec::new(),
             parsed: None,
             started: sh.now,
-            wall: now,
+            wall: std::time::SystemTime::now(),
             cache: None,
         },
     );
     log.cache = Some("hit");
-    conn.spill = body;
-    conn.send_ours(out, status, body_len, Some(log), Some(ex.vhost), after, sh)
+    conn.spill = hit.body;
+    conn.send_ours(
+        hit.head,
+        hit.status,
+        hit.body_len,
+        Some(log),
+        Some(ex.vhost),
+        after,
+        sh,
+    )
 }
 
 /// Where a forward-proxied request goes: CONNECT's `host:port` (a port `AllowCONNECT` lists),
@@ -1190,7 +1281,7 @@ fn wake(waiter: Option<(usize, u32)>, sh: &mut Shared) {
 pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut Shared) {
     // Only an exchange waiting for a backend connection has a place in the backend's queue
     // (one waiting for the cache lock or for the resolver has none to give up).
-    let lock_waiting = matches!(ex.lock, LockState::Waiting(_));
+    let lock_waiting = matches!(ex.lock, LockState::Waiting(_) | LockState::Remote(..));
     let resolving = ex
         .forward
         .as_ref()
@@ -1226,13 +1317,16 @@ pub fn on_wait(conn: &mut Conn, ex: Box<Exchange>, idx: usize, sh: &mut Shared) 
     {
         return (Phase::Wait(ex), false);
     }
-    if let LockState::Waiting(key) = &ex.lock {
-        if sh.cache_locks.is_held(key) {
+    match &ex.lock {
+        LockState::Waiting(key) if sh.cache_locks.is_held(key) => {
             // Another exchange took the lock before this one ran: wait for that one.
             sh.cache_locks.wait(key, conn.token(idx));
             return (Phase::Wait(ex), false);
         }
-        return (after_lock(conn, ex, idx, sh), true);
+        LockState::Waiting(_) => return (after_lock(conn, ex, idx, sh), true),
+        // Polled on its timer.
+        LockState::Remote(..) => return (Phase::Wait(ex), false),
+        LockState::None | LockState::Held(..) => {}
     }
     if sh.backends.is_waiting(ex.backend_id, (idx, conn.gen)) {
         return (Phase::Wait(ex), false);
@@ -1279,10 +1373,14 @@ pub fn on_wait_timeout(
     idx: usize,
     sh: &mut Shared,
 ) -> Phase {
-    if let LockState::Waiting(_) = ex.lock {
-        // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
-        ex.lock = LockState::None;
-        return acquire(conn, ex, idx, false, sh);
+    match ex.lock {
+        LockState::Waiting(_) => {
+            // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
+            ex.lock = LockState::None;
+            return acquire(conn, ex, idx, false, sh);
+        }
+        LockState::Remote(..) => return poll_remote(conn, ex, idx, sh),
+        LockState::None | LockState::Held(..) => {}
     }
     if ex
         .forward
@@ -2324,7 +2422,7 @@ fn revalidated(
         method: ex.method,
         keep_alive: ex.keep_alive,
         client_version: ex.client_version,
-        updating: false,
+        updating: &|| false,
         collapsed_after: None,
         rewrite: &rewrite,
     };

@@ -253,3 +253,49 @@ fn the_root_must_be_a_writable_directory() {
     let store = Store::open(&root.0).unwrap();
     assert_eq!(store.usage().unwrap(), Usage::default());
 }
+
+#[test]
+fn a_lock_is_held_once_released_on_drop_and_taken_over_when_too_old() {
+    let root = TempRoot::new();
+    let store = Store::open(&root.0).unwrap();
+    let max_age = Duration::from_secs(5);
+    let now = SystemTime::now();
+    let first = store.lock(b"k", max_age, now).unwrap().expect("free");
+    assert!(store.lock(b"k", max_age, now).unwrap().is_none());
+    assert!(store.is_locked(b"k", max_age, now));
+    // Another key is not held.
+    assert!(store.lock(b"other", max_age, now).unwrap().is_some());
+    drop(first);
+    assert!(!store.is_locked(b"k", max_age, now));
+    let second = store.lock(b"k", max_age, now).unwrap().expect("released");
+    // Its holder outlived max_age: taken over, and the old holder's release leaves the new
+    // holder's lock in place.
+    let later = now + max_age + Duration::from_secs(1);
+    assert!(!store.is_locked(b"k", max_age, later));
+    let third = store
+        .lock(b"k", max_age, later)
+        .unwrap()
+        .expect("taken over");
+    drop(second);
+    assert!(store.is_locked(b"k", max_age, later - max_age));
+    drop(third);
+    assert!(!store.is_locked(b"k", max_age, now));
+}
+
+#[test]
+fn collection_removes_locks_left_by_dead_holders() {
+    let root = TempRoot::new();
+    let store = Store::open(&root.0).unwrap();
+    let max_age = Duration::from_secs(5);
+    let lock = store.lock(b"k", max_age, SystemTime::now()).unwrap();
+    // A holder that died never drops its lock.
+    std::mem::forget(lock);
+    let now = SystemTime::now();
+    store.collect(0, Duration::from_secs(3600), now).unwrap();
+    assert!(store.is_locked(b"k", max_age, now));
+    let hours_later = now + Duration::from_secs(3601);
+    store
+        .collect(0, Duration::from_secs(3600), hours_later)
+        .unwrap();
+    assert!(!store.is_locked(b"k", max_age, now));
+}
