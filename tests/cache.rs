@@ -864,6 +864,37 @@ fn a_post_invalidates_what_its_location_names_and_authorization_needs_consent() 
 }
 
 #[test]
+fn an_age_from_upstream_counts_and_is_not_sent_twice() {
+    let root = Root::new();
+    // Already 50 s old with 60 s to live: fresh for 10 s more, and answered with an Age of
+    // at least 50.
+    let (backend, count) = counting("Cache-Control: max-age=60\r\nAge: 50\r\n", "aged");
+    let proxy = cached_proxy(&root, backend.addr, "");
+    proxy.get("/young");
+    let hit = proxy.get("/young");
+    assert!(
+        hit.header("Cache-Status").unwrap().contains("hit"),
+        "{}",
+        hit.head
+    );
+    assert_eq!(hit.head.matches("Age:").count(), 1, "{}", hit.head);
+    let age: u64 = hit.header("Age").unwrap().parse().unwrap();
+    assert!((50..60).contains(&age), "{}", hit.head);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    // Older than its lifetime when it arrives: stale at once, so fetched again.
+    let (backend, count) = counting("Cache-Control: max-age=60\r\nAge: 100\r\n", "old");
+    let proxy = cached_proxy(&root, backend.addr, "");
+    proxy.get("/old");
+    let again = proxy.get("/old");
+    assert!(
+        !again.header("Cache-Status").unwrap().contains("hit"),
+        "{}",
+        again.head
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn the_last_modified_heuristic_uses_the_classic_factor() {
     let root = Root::new();
     // Modified long ago, no expiry: fresh for CacheLastModifiedFactor of its age, at most

@@ -417,7 +417,8 @@ fn serve(
         super::reply::reason_phrase(status)
     );
     for (name, value) in &fields {
-        if not_modified && !is_304_field(name) {
+        // The stored Age counts in the age computed for this answer, sent below.
+        if (not_modified && !is_304_field(name)) || name.eq_ignore_ascii_case(b"age") {
             continue;
         }
         let rewritten = crate::proxy::forward::is_uri_field(name)
@@ -476,14 +477,51 @@ pub fn refresh(
     framing: &Framing<'_>,
     metrics: &ReactorMetrics,
 ) -> Hit {
+    let status = "fwd=stale; fwd-status=304";
+    let meta = refreshed(cache, &old, fields, req, request_time, response_time);
+    let mut entry = old;
+    if !meta.storable {
+        // The 304 says the stored body is current, but no longer that it may be shared: this
+        // client gets it, and the entry goes.
+        let _ = std::fs::remove_file(entry.path());
+        entry.meta = meta.meta;
+        return serve(entry, req, 0, status, framing, metrics);
+    }
+    metrics.cache_revalidated.incr();
+    if rewrite(cache, &entry, &meta.meta).is_err() {
+        // Not stored again (the disk refused): this client is answered all the same.
+        not_stored(metrics, "write");
+    }
+    entry.meta = meta.meta;
+    serve(entry, req, 0, status, framing, metrics)
+}
+
+/// What a `304` (with `fields`) to the validation of `old` makes of it.
+pub struct Refreshed {
+    /// The stored fields updated (RFC 9111 §4.3.4), with the new times.
+    pub meta: Meta,
+    /// Whether the updated response may still be stored.
+    pub storable: bool,
+}
+
+/// The stored response `old` updated by a `304` carrying `fields`.
+pub fn refreshed(
+    cache: &Cache,
+    old: &Entry,
+    fields: &policy::Fields<'_>,
+    req: &policy::Fields<'_>,
+    request_time: u64,
+    response_time: u64,
+) -> Refreshed {
     let stored: Vec<(&[u8], &[u8])> = old
         .meta
         .fields
         .iter()
         .map(|(n, v)| (&n[..], &v[..]))
         .collect();
-    // What a shared cache may not keep (cookies, an Age that would be counted twice, the
-    // fields private= and no-cache= name) stays out of the merge.
+    // What a shared cache may not keep (cookies, the fields private= and no-cache= name)
+    // stays out of the merge. The stored response's Age goes: its times are the 304's now, and
+    // so is the Age (when the 304 has one).
     let cc = policy::CacheControl::of(fields);
     let withheld: Vec<String> = cc
         .private
@@ -492,7 +530,7 @@ pub fn refresh(
         .flatten()
         .cloned()
         .collect();
-    let merged: Vec<(Vec<u8>, Vec<u8>)> = policy::merge_not_modified(&stored, fields)
+    let mut merged: Vec<(Vec<u8>, Vec<u8>)> = policy::merge_not_modified(&stored, fields)
         .into_iter()
         .filter(|(n, _)| {
             let lower = n.to_ascii_lowercase();
@@ -501,6 +539,12 @@ pub fn refresh(
                 && !withheld.iter().any(|w| w.as_bytes() == lower)
         })
         .collect();
+    merged.extend(
+        fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"age"))
+            .map(|(n, v)| (n.to_vec(), v.to_vec())),
+    );
     let merged_view: Vec<(&[u8], &[u8])> = merged.iter().map(|(n, v)| (&n[..], &v[..])).collect();
     let storable = policy::storable(
         Method::Get,
@@ -511,37 +555,22 @@ pub fn refresh(
     )
     .is_ok();
     drop(merged_view);
-    let status = "fwd=stale; fwd-status=304";
-    if !storable {
-        // The 304 says the stored body is current, but no longer that it may be shared: this
-        // client gets it, and the entry goes.
-        let _ = std::fs::remove_file(old.path());
-        let mut entry = old;
-        entry.meta.fields = merged;
-        return serve(entry, req, 0, status, framing, metrics);
+    Refreshed {
+        meta: Meta {
+            key: old.meta.key.clone(),
+            vary: old.meta.vary.clone(),
+            status: old.meta.status,
+            request_time,
+            response_time,
+            fields: merged,
+        },
+        storable,
     }
-    let meta = Meta {
-        key: old.meta.key.clone(),
-        vary: old.meta.vary.clone(),
-        status: old.meta.status,
-        request_time,
-        response_time,
-        fields: merged,
-    };
-    metrics.cache_revalidated.incr();
-    match rewrite(cache, &old, &meta) {
-        Ok(()) => {}
-        // Not stored again (the disk refused): this client is answered all the same.
-        Err(_) => not_stored(metrics, "write"),
-    }
-    let mut entry = old;
-    entry.meta = meta;
-    serve(entry, req, 0, status, framing, metrics)
 }
 
 /// Stores `old`'s body (verified when it was looked up; entry files never change once in
 /// place) under `meta`, replacing the entry whole.
-fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<()> {
+pub fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<()> {
     let mut writer = cache.store.writer(meta)?;
     let mut buf = vec![0; 64 << 10];
     let mut at = old.body_offset;
@@ -702,24 +731,33 @@ pub fn start_fill(
     response_time: u64,
     metrics: &ReactorMetrics,
 ) -> Option<Fill> {
-    let refused = |why: &str| {
-        not_stored(metrics, why);
-        None
-    };
-    if let Err(why) = policy::storable(Method::Get, req, status, resp, &cache.settings) {
-        return refused(why.as_str());
-    }
+    let times = (request_time, response_time);
+    begin_fill(cache, key, req, status, resp, length, times)
+        .map_err(|why| not_stored(metrics, why))
+        .ok()
+}
+
+/// [`start_fill`] without counting: `Err` names why the response is not stored (a name of
+/// `NOT_STORED_REASONS`). `times` are the request's and the response's, in Unix seconds.
+pub fn begin_fill(
+    cache: &Cache,
+    key: Vec<u8>,
+    req: &policy::Fields<'_>,
+    status: u16,
+    resp: &policy::Fields<'_>,
+    length: Option<u64>,
+    (request_time, response_time): (u64, u64),
+) -> Result<Fill, &'static str> {
+    policy::storable(Method::Get, req, status, resp, &cache.settings).map_err(|w| w.as_str())?;
     if length.is_some_and(|n| n > cache.max_file_size) {
-        return refused("size");
+        return Err("size");
     }
-    let vary = policy::vary_key(resp, req)?;
+    // (Vary: * is refused as not storable above.)
+    let vary = policy::vary_key(resp, req).unwrap_or_default();
     let key = if vary.is_empty() {
         key
     } else {
-        match variant_for_fill(cache, &key, resp, &vary, response_time) {
-            Some(key) => key,
-            None => return refused("write"),
-        }
+        variant_for_fill(cache, &key, resp, &vary, response_time).ok_or("write")?
     };
     let cc = policy::CacheControl::of(resp);
     let withheld: Vec<String> = cc
@@ -739,7 +777,6 @@ pub fn start_fill(
         let lower = name.to_ascii_lowercase();
         !crate::proxy::forward::is_hop_by_hop(name)
             && !name.eq_ignore_ascii_case(b"content-length")
-            && !name.eq_ignore_ascii_case(b"age")
             && !connection.contains(&lower)
             && !withheld.iter().any(|w| w.as_bytes() == lower)
     };
@@ -756,13 +793,13 @@ pub fn start_fill(
             .collect(),
     };
     match cache.store.writer(&meta) {
-        Ok(writer) => Some(Fill {
+        Ok(writer) => Ok(Fill {
             writer,
             expected: length,
             limit: cache.max_file_size,
             oversize: false,
         }),
-        Err(_) => refused("write"),
+        Err(_) => Err("write"),
     }
 }
 
@@ -790,19 +827,26 @@ impl Fill {
         metrics: &ReactorMetrics,
         collector: &std::sync::mpsc::Sender<crate::server::Collect>,
     ) {
+        match self.commit(collector) {
+            Ok(()) => metrics.cache_stores.incr(),
+            Err(why) => not_stored(metrics, why),
+        }
+    }
+
+    /// [`Fill::finish`] without counting: `Err` names why nothing was stored.
+    pub fn commit(
+        self,
+        collector: &std::sync::mpsc::Sender<crate::server::Collect>,
+    ) -> Result<(), &'static str> {
         if self.oversize {
-            return not_stored(metrics, "size");
+            return Err("size");
         }
         if self.expected.is_some_and(|n| n != self.writer.body_len()) {
-            return not_stored(metrics, "write");
+            return Err("write");
         }
-        match self.writer.commit() {
-            Ok(size) => {
-                metrics.cache_stores.incr();
-                let _ = collector.send(crate::server::Collect::Stored(size));
-            }
-            Err(_) => not_stored(metrics, "write"),
-        }
+        let size = self.writer.commit().map_err(|_| "write")?;
+        let _ = collector.send(crate::server::Collect::Stored(size));
+        Ok(())
     }
 }
 
