@@ -356,9 +356,11 @@ pub struct ReactorMetrics {
     pub cache_revalidated: Counter,
     /// Entries removed by `PURGE`.
     pub cache_purges: Counter,
-    /// Stale entries served: the backend failed (`stale-if-error`), or another request was
-    /// updating them (`stale-while-revalidate`).
+    /// Stale entries served: the backend failed (`stale-if-error`), or within
+    /// `stale-while-revalidate` (another request was updating them, or one was started).
     pub cache_stale_served: Counter,
+    /// Background revalidations started (`stale-while-revalidate`).
+    pub cache_background: Counter,
     /// Entries found corrupt (cut short, or failing their checksum), removed and refetched.
     pub cache_corrupt: Counter,
     /// Body bytes served from the cache (not asked of a backend).
@@ -435,6 +437,7 @@ impl ReactorMetrics {
             cache_not_stored_why: Default::default(),
             cache_invalidations: Counter::default(),
             cache_revalidated: Counter::default(),
+            cache_background: Counter::default(),
             cache_purges: Counter::default(),
             cache_stale_served: Counter::default(),
             cache_corrupt: Counter::default(),
@@ -495,7 +498,7 @@ struct Scalar<T: 'static> {
 }
 
 /// Counters rendered as families of their own, in output order.
-const COUNTERS: [Scalar<Counter>; 47] = [
+const COUNTERS: [Scalar<Counter>; 48] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -741,9 +744,14 @@ const COUNTERS: [Scalar<Counter>; 47] = [
     Scalar {
         key: "cache_stale_served",
         name: "spoonfeed_cache_stale_served_total",
-        help:
-            "Stale cache entries served (stale-if-error, or stale-while-revalidate while updating).",
+        help: "Stale cache entries served (stale-if-error, or within stale-while-revalidate).",
         field: |m| &m.cache_stale_served,
+    },
+    Scalar {
+        key: "cache_background",
+        name: "spoonfeed_cache_background_total",
+        help: "Background revalidations started for entries within stale-while-revalidate.",
+        field: |m| &m.cache_background,
     },
     Scalar {
         key: "cache_corrupt",

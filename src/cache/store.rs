@@ -70,6 +70,18 @@ impl Entry {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Another handle on the same open entry (its file descriptor duplicated).
+    pub fn try_clone(&self) -> io::Result<Entry> {
+        Ok(Entry {
+            meta: self.meta.clone(),
+            file: self.file.try_clone()?,
+            body_offset: self.body_offset,
+            body_len: self.body_len,
+            checksum: self.checksum,
+            path: self.path.clone(),
+        })
+    }
 }
 
 /// Why an entry could not be used.
@@ -312,6 +324,17 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Removes `entry`'s file if it is still the one in place (not yet replaced by a newer
+    /// entry for its key); true when it was removed.
+    pub fn remove_entry(&self, entry: &Entry) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let same = match (fs::metadata(&entry.path), entry.file.metadata()) {
+            (Ok(there), Ok(open)) => there.dev() == open.dev() && there.ino() == open.ino(),
+            _ => false,
+        };
+        same && fs::remove_file(&entry.path).is_ok()
     }
 
     /// Marks the entry used at `now` (its modification time: the LRU order), unless it was

@@ -787,8 +787,9 @@ pub static DIRECTIVES: &[Directive] = &[
         unit: "",
         description: "On: while a URL is being fetched to be stored, other requests for it \
             wait (at most CacheLockMaxAge) and are then answered from the cache, so a burst \
-            of requests for a missing or stale entry costs the backend one request per \
-            reactor. A response that turns out not to be storable lets them all go on.",
+            of requests for a missing or stale entry costs the backend one request (across \
+            reactors and processes: a lock file in CacheRoot/locks). A response that turns \
+            out not to be storable lets them all go on.",
         min_args: 1,
         max_args: 1,
         apply: Apply::Directive(cache::cache_lock),

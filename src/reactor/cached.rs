@@ -264,6 +264,14 @@ pub enum Lookup {
         validators: Vec<(&'static [u8], Vec<u8>)>,
         stale: Entry,
     },
+    /// Stale within `stale-while-revalidate` and nobody updating it: answered from the store at
+    /// once, while the caller has the entry (another handle on it) validated in the background
+    /// with these conditions (none: fetched again).
+    Background {
+        hit: Hit,
+        validators: Vec<(&'static [u8], Vec<u8>)>,
+        stale: Entry,
+    },
     /// `only-if-cached` and nothing usable: 504.
     GatewayTimeout,
 }
@@ -332,7 +340,7 @@ pub fn lookup(
     }
     if !is_verified(&entry, verified, cache) {
         metrics.cache_corrupt.incr();
-        let _ = std::fs::remove_file(entry.path());
+        cache.store.remove_entry(&entry);
         return miss(None);
     }
     let stored = Stored::new(
@@ -377,7 +385,41 @@ pub fn lookup(
                 metrics,
             ));
         }
-        Use::Validate | Use::StaleWhileRevalidate { .. } => {
+        Use::StaleWhileRevalidate { age } => {
+            let validators = stored.validators();
+            let own = req.iter().any(|(n, _)| is_condition(n));
+            // The background request is this one (with the entry's conditions): a GET
+            // without conditions of its own.
+            let handle = (framing.method == Method::Get && !own)
+                .then(|| entry.try_clone().ok())
+                .flatten();
+            let Some(stale) = handle else {
+                return if validators.is_empty() || own || framing.method != Method::Get {
+                    miss(Some(entry))
+                } else {
+                    Lookup::Validate {
+                        validators,
+                        stale: entry,
+                    }
+                };
+            };
+            let _ = cache.store.touch(&entry, now);
+            metrics.cache_stale_served.incr();
+            let hit = serve(
+                entry,
+                req,
+                age,
+                "hit; detail=stale-while-revalidate",
+                framing,
+                metrics,
+            );
+            return Lookup::Background {
+                hit,
+                validators,
+                stale,
+            };
+        }
+        Use::Validate => {
             let validators = stored.validators();
             let own = req.iter().any(|(n, _)| is_condition(n));
             return if validators.is_empty() || own || framing.method != Method::Get {
@@ -483,7 +525,7 @@ pub fn refresh(
     if !meta.storable {
         // The 304 says the stored body is current, but no longer that it may be shared: this
         // client gets it, and the entry goes.
-        let _ = std::fs::remove_file(entry.path());
+        cache.store.remove_entry(&entry);
         entry.meta = meta.meta;
         return serve(entry, req, 0, status, framing, metrics);
     }

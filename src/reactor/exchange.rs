@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::backend::{connect_result, ConnectResult, Link, Unavailable};
 use super::cached::{self, Lookup};
 use super::conn::{read_some, Conn, Phase, ReqLog};
+use super::refresh;
 use super::reply::{After, Failure};
 use super::token::{Kind, Token};
 use super::tunnel::Tunnel;
@@ -49,10 +50,10 @@ const PUMP_READS: usize = 16;
 const REQUEST_STREAM_BUFFER: usize = 256 * 1024;
 
 /// Largest backend response head; a larger one is a 502.
-const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// Most header fields in a backend response head; more is a 502.
-const MAX_RESPONSE_FIELDS: usize = 256;
+pub(super) const MAX_RESPONSE_FIELDS: usize = 256;
 
 /// Interim (1xx) responses accepted before the final one; more is a 502.
 const MAX_INTERIM_RESPONSES: u32 = 16;
@@ -462,6 +463,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut conditions = Vec::new();
     let mut lock = LockState::None;
     let mut stale = None;
+    let mut background = None;
     if let Some(cache) = cfg
         .cache
         .as_ref()
@@ -552,6 +554,28 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 Lookup::GatewayTimeout => {
                     return answer(conn, Failure::NotCached, log, vhost_idx, body_unread, sh)
                 }
+                Lookup::Background {
+                    hit,
+                    validators,
+                    stale: entry,
+                } => {
+                    for (name, value) in validators {
+                        conditions.extend_from_slice(name);
+                        conditions.extend_from_slice(b": ");
+                        conditions.extend_from_slice(&value);
+                        conditions.extend_from_slice(b"\r\n");
+                    }
+                    // One update at a time: with the lock taken by another, this request
+                    // only gets the stale answer.
+                    let max_age = cache.lock_max_age.unwrap_or(BACKGROUND_LOCK_AGE);
+                    let lock = cache.store.lock(&key, max_age, now).ok().flatten();
+                    background = Some(Background {
+                        hit,
+                        stale: entry,
+                        lock,
+                        key,
+                    });
+                }
                 Lookup::Validate {
                     validators,
                     stale: entry,
@@ -596,7 +620,12 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         }
     }
     if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
-        // (After the cache: a fresh entry answers even while its backend is down.)
+        // (After the cache: a fresh entry answers even while its backend is down, and so does
+        // one within stale-while-revalidate, without an update.)
+        if let Some(bg) = background {
+            let keep_alive = conn.may_keep_alive(head, sh);
+            return serve_background(conn, bg.hit, None, log, vhost_idx, keep_alive, sh);
+        }
         release_lock_of(&mut lock, sh);
         return answer(
             conn,
@@ -642,7 +671,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         // An HTTP/0.9 request is asked in HTTP/1.0, on a connection closed after it.
         http10: head.simple,
         extra: &conditions,
-        keep_alive: !backend.params.disable_reuse && !head.simple,
+        keep_alive: !backend.params.disable_reuse && !head.simple && background.is_none(),
         upgrade: upgrade.as_deref(),
     };
     let mut out = mem::take(&mut sh.scratch);
@@ -650,6 +679,26 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     // CONNECT sends the backend nothing of its own: the tunnel starts at the connect.
     if head.method != Method::Connect {
         encode_backend_request(buf, head, &request, &mut out);
+    }
+    if let Some(bg) = background {
+        let job = bg.lock.map(|lock| refresh::Job {
+            cfg: Arc::clone(&cfg),
+            backend: backend_id,
+            request: out.clone(),
+            key: bg.key,
+            req: head
+                .headers
+                .iter()
+                .map(|h| (h.name.of(buf).to_vec(), h.value.of(buf).to_vec()))
+                .collect(),
+            stale: bg.stale,
+            lock,
+            request_time: cached::unix_now(std::time::SystemTime::now()),
+            collector: sh.collector.clone(),
+        });
+        sh.scratch = out;
+        let keep_alive = conn.may_keep_alive(head, sh);
+        return serve_background(conn, bg.hit, job, log, vhost_idx, keep_alive, sh);
     }
     let mut bout = Chain::default();
     let mut pushed = bout.push_slice(&mut sh.pool, &out);
@@ -750,6 +799,53 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         return Phase::Proxy(ex);
     }
     acquire(conn, ex, idx, false, sh)
+}
+
+/// A stale entry within `stale-while-revalidate` that answers at once, and what its
+/// background validation needs.
+struct Background {
+    hit: cached::Hit,
+    /// Another handle on the entry, for the validation.
+    stale: crate::cache::store::Entry,
+    /// The key's lock file: `None` when another update holds it (no second one starts).
+    lock: Option<FileLock>,
+    key: Vec<u8>,
+}
+
+/// How long a background validation's lock keeps others from starting one with `CacheLock
+/// Off` (with it on, `CacheLockMaxAge`).
+const BACKGROUND_LOCK_AGE: Duration = Duration::from_secs(5);
+
+/// Answers with a stale entry's `hit` at once (`stale-while-revalidate`), and starts `job`,
+/// its validation in the background, when there is one.
+fn serve_background(
+    conn: &mut Conn,
+    hit: cached::Hit,
+    job: Option<refresh::Job>,
+    mut log: ReqLog,
+    vhost_idx: usize,
+    keep_alive: bool,
+    sh: &mut Shared,
+) -> Phase {
+    if job.is_some_and(refresh::spawn) {
+        sh.metrics.cache_background.incr();
+    }
+    let after = if keep_alive {
+        After::KeepAlive
+    } else {
+        After::Close
+    };
+    conn.spill = hit.body;
+    log.cache = Some("hit");
+    conn.send_ours(
+        hit.head,
+        hit.status,
+        hit.body_len,
+        Some(log),
+        Some(vhost_idx),
+        after,
+        sh,
+    )
 }
 
 /// Answers from the stale entry the exchange keeps in reserve, when `stale-if-error` allows
@@ -907,7 +1003,9 @@ fn collapsed(conn: &Conn, ex: &Exchange, key: &[u8], sh: &mut Shared) -> Option<
     let now = std::time::SystemTime::now();
     let verified = &mut sh.cache_verified;
     match cached::lookup(cache, key, &fields, &framing, now, verified, &sh.metrics) {
-        Lookup::Hit(hit) => Some(hit),
+        // (Within stale-while-revalidate, no update is started from here: the fetch waited
+        // for just failed to store the URL.)
+        Lookup::Hit(hit) | Lookup::Background { hit, .. } => Some(hit),
         Lookup::Miss { .. } | Lookup::Validate { .. } | Lookup::GatewayTimeout => None,
     }
 }

@@ -11,6 +11,7 @@ mod backend;
 mod cached;
 mod conn;
 mod exchange;
+mod refresh;
 mod reply;
 mod resolve;
 mod status;
