@@ -18,7 +18,7 @@
 //! holder; one older than `CacheLockMaxAge` (a holder that died or hung) is taken over.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -54,6 +54,13 @@ pub struct Meta {
     pub fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Entry files up to this size are read whole when opened (one read): their bodies go out
+/// with their heads, with no second read of the file.
+const SMALL_ENTRY: u64 = 16 * 1024;
+
+/// What is read first of a larger entry file: its header and, mostly, all its metadata.
+const FIRST_READ: usize = 4096;
+
 /// A stored response opened for reading: its metadata, and where its body is in `file`.
 #[derive(Debug)]
 pub struct Entry {
@@ -64,11 +71,25 @@ pub struct Entry {
     pub body_len: u64,
     checksum: u64,
     path: PathBuf,
+    /// The file's status when it was opened.
+    stat: fs::Metadata,
+    /// The body, when the file was small enough to be read whole.
+    body: Option<Vec<u8>>,
 }
 
 impl Entry {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file's status as it was opened (identity, size, LRU time).
+    pub fn stat(&self) -> &fs::Metadata {
+        &self.stat
+    }
+
+    /// The body, when it was read with the rest of a small entry; else it is in `file`.
+    pub fn take_body(&mut self) -> Option<Vec<u8>> {
+        self.body.take()
     }
 
     /// Another handle on the same open entry (its file descriptor duplicated).
@@ -80,6 +101,8 @@ impl Entry {
             body_len: self.body_len,
             checksum: self.checksum,
             path: self.path.clone(),
+            stat: self.stat.clone(),
+            body: self.body.clone(),
         })
     }
 }
@@ -251,15 +274,23 @@ impl Store {
     /// [`Store::verify`], which reads it all.
     pub fn get(&self, key: &[u8]) -> Result<Entry, OpenError> {
         let path = self.path_of(key);
-        let mut file = match File::open(&path) {
+        let file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(OpenError::Missing),
             Err(e) => return Err(OpenError::Io(e)),
         };
-        let size = file.metadata().map_err(OpenError::Io)?.len();
-        let mut header = [0u8; HEADER];
-        file.read_exact(&mut header)
-            .map_err(|_| OpenError::Corrupt("shorter than a header"))?;
+        let stat = file.metadata().map_err(OpenError::Io)?;
+        let size = stat.len();
+        // A small file in one read; of a larger one, what most metadata fits in.
+        let whole = size <= SMALL_ENTRY;
+        let first = if whole { size as usize } else { FIRST_READ };
+        let mut bytes = vec![0; first];
+        let got = read_full_at(&file, &mut bytes, 0).map_err(OpenError::Io)?;
+        if got < HEADER {
+            return Err(OpenError::Corrupt("shorter than a header"));
+        }
+        bytes.truncate(got);
+        let header = &bytes[..HEADER];
         if &header[..8] != MAGIC {
             return Err(OpenError::Corrupt("not a cache entry"));
         }
@@ -279,25 +310,43 @@ impl Store {
         {
             return Err(OpenError::Corrupt("lengths do not match the file's size"));
         }
-        let mut encoded = vec![0; meta_len as usize];
-        file.read_exact(&mut encoded)
-            .map_err(|_| OpenError::Corrupt("metadata cut short"))?;
-        let meta = decode_meta(&encoded).ok_or(OpenError::Corrupt("metadata malformed"))?;
+        let body_offset = HEADER + meta_len as usize;
+        if bytes.len() < body_offset {
+            // Metadata longer than the first read: the rest of it.
+            let had = bytes.len();
+            bytes.resize(body_offset, 0);
+            let more = read_full_at(&file, &mut bytes[had..], had as u64).map_err(OpenError::Io)?;
+            if had + more < body_offset {
+                return Err(OpenError::Corrupt("metadata cut short"));
+            }
+        }
+        if whole && bytes.len() as u64 != size {
+            return Err(OpenError::Corrupt("shorter than its lengths"));
+        }
+        let meta = decode_meta(&bytes[HEADER..body_offset])
+            .ok_or(OpenError::Corrupt("metadata malformed"))?;
         if meta.key != key {
             return Err(OpenError::Missing);
         }
+        let body = whole.then(|| bytes.split_off(body_offset));
         Ok(Entry {
             meta,
             file,
-            body_offset: HEADER as u64 + u64::from(meta_len),
+            body_offset: body_offset as u64,
             body_len,
             checksum,
             path,
+            stat,
+            body,
         })
     }
 
-    /// Whether the entry's body matches its checksum (reads it all).
+    /// Whether the entry's body matches its checksum (reads it all, unless it was read with
+    /// the entry).
     pub fn verify(&self, entry: &Entry) -> io::Result<bool> {
+        if let Some(body) = &entry.body {
+            return Ok(fnv1a_64(body) == entry.checksum);
+        }
         let mut sum = Fnv64::new();
         let mut buf = vec![0; 64 << 10];
         let mut at = entry.body_offset;
@@ -330,17 +379,16 @@ impl Store {
     /// entry for its key); true when it was removed.
     pub fn remove_entry(&self, entry: &Entry) -> bool {
         use std::os::unix::fs::MetadataExt;
-        let same = match (fs::metadata(&entry.path), entry.file.metadata()) {
-            (Ok(there), Ok(open)) => there.dev() == open.dev() && there.ino() == open.ino(),
-            _ => false,
-        };
+        let open = &entry.stat;
+        let same = fs::metadata(&entry.path)
+            .is_ok_and(|there| there.dev() == open.dev() && there.ino() == open.ino());
         same && fs::remove_file(&entry.path).is_ok()
     }
 
     /// Marks the entry used at `now` (its modification time: the LRU order), unless it was
     /// marked within [`TOUCH_INTERVAL`].
     pub fn touch(&self, entry: &Entry, now: SystemTime) -> io::Result<()> {
-        let modified = entry.file.metadata()?.modified()?;
+        let modified = entry.stat.modified()?;
         if now.duration_since(modified).unwrap_or_default() < TOUCH_INTERVAL {
             return Ok(());
         }
@@ -519,6 +567,20 @@ impl Drop for Writer {
             let _ = fs::remove_file(&self.temp);
         }
     }
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; how much was read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// A number no other writer of this process has had (temporary names must not collide

@@ -441,7 +441,7 @@ pub fn lookup(
 /// The answer from `entry`, `age` seconds old, with `Cache-Status: spoonfeed; {status}`: the
 /// stored response, or a `304` when the client's conditions say it has it.
 fn serve(
-    entry: Entry,
+    mut entry: Entry,
     req: &policy::Fields<'_>,
     age: u64,
     cache_status: &str,
@@ -486,14 +486,26 @@ fn serve(
     }
     head.extend_from_slice(b"\r\n");
     let sends_body = !not_modified && framing.method == Method::Get && body_len > 0;
-    let body_offset = entry.body_offset;
     metrics.cache_hits.incr();
     if sends_body {
         metrics.cache_bytes_served.add(body_len);
     }
+    // A small body read with the entry goes out with the head; a larger one from the file.
+    let body = match (sends_body, entry.take_body()) {
+        (false, _) => None,
+        (true, Some(bytes)) => {
+            head.extend_from_slice(&bytes);
+            None
+        }
+        (true, None) => Some(Spill::from_part(
+            entry.file,
+            entry.body_offset,
+            entry.body_len,
+        )),
+    };
     Hit {
         head,
-        body: sends_body.then(|| Spill::from_part(entry.file, body_offset, body_len)),
+        body,
         status,
         body_len: if framing.method == Method::Get {
             body_len
@@ -729,9 +741,7 @@ fn is_304_field(name: &[u8]) -> bool {
 
 /// Whether the entry's body matches its checksum, read through once per reactor.
 fn is_verified(entry: &Entry, verified: &mut Verified, cache: &Cache) -> bool {
-    let Ok(stat) = entry.file.metadata() else {
-        return false;
-    };
+    let stat = entry.stat();
     let id = (stat.dev(), stat.ino(), stat.size());
     if verified.0.contains(&id) {
         return true;

@@ -299,3 +299,33 @@ fn collection_removes_locks_left_by_dead_holders() {
         .unwrap();
     assert!(!store.is_locked(b"k", max_age, now));
 }
+
+#[test]
+fn small_entries_are_read_whole_and_long_metadata_is_read_on() {
+    let root = TempRoot::new();
+    let store = Store::open(&root.0).unwrap();
+    // Small: the body comes with the entry, and verifies from memory.
+    store.put(&meta("small"), b"tiny body").unwrap();
+    let mut entry = store.get(b"small").unwrap();
+    assert!(store.verify(&entry).unwrap());
+    assert_eq!(entry.take_body().as_deref(), Some(&b"tiny body"[..]));
+    assert_eq!(body_of(&entry), b"tiny body");
+    // Larger, with metadata longer than the first read: the rest of it is read on, and the
+    // body stays in the file.
+    let mut long = meta("large");
+    long.fields
+        .push((b"X-Long".to_vec(), vec![b'v'; FIRST_READ * 2]));
+    let body: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+    store.put(&long, &body).unwrap();
+    let mut entry = store.get(b"large").unwrap();
+    assert_eq!(entry.meta, long);
+    assert!(entry.take_body().is_none());
+    assert_eq!(body_of(&entry), body);
+    assert!(store.verify(&entry).unwrap());
+    // Small, but with its metadata cut: refused, not read past.
+    store.put(&meta("cut"), b"abc").unwrap();
+    let path = store.path_of(b"cut");
+    let whole = fs::read(&path).unwrap();
+    fs::write(&path, &whole[..HEADER + 5]).unwrap();
+    assert!(matches!(store.get(b"cut"), Err(OpenError::Corrupt(_))));
+}
