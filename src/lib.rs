@@ -20,6 +20,7 @@ pub mod server;
 mod sys;
 pub mod tls;
 
+pub use reactor::sim;
 pub use server::Server;
 
 /// The version printed by `--version` and sent in `ProxyVia Full`.

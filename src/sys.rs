@@ -414,6 +414,16 @@ pub fn pipe_max_size() -> Option<usize> {
         .ok()
 }
 
+/// Ignores `SIGPIPE`, as Rust's runtime does for a program's `main` (a write to a closed
+/// peer then fails with `EPIPE` instead of killing the process), for hosts that did not run
+/// that start-up: fuzzing harnesses.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no handler to be unsafe in.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// Makes closing `fd` send a reset instead of a FIN (`SO_LINGER` on with 0 s): for a response
 /// cut off mid-way, so that a client reading until close cannot take it for complete.
 pub fn reset_on_close(fd: RawFd) -> io::Result<()> {

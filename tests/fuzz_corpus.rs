@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 mod chunked;
 #[path = "../fuzz/checks/config.rs"]
 mod config;
+#[path = "../fuzz/checks/connection.rs"]
+mod connection;
 #[path = "../fuzz/checks/framing.rs"]
 mod framing;
 #[path = "../fuzz/checks/request_head.rs"]
@@ -76,9 +78,10 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 7] = [
     "chunked",
     "config",
+    "connection",
     "framing",
     "request_head",
     "response_head",
@@ -109,6 +112,11 @@ fn chunked_corpus_passes_its_check() {
 #[test]
 fn config_corpus_passes_its_check() {
     replay("config", config::check);
+}
+
+#[test]
+fn connection_corpus_passes_its_check() {
+    replay("connection", connection::check);
 }
 
 #[test]

@@ -234,6 +234,9 @@ pub struct BackendPool {
     cfg_gen: u64,
     /// `ProxySendBufferSize` and `ProxyReceiveBufferSize` for new connections; 0 = default.
     pub socket_buffers: (usize, usize),
+    /// Under [`super::sim`]: connections are made as in-process socket pairs, whose other
+    /// ends are kept here (in the order made) for the simulation to play the backends.
+    pub sim: Option<Vec<std::os::unix::net::UnixStream>>,
 }
 
 impl BackendPool {
@@ -339,13 +342,21 @@ impl BackendPool {
         gen: &mut u32,
         registry: &Registry,
     ) -> io::Result<usize> {
-        let tcp = match self.socket_buffers {
-            (0, 0) => TcpStream::connect(addr)?,
-            (send, receive) => {
+        let simulated = self.sim.is_some();
+        let tcp = match (&mut self.sim, self.socket_buffers) {
+            (Some(ends), _) => {
+                let (ours, theirs) = super::sim::pair()?;
+                ends.push(theirs);
+                TcpStream::from_std(ours)
+            }
+            (None, (0, 0)) => TcpStream::connect(addr)?,
+            (None, (send, receive)) => {
                 TcpStream::from_std(crate::sys::connect_with_buffers(addr, send, receive)?)
             }
         };
-        tcp.set_nodelay(true)?;
+        if !simulated {
+            tcp.set_nodelay(true)?;
+        }
         let def = &cfg.backends[backend];
         let stream = match (&cfg.proxy_tls, def.scheme) {
             (Some(config), Scheme::Https) => BackendStream::Tls(Box::new(
@@ -362,7 +373,12 @@ impl BackendPool {
             gen: *gen,
             backend,
             peer: addr,
-            link: Link::Connecting { addr: addr_index },
+            // A simulated connection is made at once.
+            link: if simulated {
+                Link::Open
+            } else {
+                Link::Connecting { addr: addr_index }
+            },
             ready: Ready::default(),
             owner: Some(owner),
             served: 0,

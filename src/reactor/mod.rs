@@ -14,6 +14,7 @@ mod exchange;
 mod refresh;
 mod reply;
 mod resolve;
+pub mod sim;
 mod status;
 mod timer;
 mod token;
@@ -301,50 +302,65 @@ impl Reactor {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            if self.turn(&mut events, timeout, None)? {
+                return Ok(());
             }
-            self.sh.now = Instant::now();
-            for event in events.iter() {
-                let token = Token(event.token().0);
-                match token.kind() {
-                    Kind::Listener => {
-                        if let Some(l) = self.listeners.get_mut(token.idx()) {
-                            l.pending = true;
-                        }
+        }
+    }
+
+    /// One loop turn: waits up to `timeout` for events, handles them at `now` (the clock's
+    /// time unless given: `sim` runs on a clock of its own), then what is due. True when the
+    /// reactor must exit.
+    fn turn(
+        &mut self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        now: Option<Instant>,
+    ) -> io::Result<bool> {
+        if let Err(e) = self.poll.poll(events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(false);
+            }
+            return Err(e);
+        }
+        self.sh.now = now.unwrap_or_else(Instant::now);
+        for event in events.iter() {
+            let token = Token(event.token().0);
+            match token.kind() {
+                Kind::Listener => {
+                    if let Some(l) = self.listeners.get_mut(token.idx()) {
+                        l.pending = true;
                     }
-                    Kind::Client => self.client_event(token, event),
-                    Kind::Backend => self.backend_event(token, event),
-                    Kind::Waker => {
-                        if self.on_controls() {
-                            self.cut_off_in_flight();
-                            return Ok(());
-                        }
-                        self.on_resolved();
-                    }
                 }
-            }
-            self.accept_pending();
-            self.run_rerun_queue();
-            self.fire_timers();
-            self.wake_starved();
-            self.sh.access.flush();
-            if self.sh.now >= self.published + PUBLISH_INTERVAL {
-                self.sh.publish_gauges();
-                self.published = self.sh.now;
-            }
-            if self.sh.draining {
-                self.close_idle();
-                let late = self.drain_deadline.is_some_and(|d| self.sh.now >= d);
-                if self.conns.is_empty() || late {
-                    self.cut_off_in_flight();
-                    return Ok(());
+                Kind::Client => self.client_event(token, event),
+                Kind::Backend => self.backend_event(token, event),
+                Kind::Waker => {
+                    if self.on_controls() {
+                        self.cut_off_in_flight();
+                        return Ok(true);
+                    }
+                    self.on_resolved();
                 }
             }
         }
+        self.accept_pending();
+        self.run_rerun_queue();
+        self.fire_timers();
+        self.wake_starved();
+        self.sh.access.flush();
+        if self.sh.now >= self.published + PUBLISH_INTERVAL {
+            self.sh.publish_gauges();
+            self.published = self.sh.now;
+        }
+        if self.sh.draining {
+            self.close_idle();
+            let late = self.drain_deadline.is_some_and(|d| self.sh.now >= d);
+            if self.conns.is_empty() || late {
+                self.cut_off_in_flight();
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
@@ -528,7 +544,7 @@ impl Reactor {
         }
     }
 
-    fn admit(&mut self, mut stream: mio::net::TcpStream, peer: SocketAddr, scheme: Scheme) {
+    fn admit(&mut self, stream: mio::net::TcpStream, peer: SocketAddr, scheme: Scheme) {
         let _ = stream.set_nodelay(true);
         let b = &self.sh.cfg.buffering;
         let wanted = (b.client_send_buffer, b.client_receive_buffer);
@@ -545,6 +561,17 @@ impl Reactor {
         let Ok(local) = stream.local_addr() else {
             return;
         };
+        self.admit_as(stream, peer, local, scheme);
+    }
+
+    /// Takes a connection from `peer` to `local` into the slab and drives it.
+    fn admit_as(
+        &mut self,
+        mut stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        scheme: Scheme,
+    ) {
         self.sh.gen = self.sh.gen.wrapping_add(1) & Token::GEN_MASK;
         let entry = self.conns.vacant_entry();
         let idx = entry.key();
