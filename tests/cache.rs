@@ -849,6 +849,17 @@ fn within_stale_while_revalidate_the_update_runs_in_the_background() {
         assert_eq!(count.load(Ordering::SeqCst), before_hit);
     }
     assert_eq!(status_number(&proxy, "cache_background"), 2);
+    // A range asked for within the window does not start an update (its answer would be a
+    // part): it goes to the backend itself.
+    assert_eq!(proxy.get("/c").text(), "v1");
+    let r = proxy
+        .send(b"GET /c HTTP/1.1\r\nHost: test\r\nRange: bytes=0-0\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(
+        r.header("Cache-Status"),
+        Some("spoonfeed; fwd=stale; stored")
+    );
+    assert_eq!(status_number(&proxy, "cache_background"), 2);
 }
 
 #[test]

@@ -199,14 +199,16 @@ impl Store {
                 .open(&path)
             {
                 Ok(mut file) => {
-                    file.write_all(tag.as_bytes())?;
+                    if let Err(e) = file.write_all(tag.as_bytes()) {
+                        // Not left behind to block the others until it is old.
+                        let _ = fs::remove_file(&path);
+                        return Err(e);
+                    }
                     return Ok(Some(FileLock { path, tag }));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     match fs::metadata(&path).and_then(|m| m.modified()) {
-                        Ok(since) if now.duration_since(since).unwrap_or_default() < max_age => {
-                            return Ok(None)
-                        }
+                        Ok(since) if young(since, now, max_age) => return Ok(None),
                         Ok(_) => match fs::remove_file(&path) {
                             Ok(()) => {}
                             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -226,7 +228,7 @@ impl Store {
     pub fn is_locked(&self, key: &[u8], max_age: Duration, now: SystemTime) -> bool {
         fs::metadata(self.lock_path(key))
             .and_then(|m| m.modified())
-            .is_ok_and(|since| now.duration_since(since).unwrap_or_default() < max_age)
+            .is_ok_and(|since| young(since, now, max_age))
     }
 
     /// Stores `body` with `meta` under `meta.key`, replacing any entry there: written whole to
@@ -540,7 +542,24 @@ impl Writer {
 
     /// Finishes the entry: the header written, the file renamed into place (replacing any
     /// older entry for the key). Returns the entry's size.
-    pub fn commit(mut self) -> io::Result<u64> {
+    pub fn commit(self) -> io::Result<u64> {
+        self.commit_unless(|| false).map(|size| size.unwrap_or(0))
+    }
+
+    /// [`Writer::commit`] in place of `old` only: nothing is stored (`None`) when the file
+    /// under the key is no longer `old`'s (removed by a purge or an invalidation, or replaced
+    /// by a newer response) when the rename is due.
+    pub fn commit_replacing(self, old: &Entry) -> io::Result<Option<u64>> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.path.clone();
+        self.commit_unless(|| {
+            let was = &old.stat;
+            !fs::metadata(&path).is_ok_and(|now| now.dev() == was.dev() && now.ino() == was.ino())
+        })
+    }
+
+    /// Commits unless `gone()` says, just before the rename, that it must not.
+    fn commit_unless(mut self, gone: impl FnOnce() -> bool) -> io::Result<Option<u64>> {
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -552,11 +571,14 @@ impl Writer {
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
+        if gone() {
+            return Ok(None);
+        }
         fs::rename(&self.temp, &self.path)?;
         let size = HEADER as u64 + u64::from(self.meta_len) + self.body_len;
         // Renamed: nothing is left to remove on drop.
         self.temp = PathBuf::new();
-        Ok(size)
+        Ok(Some(size))
     }
 }
 
@@ -566,6 +588,15 @@ impl Drop for Writer {
         if !self.temp.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.temp);
         }
+    }
+}
+
+/// Whether a lock taken at `since` is younger than `max_age` at `now`. One from further in the
+/// future than that (the clock was set back) is not: it would otherwise hold for ever.
+fn young(since: SystemTime, now: SystemTime, max_age: Duration) -> bool {
+    match now.duration_since(since) {
+        Ok(age) => age < max_age,
+        Err(ahead) => ahead.duration() < max_age,
     }
 }
 

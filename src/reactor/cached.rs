@@ -223,6 +223,8 @@ fn variant_for_fill(
         let epoch = fields.iter().find(|(n, _)| *n == EPOCH).map(|(_, v)| *v);
         if let (INDEX, Some(epoch)) = (index.meta.status, epoch) {
             if names(&fields) == names(resp) {
+                // Used as its variants are: not collected before them.
+                let _ = cache.store.touch(&index, SystemTime::now());
                 return Some(variant_key(key, epoch, selected));
             }
         }
@@ -387,7 +389,10 @@ pub fn lookup(
         }
         Use::StaleWhileRevalidate { age } => {
             let validators = stored.validators();
-            let own = req.iter().any(|(n, _)| is_condition(n));
+            // (A range asked for is answered with a part, which does not update the entry.)
+            let own = req
+                .iter()
+                .any(|(n, _)| is_condition(n) || n.eq_ignore_ascii_case(b"range"));
             // The background request is this one (with the entry's conditions): a GET
             // without conditions of its own.
             let handle = (framing.method == Method::Get && !own)
@@ -533,21 +538,38 @@ pub fn refresh(
 ) -> Hit {
     let status = "fwd=stale; fwd-status=304";
     let meta = refreshed(cache, &old, fields, req, request_time, response_time);
+    // Its age as the 304 says (an Age it carried counts).
+    let view: Vec<(&[u8], &[u8])> = meta
+        .meta
+        .fields
+        .iter()
+        .map(|(n, v)| (&n[..], &v[..]))
+        .collect();
+    let age = Stored::new(
+        meta.meta.status,
+        &view,
+        request_time,
+        response_time,
+        &cache.settings,
+    )
+    .current_age(response_time);
+    drop(view);
     let mut entry = old;
     if !meta.storable {
         // The 304 says the stored body is current, but no longer that it may be shared: this
         // client gets it, and the entry goes.
         cache.store.remove_entry(&entry);
         entry.meta = meta.meta;
-        return serve(entry, req, 0, status, framing, metrics);
+        return serve(entry, req, age, status, framing, metrics);
     }
     metrics.cache_revalidated.incr();
-    if rewrite(cache, &entry, &meta.meta).is_err() {
-        // Not stored again (the disk refused): this client is answered all the same.
+    // Not stored again when the disk refused, or the entry went meanwhile (a purge, an
+    // invalidation, a newer response): this client is answered all the same.
+    if !matches!(rewrite(cache, &entry, &meta.meta), Ok(true)) {
         not_stored(metrics, "write");
     }
     entry.meta = meta.meta;
-    serve(entry, req, 0, status, framing, metrics)
+    serve(entry, req, age, status, framing, metrics)
 }
 
 /// What a `304` (with `fields`) to the validation of `old` makes of it.
@@ -623,8 +645,9 @@ pub fn refreshed(
 }
 
 /// Stores `old`'s body (verified when it was looked up; entry files never change once in
-/// place) under `meta`, replacing the entry whole.
-pub fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<()> {
+/// place) under `meta`, replacing the entry whole: only while `old` is still the entry in
+/// place (false otherwise: it was removed or replaced meanwhile, and stays so).
+pub fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<bool> {
     let mut writer = cache.store.writer(meta)?;
     let mut buf = vec![0; 64 << 10];
     let mut at = old.body_offset;
@@ -640,7 +663,7 @@ pub fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<()> {
         writer.write_body(&buf[..n])?;
         at += n as u64;
     }
-    writer.commit().map(drop)
+    Ok(writer.commit_replacing(old)?.is_some())
 }
 
 /// The backend failed (no answer, or a 500, 502, 503 or 504) for a request whose stale

@@ -464,6 +464,9 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut lock = LockState::None;
     let mut stale = None;
     let mut background = None;
+    // Counted as a miss once it goes to the backend (one that waits on CacheLock may be
+    // answered from the cache instead).
+    let mut missed = false;
     if let Some(cache) = cfg
         .cache
         .as_ref()
@@ -573,6 +576,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                         hit,
                         stale: entry,
                         lock,
+                        lock_age: max_age,
                         key,
                     });
                 }
@@ -580,7 +584,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                     validators,
                     stale: entry,
                 } => {
-                    sh.metrics.cache_misses.incr();
+                    missed = true;
                     log.cache = Some("stale");
                     stale = Some(entry);
                     cache_status = b"Cache-Status: spoonfeed; fwd=stale".to_vec();
@@ -593,7 +597,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                     cache_key = Some(key);
                 }
                 Lookup::Miss { stale: entry } => {
-                    sh.metrics.cache_misses.incr();
+                    missed = true;
                     let was_stale = entry.is_some();
                     log.cache = Some(if was_stale { "stale" } else { "miss" });
                     if head.method == Method::Get {
@@ -617,6 +621,9 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 },
                 None => LockState::Waiting(key.clone()),
             };
+        }
+        if missed && !matches!(lock, LockState::Waiting(_) | LockState::Remote(..)) {
+            sh.metrics.cache_misses.incr();
         }
     }
     if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
@@ -693,6 +700,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 .collect(),
             stale: bg.stale,
             lock,
+            deadline: Instant::now() + bg.lock_age,
             request_time: cached::unix_now(std::time::SystemTime::now()),
             collector: sh.collector.clone(),
         });
@@ -809,6 +817,8 @@ struct Background {
     stale: crate::cache::store::Entry,
     /// The key's lock file: `None` when another update holds it (no second one starts).
     lock: Option<FileLock>,
+    /// How long the lock keeps others out.
+    lock_age: Duration,
     key: Vec<u8>,
 }
 
@@ -933,14 +943,18 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
     };
     match collapsed(conn, &ex, &key, sh) {
         Some(hit) => serve_collapsed(conn, ex, hit, sh),
-        None => acquire(conn, ex, idx, false, sh),
+        None => {
+            sh.metrics.cache_misses.incr();
+            acquire(conn, ex, idx, false, sh)
+        }
     }
 }
 
 /// `CacheLock` held in another reactor or process ([`LockState::Remote`]), looked at again.
 /// While its file is there (and `CacheLockMaxAge` has not passed) the exchange waits on. Then
 /// the URL is looked up again: answered from the cache when the other fetch stored it, else
-/// fetched by this exchange, holding the lock, for the waiters of every reactor.
+/// fetched by this exchange without the lock (with the waiters of this reactor), as waiters
+/// in the holder's reactor do.
 fn poll_remote(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Shared) -> Phase {
     let LockState::Remote(key, owner, since) = mem::take(&mut ex.lock) else {
         return acquire(conn, ex, idx, false, sh);
@@ -951,25 +965,23 @@ fn poll_remote(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Shar
     };
     let max_age = cache.lock_max_age.unwrap_or_default();
     let waited_out = sh.now.saturating_duration_since(since) >= max_age;
-    let file = match cache
-        .store
-        .lock(&key, max_age, std::time::SystemTime::now())
-    {
-        Ok(None) if !waited_out => {
-            ex.lock = LockState::Remote(key, owner, since);
-            return Phase::Wait(ex);
+    let now = std::time::SystemTime::now();
+    if !waited_out && cache.store.is_locked(&key, max_age, now) {
+        ex.lock = LockState::Remote(key, owner, since);
+        return Phase::Wait(ex);
+    }
+    ex.lock = LockState::Held(key.clone(), owner, None);
+    let hit = collapsed(conn, &ex, &key, sh);
+    // Either way the lock goes: this reactor's waiters find the entry too, or (the fetch
+    // waited for stored nothing) they go to the backend at once, as this exchange does,
+    // rather than one reactor after another.
+    release_lock(&mut ex, sh);
+    match hit {
+        Some(hit) => serve_collapsed(conn, ex, hit, sh),
+        None => {
+            sh.metrics.cache_misses.incr();
+            acquire(conn, ex, idx, false, sh)
         }
-        Ok(file) => file,
-        Err(_) => None,
-    };
-    ex.lock = LockState::Held(key.clone(), owner, file);
-    match collapsed(conn, &ex, &key, sh) {
-        Some(hit) => {
-            // This reactor's waiters find the entry too.
-            release_lock(&mut ex, sh);
-            serve_collapsed(conn, ex, hit, sh)
-        }
-        None => acquire(conn, ex, idx, false, sh),
     }
 }
 
@@ -1475,6 +1487,7 @@ pub fn on_wait_timeout(
         LockState::Waiting(_) => {
             // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
             ex.lock = LockState::None;
+            sh.metrics.cache_misses.incr();
             return acquire(conn, ex, idx, false, sh);
         }
         LockState::Remote(..) => return poll_remote(conn, ex, idx, sh),
@@ -2563,6 +2576,9 @@ fn cache_response(
     let Some(cache) = ex.cfg.cache.as_ref() else {
         return;
     };
+    // A response came that is not a 304 nor served stale instead: the stale entry is no
+    // longer needed (its file, if replaced meanwhile, is freed).
+    ex.stale = None;
     if let Some(key) = ex.invalidate.take() {
         if policy::invalidates(ex.method, head.status) {
             // The target, and what Location and Content-Location name on the same origin.

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::cache::store::{Entry, FileLock};
 use crate::config::{BackendId, Config, Scheme};
@@ -45,6 +45,9 @@ pub struct Job {
     pub stale: Entry,
     /// The key's lock, released when the job ends.
     pub lock: FileLock,
+    /// When the lock stops keeping others out: the job gives up by then, so that no second
+    /// job for the key overlaps it.
+    pub deadline: Instant,
     /// When the request is sent, in Unix seconds.
     pub request_time: u64,
     pub collector: Sender<Collect>,
@@ -59,7 +62,8 @@ pub enum Outcome {
     Replaced,
     /// A full response that may not be stored: the entry it supersedes was removed.
     Removed,
-    /// A server error: the stale entry stays (for `stale-if-error`).
+    /// The stale entry stays: a server error (it may serve `stale-if-error`), a response
+    /// too large to store, or an entry that went meanwhile.
     Kept,
 }
 
@@ -70,17 +74,22 @@ pub fn spawn(job: Job) -> bool {
         RUNNING.fetch_sub(1, Ordering::AcqRel);
         return false;
     }
-    let started = std::thread::Builder::new()
+    /// Gives the job's place back however it ends (a panic included).
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            RUNNING.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let slot = Slot;
+    std::thread::Builder::new()
         .name("spoonfeed-refresh".into())
         .spawn(move || {
+            let _slot = slot;
             // The outcome shows in the store (and in the entry's Cache-Status on later hits).
             let _ = run(job);
-            RUNNING.fetch_sub(1, Ordering::AcqRel);
-        });
-    if started.is_err() {
-        RUNNING.fetch_sub(1, Ordering::AcqRel);
-    }
-    started.is_ok()
+        })
+        .is_ok()
 }
 
 /// A socket or TLS session to the backend.
@@ -100,10 +109,14 @@ pub fn run(job: Job) -> Result<Outcome, String> {
 fn update(job: &Job) -> Result<Outcome, String> {
     let def = &job.cfg.backends[job.backend];
     let cache = job.cfg.cache.as_ref().ok_or("no cache")?;
-    let tcp = connect(&def.addrs, def.params.connect_timeout)
+    let left = |what: std::time::Duration| {
+        what.min(job.deadline.saturating_duration_since(Instant::now()))
+            .max(std::time::Duration::from_millis(1))
+    };
+    let tcp = connect(&def.addrs, left(def.params.connect_timeout))
         .map_err(|e| format!("cannot connect to {}: {e}", def.name))?;
-    tcp.set_read_timeout(Some(def.params.timeout))
-        .and_then(|()| tcp.set_write_timeout(Some(def.params.timeout)))
+    tcp.set_read_timeout(Some(left(def.params.timeout)))
+        .and_then(|()| tcp.set_write_timeout(Some(left(def.params.timeout))))
         .and_then(|()| tcp.set_nodelay(true))
         .map_err(|e| e.to_string())?;
     let mut stream: Box<dyn Stream> = match (&job.cfg.proxy_tls, def.scheme) {
@@ -122,7 +135,7 @@ fn update(job: &Job) -> Result<Outcome, String> {
             Ok(Some(head)) => break head,
             Ok(None) if buf.len() >= MAX_RESPONSE_HEAD => return Err("head too large".into()),
             Ok(None) => {
-                if read_more(&mut stream, &mut buf)? == 0 {
+                if read_more(&mut stream, &mut buf, job.deadline)? == 0 {
                     return Err("closed before a response head".into());
                 }
             }
@@ -143,8 +156,12 @@ fn update(job: &Job) -> Result<Outcome, String> {
             cache.store.remove_entry(&job.stale);
             return Ok(Outcome::Removed);
         }
-        cached::rewrite(cache, &job.stale, &refreshed.meta).map_err(|e| e.to_string())?;
-        return Ok(Outcome::Refreshed);
+        // (Not stored when the entry went meanwhile: a purge or an invalidation stands.)
+        return match cached::rewrite(cache, &job.stale, &refreshed.meta) {
+            Ok(true) => Ok(Outcome::Refreshed),
+            Ok(false) => Ok(Outcome::Kept),
+            Err(e) => Err(e.to_string()),
+        };
     }
     if head.status >= 500 {
         return Ok(Outcome::Kept);
@@ -159,6 +176,9 @@ fn update(job: &Job) -> Result<Outcome, String> {
     let key = job.key.clone();
     let fill = match cached::begin_fill(cache, key, &req, head.status, &fields, length, times) {
         Ok(fill) => fill,
+        // Too large to store, or the disk refused: the entry stays as it is.
+        Err("size" | "write") => return Ok(Outcome::Kept),
+        // The response that supersedes it may not be stored: it goes.
         Err(_) => {
             cache.store.remove_entry(&job.stale);
             return Ok(Outcome::Removed);
@@ -166,7 +186,14 @@ fn update(job: &Job) -> Result<Outcome, String> {
     };
     drop(fields);
     let rest = buf.split_off(head.head_len);
-    let fill = read_body(&mut stream, rest, framing, fill, cache.max_file_size)?;
+    let fill = read_body(
+        &mut stream,
+        rest,
+        framing,
+        fill,
+        cache.max_file_size,
+        job.deadline,
+    )?;
     fill.commit(&job.collector).map_err(str::to_owned)?;
     Ok(Outcome::Replaced)
 }
@@ -183,8 +210,16 @@ fn connect(addrs: &[SocketAddr], timeout: std::time::Duration) -> io::Result<Tcp
     Err(last)
 }
 
-/// Reads what the stream has onto the end of `buf`; the count (0 at its end).
-fn read_more(stream: &mut dyn Stream, buf: &mut Vec<u8>) -> Result<usize, String> {
+/// Reads what the stream has onto the end of `buf`; the count (0 at its end). Past
+/// `deadline`, an error.
+fn read_more(
+    stream: &mut dyn Stream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<usize, String> {
+    if Instant::now() >= deadline {
+        return Err("past its deadline (its lock's age)".into());
+    }
     let mut chunk = [0u8; 16 * 1024];
     let n = stream.read(&mut chunk).map_err(|e| e.to_string())?;
     buf.extend_from_slice(&chunk[..n]);
@@ -199,6 +234,7 @@ fn read_body(
     framing: ResponseBody,
     fill: cached::Fill,
     limit: u64,
+    deadline: Instant,
 ) -> Result<cached::Fill, String> {
     let mut fill = Some(fill);
     let mut written: u64 = 0;
@@ -222,7 +258,7 @@ fn read_body(
                     break;
                 }
                 rest.clear();
-                if read_more(stream, &mut rest)? == 0 {
+                if read_more(stream, &mut rest, deadline)? == 0 {
                     return Err("the body was cut short".into());
                 }
             }
@@ -230,7 +266,7 @@ fn read_body(
         ResponseBody::UntilClose => loop {
             write(&mut fill, &rest)?;
             rest.clear();
-            if read_more(stream, &mut rest)? == 0 {
+            if read_more(stream, &mut rest, deadline)? == 0 {
                 break;
             }
         },
@@ -245,7 +281,7 @@ fn read_body(
                 if decoded.done {
                     break;
                 }
-                if decoded.consumed == 0 && read_more(stream, &mut rest)? == 0 {
+                if decoded.consumed == 0 && read_more(stream, &mut rest, deadline)? == 0 {
                     return Err("the body was cut short".into());
                 }
             }

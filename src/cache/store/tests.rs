@@ -329,3 +329,44 @@ fn small_entries_are_read_whole_and_long_metadata_is_read_on() {
     fs::write(&path, &whole[..HEADER + 5]).unwrap();
     assert!(matches!(store.get(b"cut"), Err(OpenError::Corrupt(_))));
 }
+
+#[test]
+fn a_rewrite_lands_only_over_the_entry_it_replaces() {
+    let root = TempRoot::new();
+    let store = Store::open(&root.0).unwrap();
+    store.put(&meta("k"), b"old").unwrap();
+    let old = store.get(b"k").unwrap();
+    // Still in place: replaced.
+    let mut w = store.writer(&meta("k")).unwrap();
+    w.write_body(b"new").unwrap();
+    assert!(w.commit_replacing(&old).unwrap().is_some());
+    let current = store.get(b"k").unwrap();
+    // Purged meanwhile: nothing comes back, and no temporary file is left.
+    store.remove(b"k").unwrap();
+    let mut w = store.writer(&meta("k")).unwrap();
+    w.write_body(b"stale").unwrap();
+    assert!(w.commit_replacing(&current).unwrap().is_none());
+    assert!(matches!(store.get(b"k"), Err(OpenError::Missing)));
+    assert_eq!(fs::read_dir(root.0.join("tmp")).unwrap().count(), 0);
+    // Replaced by a newer entry meanwhile: that one stays.
+    store.put(&meta("k"), b"newer").unwrap();
+    let mut w = store.writer(&meta("k")).unwrap();
+    w.write_body(b"stale").unwrap();
+    assert!(w.commit_replacing(&current).unwrap().is_none());
+    let mut entry = store.get(b"k").unwrap();
+    assert_eq!(entry.take_body().as_deref(), Some(&b"newer"[..]));
+}
+
+#[test]
+fn a_lock_from_the_future_does_not_hold_for_ever() {
+    let root = TempRoot::new();
+    let store = Store::open(&root.0).unwrap();
+    let max_age = Duration::from_secs(5);
+    let now = SystemTime::now();
+    let _held = store.lock(b"k", max_age, now).unwrap().expect("free");
+    // The clock set back by an hour: the lock's time is far ahead, and it is taken over.
+    let earlier = now - Duration::from_secs(3600);
+    assert!(!store.is_locked(b"k", max_age, earlier));
+    // Slightly ahead (clocks of two processes): still held.
+    assert!(store.is_locked(b"k", max_age, now - Duration::from_secs(1)));
+}
