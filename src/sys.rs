@@ -367,6 +367,27 @@ pub fn sendfile(out: RawFd, file: RawFd, offset: &mut u64, count: usize) -> io::
     Ok(n as usize)
 }
 
+/// Copies up to `count` bytes of `from` at `*offset` to `to` at its file position, inside the
+/// kernel (`copy_file_range(2)`: no user-space copy, a shared extent where the file system
+/// can), advancing both; returns the bytes copied (0 at the end of `from`).
+pub fn copy_file_range(
+    from: RawFd,
+    offset: &mut u64,
+    to: RawFd,
+    count: usize,
+) -> io::Result<usize> {
+    let mut off = libc::off_t::try_from(*offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `off` is a valid in/out pointer for the call; a null output offset makes the
+    // kernel use and advance `to`'s position; both descriptors are open and owned by the
+    // caller.
+    let n = unsafe { libc::copy_file_range(from, &mut off, to, std::ptr::null_mut(), count, 0) };
+    if n == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = u64::try_from(off).unwrap_or(*offset);
+    Ok(n as usize)
+}
+
 /// A non-blocking pipe for splicing, sized to `size` bytes as far as the kernel allows
 /// (`/proc/sys/fs/pipe-max-size` for an unprivileged process). Returns the read end, the
 /// write end and the capacity granted.

@@ -19,6 +19,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -532,6 +533,50 @@ impl Writer {
         self.file.write_all(bytes)?;
         self.body_len += bytes.len() as u64;
         self.checksum.update(bytes);
+        Ok(())
+    }
+
+    /// Writes `old`'s body as this entry's whole body (a refresh: new metadata, the same
+    /// body), copied inside the kernel where it can be; the checksum is `old`'s, already
+    /// verified. Only on a writer with no body yet.
+    pub fn copy_body(&mut self, old: &Entry) -> io::Result<()> {
+        debug_assert_eq!(self.body_len, 0);
+        if let Some(body) = &old.body {
+            return self.write_body(body);
+        }
+        let mut at = old.body_offset;
+        let end = old.body_offset + old.body_len;
+        while at < end {
+            let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(1 << 30);
+            match crate::sys::copy_file_range(
+                old.file.as_raw_fd(),
+                &mut at,
+                self.file.as_raw_fd(),
+                want,
+            ) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Not between these files (another file system, an old kernel): through
+                // user space, from where the copy got to.
+                Err(_) => {
+                    let mut buf = vec![0; 64 << 10];
+                    while at < end {
+                        let want = buf
+                            .len()
+                            .min(usize::try_from(end - at).unwrap_or(usize::MAX));
+                        let n = old.file.read_at(&mut buf[..want], at)?;
+                        if n == 0 {
+                            return Err(io::ErrorKind::UnexpectedEof.into());
+                        }
+                        self.file.write_all(&buf[..n])?;
+                        at += n as u64;
+                    }
+                }
+            }
+        }
+        self.body_len = old.body_len;
+        self.checksum = Fnv64(old.checksum);
         Ok(())
     }
 

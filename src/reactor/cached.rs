@@ -645,24 +645,11 @@ pub fn refreshed(
 }
 
 /// Stores `old`'s body (verified when it was looked up; entry files never change once in
-/// place) under `meta`, replacing the entry whole: only while `old` is still the entry in
+/// place; copied inside the kernel) under `meta`, replacing the entry whole: only while `old` is still the entry in
 /// place (false otherwise: it was removed or replaced meanwhile, and stays so).
 pub fn rewrite(cache: &Cache, old: &Entry, meta: &Meta) -> std::io::Result<bool> {
     let mut writer = cache.store.writer(meta)?;
-    let mut buf = vec![0; 64 << 10];
-    let mut at = old.body_offset;
-    let end = old.body_offset + old.body_len;
-    while at < end {
-        let want = buf
-            .len()
-            .min(usize::try_from(end - at).unwrap_or(usize::MAX));
-        let n = std::os::unix::fs::FileExt::read_at(&old.file, &mut buf[..want], at)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        writer.write_body(&buf[..n])?;
-        at += n as u64;
-    }
+    writer.copy_body(old)?;
     Ok(writer.commit_replacing(old)?.is_some())
 }
 

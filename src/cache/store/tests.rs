@@ -370,3 +370,24 @@ fn a_lock_from_the_future_does_not_hold_for_ever() {
     // Slightly ahead (clocks of two processes): still held.
     assert!(store.is_locked(b"k", max_age, now - Duration::from_secs(1)));
 }
+
+#[test]
+fn a_refresh_copies_the_body_under_new_metadata() {
+    let root = TempRoot::new();
+    let store = Store::open(&root.0).unwrap();
+    for len in [5usize, 300_000] {
+        let body: Vec<u8> = (0..len).map(|i| (i % 241) as u8).collect();
+        store.put(&meta("k"), &body).unwrap();
+        let old = store.get(b"k").unwrap();
+        let mut refreshed = meta("k");
+        refreshed.response_time += 60;
+        let mut w = store.writer(&refreshed).unwrap();
+        w.copy_body(&old).unwrap();
+        assert_eq!(w.body_len(), len as u64);
+        assert!(w.commit_replacing(&old).unwrap().is_some());
+        let entry = store.get(b"k").unwrap();
+        assert_eq!(entry.meta, refreshed);
+        assert_eq!(body_of(&entry), body);
+        assert!(store.verify(&entry).unwrap());
+    }
+}
