@@ -103,3 +103,25 @@ fn the_clock_is_the_callers() {
     let answer = text(&h.client_receive(4096));
     assert!(answer.starts_with("HTTP/1.1 504 "), "{answer}");
 }
+
+#[test]
+fn the_cache_answers_in_the_simulation() {
+    let root = std::env::temp_dir().join(format!("spoonfeed-sim-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let config = format!("CacheRoot {}\nCacheEnable disk /\n{CONFIG}", root.display());
+    let mut h = Harness::start(&config).unwrap();
+    let get = b"GET /c HTTP/1.1\r\nHost: example\r\n\r\n";
+    h.client_send(get);
+    assert!(text(&h.backend_receive(0, 4096)).starts_with("GET /c "));
+    h.backend_send(
+        0,
+        b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert!(text(&h.client_receive(4096)).ends_with("hello"));
+    h.client_send(get);
+    let hit = text(&h.client_receive(4096));
+    assert!(hit.contains("Cache-Status: spoonfeed; hit"), "{hit}");
+    assert!(hit.ends_with("hello"), "{hit}");
+    assert!(h.backend_receive(0, 4096).is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}

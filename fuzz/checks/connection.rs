@@ -5,13 +5,18 @@
 //! Shared by the `connection` fuzz target and by `tests/fuzz_corpus.rs`, which replays the
 //! committed corpus with it; so it uses only spoonfeed's public API and std.
 //!
-//! Properties, after the script and a finale that closes every side and lets an hour pass:
+//! The cache is on for `/cached/` (a directory of the run's own), so hits, fills, Vary
+//! variants, validations and 304s are in play too.
+//!
+//! Properties, after the script and a finale that closes every side and lets two hours pass:
 //!
 //! - nothing panicked;
-//! - nothing is left: no client or backend connection open, no block of the pool in use;
+//! - nothing is left: no client or backend connection open, no block of the pool in use, no
+//!   cache entry half written;
 //! - what the backends were sent is a sequence of well-formed requests (parsed strictly,
 //!   bodies by their framing; one cut short at the end is allowed: a request abandoned
-//!   mid-way), each for a path the client asked for in a request head that a strict parse of
+//!   mid-way), each for a path (runs of `/` merged: the route swallows them, as mod_proxy
+//!   does) the client asked for in a request head that a strict parse of
 //!   the client's bytes accepts, and no more of them than twice those (an idempotent request
 //!   is retried once): nothing the client sent inside a body, or after a request the proxy
 //!   had to refuse, reaches a backend as a request of its own. Past a request asking for an
@@ -23,24 +28,32 @@ use std::time::Duration;
 use spoonfeed::http1::{parse_request, ChunkedDecoder, Limits, Method, RequestBody};
 use spoonfeed::sim::Harness;
 
-/// The proxy under test: defaults, one route, a short timeout so that time matters.
+/// The proxy under test: defaults, one route, a short timeout so that time matters, and the
+/// cache on under `/cached/` (its `CacheRoot` a directory of the run's own).
 const CONFIG: &str =
     "Listen 127.0.0.1:80\nWorkers 1\nLogLevel crit\nTimeout 5\nKeepAliveTimeout 5\n\
-    ProxyPass / http://192.0.2.10:8080/ timeout=5\n";
+    CacheEnable disk /cached/\nProxyPass / http://192.0.2.10:8080/ timeout=5\n";
 
 /// What the client and the backends can be told to send in one step.
 const REQUEST: &[u8] = b"GET /a HTTP/1.1\r\nHost: example\r\n\r\n";
+const CACHED: &[u8] = b"GET /cached/x HTTP/1.1\r\nHost: example\r\n\r\n";
 const POST: &[u8] = b"POST /b HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\n\r\nhello";
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 const CHUNKED: &[u8] =
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+const CACHEABLE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nCache-Control: max-age=1, stale-while-revalidate=5\r\n\
+    ETag: \"e\"\r\nVary: Accept\r\nContent-Length: 5\r\n\r\nhello";
+const NOT_MODIFIED: &[u8] = b"HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\n\r\n";
 
 /// Most steps taken from one input.
 const MAX_STEPS: usize = 256;
 
 /// Plays `input` and checks the properties above; panics when one does not hold.
 pub fn check(input: &[u8]) {
-    let mut h = Harness::start(CONFIG).expect("the configuration is valid");
+    let root = CacheRoot::new();
+    let config = format!("CacheRoot {}\n{CONFIG}", root.0.display());
+    let mut h = Harness::start(&config).expect("the configuration is valid");
     let mut client_sent = Vec::new();
     let mut backend_got: Vec<Vec<u8>> = Vec::new();
     let mut at = 0;
@@ -57,7 +70,7 @@ pub fn check(input: &[u8]) {
         } else {
             usize::from(arg) % h.backends()
         };
-        match op % 12 {
+        match op % 14 {
             0 => {
                 let bytes = next(usize::from(arg) + 1).to_vec();
                 let sent = h.client_send(&bytes);
@@ -77,7 +90,8 @@ pub fn check(input: &[u8]) {
                 h.backend_send(backend, &bytes);
             }
             4 => {
-                h.backend_send(backend, if arg % 2 == 0 { RESPONSE } else { CHUNKED });
+                let answer = [RESPONSE, CHUNKED, CACHEABLE, NOT_MODIFIED][usize::from(arg) % 4];
+                h.backend_send(backend, answer);
             }
             5 => {
                 h.client_receive((usize::from(arg) + 1) * 256);
@@ -90,7 +104,12 @@ pub fn check(input: &[u8]) {
             8 => h.backend_shutdown(backend, Shutdown::Write),
             9 => h.backend_shutdown(backend, Shutdown::Both),
             10 => h.advance(Duration::from_millis(u64::from(arg) * 50)),
-            _ => h.client_close(),
+            11 => h.client_close(),
+            12 => {
+                let sent = h.client_send(CACHED);
+                client_sent.extend_from_slice(&CACHED[..sent]);
+            }
+            _ => h.advance(Duration::from_secs(u64::from(arg))),
         }
     }
     // Finale: the backends' bytes are read to the end, then everyone leaves and time passes.
@@ -105,6 +124,8 @@ pub fn check(input: &[u8]) {
     assert_eq!(h.client_connections(), 0, "a client connection is left");
     assert_eq!(h.backend_connections(), 0, "a backend connection is left");
     assert_eq!(h.blocks_in_use(), 0, "blocks are left in use");
+    let temps = std::fs::read_dir(root.0.join("tmp")).map_or(0, Iterator::count);
+    assert_eq!(temps, 0, "a cache entry was left half written");
     let asked = accepted_paths(&client_sent);
     let mut forwarded = 0;
     for (i, stream) in backend_got.iter().enumerate() {
@@ -127,6 +148,29 @@ pub fn check(input: &[u8]) {
         "{forwarded} requests forwarded for {} asked",
         asked.len()
     );
+}
+
+/// A `CacheRoot` of the run's own, removed after it.
+struct CacheRoot(std::path::PathBuf);
+
+impl CacheRoot {
+    fn new() -> CacheRoot {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "spoonfeed-fuzz-cache-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        CacheRoot(dir)
+    }
+}
+
+impl Drop for CacheRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Adds `got` to what backend `i` was sent.
@@ -173,6 +217,18 @@ fn forwarded_paths(bytes: &[u8], i: usize) -> Vec<Vec<u8>> {
     }
 }
 
+/// `path` with each run of `/` made one: the route (`ProxyPass / …/`) swallows a run after
+/// its prefix's final `/`, as mod_proxy's `alias_match` does, so `//ws` is asked as `/ws`.
+fn merge_slashes(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for &b in path {
+        if !(b == b'/' && out.last() == Some(&b'/')) {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// Parses `bytes` as a sequence of requests. `Ok`: all of them, ending cleanly (or, with
 /// `stop_at_switch`, at a protocol switch); `Err((paths, None))`: the last one is cut short;
 /// `Err((paths, Some(why)))`: refused.
@@ -188,7 +244,7 @@ fn requests(
             Ok(None) => return Err((paths, None)),
             Err(e) => return Err((paths, Some(format!("{e:?}")))),
         };
-        paths.push(head.path.of(bytes).to_vec());
+        paths.push(merge_slashes(head.path.of(bytes)));
         let switching =
             stop_at_switch && (head.connection.upgrade || head.method == Method::Connect);
         bytes = &bytes[head.head_len..];

@@ -688,7 +688,10 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         encode_backend_request(buf, head, &request, &mut out);
     }
     if let Some(bg) = background {
-        let job = bg.lock.map(|lock| refresh::Job {
+        // (A simulated reactor's backends exist only in its harness: no thread can reach them,
+        // so it starts no update.)
+        let lock = bg.lock.filter(|_| sh.backends.sim.is_none());
+        let job = lock.map(|lock| refresh::Job {
             cfg: Arc::clone(&cfg),
             backend: backend_id,
             request: out.clone(),
