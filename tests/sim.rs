@@ -115,7 +115,7 @@ fn the_cache_answers_in_the_simulation() {
     assert!(text(&h.backend_receive(0, 4096)).starts_with("GET /c "));
     h.backend_send(
         0,
-        b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nCache-Control: max-age=2\r\nContent-Length: 5\r\n\r\nhello",
     );
     assert!(text(&h.client_receive(4096)).ends_with("hello"));
     h.client_send(get);
@@ -123,5 +123,9 @@ fn the_cache_answers_in_the_simulation() {
     assert!(hit.contains("Cache-Status: spoonfeed; hit"), "{hit}");
     assert!(hit.ends_with("hello"), "{hit}");
     assert!(h.backend_receive(0, 4096).is_empty());
+    // The entry ages with the harness's clock: stale 3 s on, it is fetched again.
+    h.advance(Duration::from_secs(3));
+    h.client_send(get);
+    assert!(text(&h.backend_receive(0, 4096)).starts_with("GET /c "));
     let _ = std::fs::remove_dir_all(&root);
 }

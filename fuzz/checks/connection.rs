@@ -13,14 +13,20 @@
 //! - nothing panicked;
 //! - nothing is left: no client or backend connection open, no block of the pool in use, no
 //!   cache entry half written;
-//! - what the backends were sent is a sequence of well-formed requests (parsed strictly,
-//!   bodies by their framing; one cut short at the end is allowed: a request abandoned
-//!   mid-way), each for a path (runs of `/` merged: the route swallows them, as mod_proxy
-//!   does) the client asked for in a request head that a strict parse of
-//!   the client's bytes accepts, and no more of them than twice those (an idempotent request
-//!   is retried once): nothing the client sent inside a body, or after a request the proxy
-//!   had to refuse, reaches a backend as a request of its own. Past a request asking for an
-//!   `Upgrade` (or a CONNECT), a stream may carry tunnelled bytes and is not checked further.
+//! - every settle came to rest (no loop that keeps the reactor busy for ever);
+//! - what each backend was sent is a sequence of well-formed requests (parsed strictly, with
+//!   room for the fields the proxy adds; one cut short at the end is allowed: a request
+//!   abandoned mid-way), each matching, in the client's order on that connection, a request
+//!   a strict parse of the client's bytes accepts: the same method, path (see `path_of`) and
+//!   decoded body (a prefix of it for one cut short). Each client request is sent at most
+//!   twice if it is idempotent (one retry), once otherwise. So nothing the client sent inside
+//!   a body, or after a request the proxy had to refuse, reaches a backend as a request of its
+//!   own, and nothing is duplicated or altered. A backend's stream is checked up to a request
+//!   asking for a protocol switch only when the script made that backend answer `101`.
+//!
+//! The reference parse is spoonfeed's own strict parser (`parse_request`, `ChunkedDecoder`):
+//! this checks the proxy around the parser, and the `request_head`, `framing` and `chunked`
+//! targets check the parser.
 
 use std::net::Shutdown;
 use std::time::Duration;
@@ -56,6 +62,8 @@ pub fn check(input: &[u8]) {
     let mut h = Harness::start(&config).expect("the configuration is valid");
     let mut client_sent = Vec::new();
     let mut backend_got: Vec<Vec<u8>> = Vec::new();
+    // What the script made each backend send (a `101` among it may open a tunnel).
+    let mut backend_said: Vec<Vec<u8>> = Vec::new();
     let mut at = 0;
     let mut next = |n: usize| {
         let slice = &input[at.min(input.len())..(at + n).min(input.len())];
@@ -87,11 +95,13 @@ pub fn check(input: &[u8]) {
             3 => {
                 let len = usize::from(next(1).first().copied().unwrap_or(0)) + 1;
                 let bytes = next(len).to_vec();
-                h.backend_send(backend, &bytes);
+                let sent = h.backend_send(backend, &bytes);
+                record(&mut backend_said, backend, bytes[..sent].to_vec());
             }
             4 => {
                 let answer = [RESPONSE, CHUNKED, CACHEABLE, NOT_MODIFIED][usize::from(arg) % 4];
-                h.backend_send(backend, answer);
+                let sent = h.backend_send(backend, answer);
+                record(&mut backend_said, backend, answer[..sent].to_vec());
             }
             5 => {
                 h.client_receive((usize::from(arg) + 1) * 256);
@@ -112,43 +122,80 @@ pub fn check(input: &[u8]) {
             _ => h.advance(Duration::from_secs(u64::from(arg))),
         }
     }
-    // Finale: the backends' bytes are read to the end, then everyone leaves and time passes.
-    drain(&mut h, &mut backend_got);
+    // Finale: the backends' bytes are read to the end, then everyone leaves and time passes,
+    // until no new backend connection comes (a retry may make one).
     h.client_close();
-    drain(&mut h, &mut backend_got);
-    for i in 0..h.backends() {
-        h.backend_shutdown(i, Shutdown::Both);
+    let mut closed = 0;
+    loop {
+        drain(&mut h, &mut backend_got);
+        let made = h.backends();
+        for i in closed..made {
+            h.backend_shutdown(i, Shutdown::Both);
+        }
+        closed = made;
+        h.advance(Duration::from_secs(3600));
+        if h.backends() == made {
+            break;
+        }
     }
-    h.advance(Duration::from_secs(3600));
-    h.advance(Duration::from_secs(3600));
+    assert!(h.settled(), "the reactor never stopped turning");
     assert_eq!(h.client_connections(), 0, "a client connection is left");
     assert_eq!(h.backend_connections(), 0, "a backend connection is left");
     assert_eq!(h.blocks_in_use(), 0, "blocks are left in use");
     let temps = std::fs::read_dir(root.0.join("tmp")).map_or(0, Iterator::count);
     assert_eq!(temps, 0, "a cache entry was left half written");
-    let asked = accepted_paths(&client_sent);
-    let mut forwarded = 0;
+    let (asked, _) = requests(&client_sent, &Limits::APACHE_DEFAULTS, false);
+    let mut used = vec![0usize; asked.len()];
     for (i, stream) in backend_got.iter().enumerate() {
-        for path in forwarded_paths(stream, i) {
-            assert!(
-                asked.contains(&path),
-                "backend {i} was sent a request for {:?}, which the client never asked for \
-                 (it asked for {:?})",
-                String::from_utf8_lossy(&path),
-                asked
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(p))
-                    .collect::<Vec<_>>()
+        let tunnel = backend_said
+            .get(i)
+            .is_some_and(|said| said.windows(5).any(|w| w == b" 101 "));
+        let (sent, refused) = requests(stream, &BACKEND_LIMITS, tunnel);
+        if let Some(why) = refused {
+            panic!(
+                "backend {i} was sent bytes that are not a request ({why}) after {} requests: {:?}",
+                sent.len(),
+                String::from_utf8_lossy(stream)
             );
-            forwarded += 1;
+        }
+        // In the client's order on each connection; each request at most twice (an
+        // idempotent one retried once), others once.
+        let mut after = 0;
+        for req in &sent {
+            let found = (after..asked.len()).find(|&j| {
+                let c = &asked[j];
+                let allowed = if c.idempotent() { 2 } else { 1 };
+                c.method == req.method
+                    && c.path == req.path
+                    && (c.body == req.body || (!req.complete && c.body.starts_with(&req.body)))
+                    && used[j] < allowed
+            });
+            let Some(j) = found else {
+                panic!(
+                    "backend {i} was sent {} {:?} ({} body bytes), which the client did not ask                      for in that order (it asked for {:?})",
+                    String::from_utf8_lossy(&req.method),
+                    String::from_utf8_lossy(&req.path),
+                    req.body.len(),
+                    asked
+                        .iter()
+                        .map(|c| String::from_utf8_lossy(&c.path))
+                        .collect::<Vec<_>>()
+                );
+            };
+            used[j] += 1;
+            after = j + 1;
         }
     }
-    assert!(
-        forwarded <= 2 * asked.len(),
-        "{forwarded} requests forwarded for {} asked",
-        asked.len()
-    );
 }
+
+/// Limits for parsing what the backends were sent: the proxy adds fields
+/// (`X-Forwarded-*`, `Via`) to requests that were within the client's limits.
+const BACKEND_LIMITS: Limits = Limits {
+    request_line: 1 << 16,
+    field_size: 1 << 16,
+    fields: 1000,
+    allow_http09: false,
+};
 
 /// A `CacheRoot` of the run's own, removed after it.
 struct CacheRoot(std::path::PathBuf);
@@ -196,55 +243,59 @@ fn drain(h: &mut Harness, streams: &mut Vec<Vec<u8>>) {
     }
 }
 
-/// The paths of the requests a strict parse of `bytes` accepts, in order, up to the first it
-/// refuses (or cannot finish). Bytes after a request asking to switch protocols are parsed on
-/// as requests (the switch may be refused): an upper bound of what may be forwarded.
-fn accepted_paths(bytes: &[u8]) -> Vec<Vec<u8>> {
-    requests(bytes, false).unwrap_or_else(|(paths, _)| paths)
+/// A request as parsed: method, path (see [`path_of`]), decoded body, and whether it was
+/// whole.
+struct Request {
+    method: Vec<u8>,
+    path: Vec<u8>,
+    body: Vec<u8>,
+    complete: bool,
 }
 
-/// The paths of the requests backend `i` was sent; panics on one that is not well formed.
-fn forwarded_paths(bytes: &[u8], i: usize) -> Vec<Vec<u8>> {
-    match requests(bytes, true) {
-        Ok(paths) => paths,
-        Err((paths, Some(why))) => panic!(
-            "backend {i} was sent bytes that are not a request ({why}) after {} requests: {:?}",
-            paths.len(),
-            String::from_utf8_lossy(bytes)
-        ),
-        // Cut short at the end: a request given up mid-way.
-        Err((paths, None)) => paths,
+impl Request {
+    /// Idempotent (RFC 9110 §9.2.2): the proxy may send it twice.
+    fn idempotent(&self) -> bool {
+        [
+            &b"GET"[..],
+            b"HEAD",
+            b"OPTIONS",
+            b"TRACE",
+            b"PUT",
+            b"DELETE",
+        ]
+        .contains(&&self.method[..])
     }
 }
 
-/// `path` with each run of `/` made one: the route (`ProxyPass / …/`) swallows a run after
-/// its prefix's final `/`, as mod_proxy's `alias_match` does, so `//ws` is asked as `/ws`.
-fn merge_slashes(path: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(path.len());
-    for &b in path {
-        if !(b == b'/' && out.last() == Some(&b'/')) {
-            out.push(b);
-        }
-    }
-    out
+/// The path a request asks for as a backend is sent it: `/` for an absolute URL without
+/// one, and a leading run of `/` made one (the route, `ProxyPass / …/`, swallows the run
+/// after its prefix's final `/`, as mod_proxy's `alias_match` does: `//ws` is asked as `/ws`).
+fn path_of(path: &[u8]) -> Vec<u8> {
+    let rest = path.iter().position(|&b| b != b'/').unwrap_or(path.len());
+    [&b"/"[..], &path[rest..]].concat()
 }
 
-/// Parses `bytes` as a sequence of requests. `Ok`: all of them, ending cleanly (or, with
-/// `stop_at_switch`, at a protocol switch); `Err((paths, None))`: the last one is cut short;
-/// `Err((paths, Some(why)))`: refused.
-#[allow(clippy::type_complexity)]
+/// Parses `bytes` as a sequence of requests under `limits`, up to the first that is refused
+/// (its reason returned) or cut short (the last, not `complete`), and, with
+/// `stop_at_switch`, up to one asking to switch protocols (tunnelled bytes may follow).
 fn requests(
     mut bytes: &[u8],
+    limits: &Limits,
     stop_at_switch: bool,
-) -> Result<Vec<Vec<u8>>, (Vec<Vec<u8>>, Option<String>)> {
-    let mut paths = Vec::new();
+) -> (Vec<Request>, Option<String>) {
+    let mut out = Vec::new();
     while !bytes.is_empty() {
-        let head = match parse_request(bytes, &Limits::APACHE_DEFAULTS) {
+        let head = match parse_request(bytes, limits) {
             Ok(Some(head)) => head,
-            Ok(None) => return Err((paths, None)),
-            Err(e) => return Err((paths, Some(format!("{e:?}")))),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(format!("{e:?}"))),
         };
-        paths.push(merge_slashes(head.path.of(bytes)));
+        let mut req = Request {
+            method: head.method_span.of(bytes).to_vec(),
+            path: path_of(head.path.of(bytes)),
+            body: Vec::new(),
+            complete: false,
+        };
         let switching =
             stop_at_switch && (head.connection.upgrade || head.method == Method::Connect);
         bytes = &bytes[head.head_len..];
@@ -252,29 +303,44 @@ fn requests(
             RequestBody::None => {}
             RequestBody::Length(n) => {
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
-                if bytes.len() < n {
-                    return Err((paths, None));
+                let take = n.min(bytes.len());
+                req.body = bytes[..take].to_vec();
+                bytes = &bytes[take..];
+                if take < n {
+                    out.push(req);
+                    return (out, None);
                 }
-                bytes = &bytes[n..];
             }
             RequestBody::Chunked => {
                 let mut decoder = ChunkedDecoder::default();
                 loop {
                     match decoder.decode(bytes) {
-                        Ok(d) if d.done => {
+                        Ok(d) => {
+                            if let Some(data) = d.data {
+                                req.body.extend_from_slice(&bytes[data.start..data.end]);
+                            }
                             bytes = &bytes[d.consumed..];
-                            break;
+                            if d.done {
+                                break;
+                            }
+                            if d.consumed == 0 {
+                                out.push(req);
+                                return (out, None);
+                            }
                         }
-                        Ok(d) if d.consumed == 0 => return Err((paths, None)),
-                        Ok(d) => bytes = &bytes[d.consumed..],
-                        Err(e) => return Err((paths, Some(format!("chunked: {e:?}")))),
+                        Err(e) => {
+                            out.push(req);
+                            return (out, Some(format!("chunked: {e:?}")));
+                        }
                     }
                 }
             }
         }
+        req.complete = true;
+        out.push(req);
         if switching {
             break;
         }
     }
-    Ok(paths)
+    (out, None)
 }

@@ -511,7 +511,7 @@ impl Conn {
         };
         let mut out = mem::take(&mut sh.scratch);
         out.clear();
-        let body = reply::encode(&failure, framing, SystemTime::now(), &mut out);
+        let body = reply::encode(&failure, framing, sh.wall, &mut out);
         self.send_ours(out, status, body, log, vhost, after, sh)
     }
 
@@ -722,7 +722,7 @@ impl Conn {
             head: self.cin[..end].to_vec(),
             parsed: None,
             started: sh.now,
-            wall: SystemTime::now(),
+            wall: sh.wall,
             cache: None,
         }
     }

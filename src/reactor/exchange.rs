@@ -495,7 +495,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 b"Content-Type: text/plain; charset=utf-8\r\n",
                 body,
                 framing,
-                std::time::SystemTime::now(),
+                sh.wall,
                 &mut out,
             );
             return conn.send_ours(out, status, sent, Some(log), Some(vhost_idx), after, sh);
@@ -516,7 +516,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             let locks = &sh.cache_locks;
             let updating = || {
                 cache.lock_max_age.is_some_and(|max_age| {
-                    let now = std::time::SystemTime::now();
+                    let now = sh.wall;
                     locks.is_held(&key) || cache.store.is_locked(&key, max_age, now)
                 })
             };
@@ -528,7 +528,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 collapsed_after: None,
                 rewrite: &rewrite,
             };
-            let now = std::time::SystemTime::now();
+            let now = sh.wall;
             let verified = &mut sh.cache_verified;
             match cached::lookup(cache, &key, &req, &framing, now, verified, &sh.metrics) {
                 Lookup::Hit(cached::Hit {
@@ -613,7 +613,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         }
         if let (Some(max_age), Some(key)) = (cache.lock_max_age, &cache_key) {
             lock = match sh.cache_locks.take(key, sh.now, max_age) {
-                Some(owner) => match cache.store.lock(key, max_age, std::time::SystemTime::now()) {
+                Some(owner) => match cache.store.lock(key, max_age, sh.wall) {
                     Ok(None) => LockState::Remote(key.clone(), owner, sh.now),
                     Ok(file) => LockState::Held(key.clone(), owner, file),
                     // The lock directory is unusable: this reactor's lock alone.
@@ -704,7 +704,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
             stale: bg.stale,
             lock,
             deadline: Instant::now() + bg.lock_age,
-            request_time: cached::unix_now(std::time::SystemTime::now()),
+            request_time: cached::unix_now(sh.wall),
             collector: sh.collector.clone(),
         });
         sh.scratch = out;
@@ -894,7 +894,7 @@ fn serve_stale(conn: &mut Conn, ex: &mut Exchange, sh: &mut Shared) -> bool {
         collapsed_after: None,
         rewrite: &rewrite,
     };
-    let now = std::time::SystemTime::now();
+    let now = sh.wall;
     let Some(cached::Hit {
         head: out,
         body,
@@ -968,7 +968,7 @@ fn poll_remote(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Shar
     };
     let max_age = cache.lock_max_age.unwrap_or_default();
     let waited_out = sh.now.saturating_duration_since(since) >= max_age;
-    let now = std::time::SystemTime::now();
+    let now = sh.wall;
     if !waited_out && cache.store.is_locked(&key, max_age, now) {
         ex.lock = LockState::Remote(key, owner, since);
         return Phase::Wait(ex);
@@ -1015,7 +1015,7 @@ fn collapsed(conn: &Conn, ex: &Exchange, key: &[u8], sh: &mut Shared) -> Option<
         collapsed_after: Some(cached::unix_now(ex.log.wall)),
         rewrite: &rewrite,
     };
-    let now = std::time::SystemTime::now();
+    let now = sh.wall;
     let verified = &mut sh.cache_verified;
     match cached::lookup(cache, key, &fields, &framing, now, verified, &sh.metrics) {
         // (Within stale-while-revalidate, no update is started from here: the fetch waited
@@ -1045,7 +1045,7 @@ fn serve_collapsed(
             head: Vec::new(),
             parsed: None,
             started: sh.now,
-            wall: std::time::SystemTime::now(),
+            wall: sh.wall,
             cache: None,
         },
     );
@@ -1154,7 +1154,7 @@ fn take_head(conn: &mut Conn, head: RequestHead, sh: &Shared) -> ReqLog {
         head: conn.cin[..head_len].to_vec(),
         parsed: Some(head),
         started: sh.now,
-        wall: std::time::SystemTime::now(),
+        wall: sh.wall,
         cache: None,
     };
     conn.cin.drain(..head_len);
@@ -1339,7 +1339,7 @@ fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Share
                 head: Vec::new(),
                 parsed: None,
                 started: sh.now,
-                wall: std::time::SystemTime::now(),
+                wall: sh.wall,
                 cache: None,
             },
         );
@@ -1366,7 +1366,7 @@ fn fail(conn: &mut Conn, mut ex: Box<Exchange>, failure: Failure, sh: &mut Share
             head: Vec::new(),
             parsed: None,
             started: sh.now,
-            wall: std::time::SystemTime::now(),
+            wall: sh.wall,
             cache: None,
         },
     );
@@ -2551,7 +2551,7 @@ fn revalidated(
         &fields,
         &req_fields,
         cached::unix_now(ex.log.wall),
-        cached::unix_now(std::time::SystemTime::now()),
+        cached::unix_now(sh.wall),
         &framing,
         &sh.metrics,
     );
@@ -2617,7 +2617,7 @@ fn cache_response(
         .map(|h| (h.name.of(&ex.bin), h.value.of(&ex.bin)))
         .collect();
     let request_time = cached::unix_now(ex.log.wall);
-    let response_time = cached::unix_now(std::time::SystemTime::now());
+    let response_time = cached::unix_now(sh.wall);
     if streaming {
         sh.metrics.cache_not_stored.incr();
         let slot = crate::metrics::NOT_STORED_REASONS

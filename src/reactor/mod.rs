@@ -109,6 +109,8 @@ pub struct Shared {
     pub access: AccessLogs,
     /// The time of this loop turn.
     pub now: Instant,
+    /// The wall-clock time of this loop turn (dates, cache ages, log times).
+    pub wall: std::time::SystemTime,
     /// The last generation handed to a slab entry.
     pub gen: u32,
     pub draining: bool,
@@ -265,6 +267,7 @@ impl Reactor {
             timers: Timers::default(),
             rerun: VecDeque::new(),
             now: Instant::now(),
+            wall: std::time::SystemTime::now(),
             gen: 0,
             draining: false,
             scratch: Vec::new(),
@@ -308,14 +311,14 @@ impl Reactor {
         }
     }
 
-    /// One loop turn: waits up to `timeout` for events, handles them at `now` (the clock's
-    /// time unless given: `sim` runs on a clock of its own), then what is due. True when the
-    /// reactor must exit.
+    /// One loop turn: waits up to `timeout` for events, handles them at `now` and wall-clock
+    /// time (the clocks' unless given: `sim` runs on a clock of its own), then what is due.
+    /// True when the reactor must exit.
     fn turn(
         &mut self,
         events: &mut Events,
         timeout: Option<Duration>,
-        now: Option<Instant>,
+        now: Option<(Instant, std::time::SystemTime)>,
     ) -> io::Result<bool> {
         if let Err(e) = self.poll.poll(events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
@@ -323,7 +326,8 @@ impl Reactor {
             }
             return Err(e);
         }
-        self.sh.now = now.unwrap_or_else(Instant::now);
+        (self.sh.now, self.sh.wall) =
+            now.unwrap_or_else(|| (Instant::now(), std::time::SystemTime::now()));
         for event in events.iter() {
             let token = Token(event.token().0);
             match token.kind() {

@@ -194,6 +194,10 @@ fn update(job: &Job) -> Result<Outcome, String> {
         cache.max_file_size,
         job.deadline,
     )?;
+    // Past the lock's age another job may have started: this one's response stays out.
+    if Instant::now() >= job.deadline {
+        return Err("past its deadline (its lock's age)".into());
+    }
     fill.commit(&job.collector).map_err(str::to_owned)?;
     Ok(Outcome::Replaced)
 }

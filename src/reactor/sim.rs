@@ -27,8 +27,9 @@ use crate::sys::{self, SockBuf};
 /// Kernel buffer of each side of a pair: small, so that writes block early.
 const PAIR_BUFFER: usize = 4096;
 
-/// Most loop turns [`Harness::settle`] runs.
-const SETTLE_TURNS: usize = 64;
+/// Most loop turns [`Harness::settle`] runs: far more than any step needs (a step moves at
+/// most a few hundred KiB through 4 KiB socket buffers).
+const SETTLE_TURNS: usize = 1024;
 
 /// A connected, non-blocking pair: the end the reactor uses (as a TCP stream: the calls made
 /// on it are the same on a Unix stream socket) and the end the caller plays.
@@ -48,8 +49,12 @@ pub struct Harness {
     reactor: Reactor,
     events: Events,
     now: Instant,
+    /// The wall-clock time at `now`: it moves with it.
+    wall: std::time::SystemTime,
     client: Option<UnixStream>,
     metrics: Arc<ReactorMetrics>,
+    /// A settle ran out of turns: the reactor kept finding work (a loop).
+    unsettled: bool,
     /// Kept so that the reactor's control channel and the collector's stay open.
     _controls: Sender<Control>,
     _collected: Receiver<Collect>,
@@ -74,7 +79,9 @@ impl Harness {
         let peer = SocketAddr::from(([192, 0, 2, 1], 40000));
         let local = SocketAddr::from(([192, 0, 2, 2], 80));
         let now = Instant::now();
+        let wall = std::time::SystemTime::now();
         reactor.sh.now = now;
+        reactor.sh.wall = wall;
         reactor.admit_as(
             mio::net::TcpStream::from_std(ours),
             peer,
@@ -85,8 +92,10 @@ impl Harness {
             reactor,
             events: Events::with_capacity(64),
             now,
+            wall,
             client: Some(theirs),
             metrics,
+            unsettled: false,
             _controls: controls,
             _collected: collected,
         };
@@ -97,18 +106,27 @@ impl Harness {
     /// Runs loop turns (with no waiting) until one finds nothing to do.
     pub fn settle(&mut self) {
         for _ in 0..SETTLE_TURNS {
-            let _ = self
-                .reactor
-                .turn(&mut self.events, Some(Duration::ZERO), Some(self.now));
+            let _ = self.reactor.turn(
+                &mut self.events,
+                Some(Duration::ZERO),
+                Some((self.now, self.wall)),
+            );
             if self.events.is_empty() && self.reactor.sh.rerun.is_empty() {
-                break;
+                return;
             }
         }
+        self.unsettled = true;
+    }
+
+    /// Whether every settle so far came to rest.
+    pub fn settled(&self) -> bool {
+        !self.unsettled
     }
 
     /// Moves the clock on by `by` and lets what fell due run.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
+        self.wall += by;
         self.settle();
     }
 
