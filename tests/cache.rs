@@ -660,6 +660,8 @@ fn a_burst_for_a_missing_entry_costs_the_backend_one_request() {
     burst(&proxy, 100, "/popular");
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert!(status_number(&proxy, "cache_hits") >= 99);
+    // The waiters answered from the cache are hits only, not misses too.
+    assert_eq!(status_number(&proxy, "cache_misses"), 1);
     // Waiters get the response fetched on their behalf even when it is stale at once.
     let (backend, count) = slow_counting("Cache-Control: max-age=0\r\n", delay);
     let proxy = cached_proxy(&root, backend.addr, "");
@@ -687,6 +689,7 @@ fn the_lock_holds_across_reactors() {
     burst(&proxy, 100, "/shared");
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert!(status_number(&proxy, "cache_hits") >= 99);
+    assert_eq!(status_number(&proxy, "cache_misses"), 1);
     // Nothing is left locked.
     assert_eq!(std::fs::read_dir(root.0.join("locks")).unwrap().count(), 0);
 }

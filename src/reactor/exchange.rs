@@ -181,6 +181,9 @@ pub struct Exchange {
     /// The stale entry, held open since the lookup: a `304` to its validation is answered
     /// from it, and it may answer if the backend fails (`stale-if-error`).
     stale: Option<crate::cache::store::Entry>,
+    /// A cache miss not counted yet: counted when the exchange first goes for a backend
+    /// connection.
+    miss: bool,
 }
 
 /// Where an exchange stands with `CacheLock`.
@@ -465,7 +468,8 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
     let mut stale = None;
     let mut background = None;
     // Counted as a miss once it goes to the backend (one that waits on CacheLock may be
-    // answered from the cache instead).
+    // answered from the cache instead; one refused before, as by a backend marked down, never
+    // reached it).
     let mut missed = false;
     if let Some(cache) = cfg
         .cache
@@ -621,9 +625,6 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
                 },
                 None => LockState::Waiting(key.clone()),
             };
-        }
-        if missed && !matches!(lock, LockState::Waiting(_) | LockState::Remote(..)) {
-            sh.metrics.cache_misses.incr();
         }
     }
     if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
@@ -797,6 +798,7 @@ pub fn start(conn: &mut Conn, head: RequestHead, idx: usize, sh: &mut Shared) ->
         revalidating: !conditions.is_empty(),
         lock,
         stale,
+        miss: missed,
     });
     match &ex.lock {
         LockState::Waiting(key) => {
@@ -946,10 +948,7 @@ fn after_lock(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Share
     };
     match collapsed(conn, &ex, &key, sh) {
         Some(hit) => serve_collapsed(conn, ex, hit, sh),
-        None => {
-            sh.metrics.cache_misses.incr();
-            acquire(conn, ex, idx, false, sh)
-        }
+        None => acquire(conn, ex, idx, false, sh),
     }
 }
 
@@ -981,10 +980,7 @@ fn poll_remote(conn: &mut Conn, mut ex: Box<Exchange>, idx: usize, sh: &mut Shar
     release_lock(&mut ex, sh);
     match hit {
         Some(hit) => serve_collapsed(conn, ex, hit, sh),
-        None => {
-            sh.metrics.cache_misses.incr();
-            acquire(conn, ex, idx, false, sh)
-        }
+        None => acquire(conn, ex, idx, false, sh),
     }
 }
 
@@ -1229,6 +1225,9 @@ fn acquire(
         // The configuration was reloaded while this exchange waited or replayed: its backend
         // numbering is not the pool's any more.
         return fail(conn, ex, Failure::BackendClosed, sh);
+    }
+    if mem::take(&mut ex.miss) {
+        sh.metrics.cache_misses.incr();
     }
     if let Some(forward) = ex.forward.as_mut().filter(|f| f.addrs.is_empty()) {
         if forward.resolve == Resolve::Answered {
@@ -1490,7 +1489,6 @@ pub fn on_wait_timeout(
         LockState::Waiting(_) => {
             // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
             ex.lock = LockState::None;
-            sh.metrics.cache_misses.incr();
             return acquire(conn, ex, idx, false, sh);
         }
         LockState::Remote(..) => return poll_remote(conn, ex, idx, sh),
