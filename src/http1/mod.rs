@@ -117,6 +117,15 @@ impl Header {
     }
 }
 
+/// The fields `headers` locates in `buf`, as (name, value) pairs: the form the cache's policy
+/// and store take them in.
+pub fn field_pairs<'a>(buf: &'a [u8], headers: &[Header]) -> Vec<(&'a [u8], &'a [u8])> {
+    headers
+        .iter()
+        .map(|h| (h.name.of(buf), h.value.of(buf)))
+        .collect()
+}
+
 /// A request method; methods are case-sensitive (RFC 9110 §9.1), so `get` is [`Method::Other`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {

@@ -12,19 +12,18 @@ use std::mem;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use super::exchange::{self, Exchange};
+use super::exchange::{self, Client, Ending, Exchange, Logged, Next, Ours, Outbox, ReqLog};
 use super::reply::{self, After, Failure};
 use super::timer::Deadline;
 use super::token::{Kind, Token};
 use super::tunnel::{self, Tunnel};
 use super::{Ready, Shared};
-use crate::buf::{Chain, Pipe, Spill};
 use crate::config::{Config, LogLevel, Scheme};
-use crate::http1::request::{parse_request_incremental, RequestError, RequestHead};
+use crate::http1::request::{parse_request_incremental, RequestBody, RequestError, RequestHead};
 use crate::http1::HeadProgress;
 use crate::http1::{Method, Version};
 use crate::log::format::LogRecord;
@@ -49,34 +48,6 @@ const LINGER_BYTES: usize = 1024 * 1024;
 pub enum Step {
     Keep,
     Close,
-}
-
-/// A request's head kept for the access log, with when it began.
-#[derive(Debug)]
-pub struct ReqLog {
-    /// The head bytes as the client sent them (or the start of an unparsable one).
-    pub head: Vec<u8>,
-    pub parsed: Option<RequestHead>,
-    pub started: Instant,
-    pub wall: SystemTime,
-    /// What the cache did for the request (`%{cache}x`), when it took part.
-    pub cache: Option<&'static str>,
-}
-
-impl ReqLog {
-    pub fn request_line(&self) -> &[u8] {
-        let line = self.head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-        line.strip_suffix(b"\r").unwrap_or(line)
-    }
-
-    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
-        let parsed = self.parsed.as_ref()?;
-        parsed
-            .headers
-            .iter()
-            .find(|h| h.name.of(&self.head).eq_ignore_ascii_case(name))
-            .map(|h| h.value.of(&self.head))
-    }
 }
 
 /// An answer of spoonfeed's own being written.
@@ -122,6 +93,8 @@ impl Phase {
 #[derive(Debug)]
 pub struct Conn {
     pub client: TcpStream,
+    /// This connection's slab index.
+    pub idx: usize,
     pub gen: u32,
     pub peer: SocketAddr,
     pub local: SocketAddr,
@@ -136,11 +109,7 @@ pub struct Conn {
     /// its front.
     pub progress: HeadProgress,
     /// Bytes owed to the client.
-    pub cout: Chain,
-    /// The spilled part of the response being sent, owed after `cout`.
-    pub spill: Option<Spill>,
-    /// The pipe the response's body is spliced through, owed after `cout`.
-    pub pipe: Option<Pipe>,
+    pub out: Outbox,
     pub phase: Phase,
     /// Exchanges completed on this connection.
     pub exchanges: u32,
@@ -162,6 +131,7 @@ pub struct Conn {
 impl Conn {
     pub fn new(
         client: TcpStream,
+        idx: usize,
         gen: u32,
         peer: SocketAddr,
         local: SocketAddr,
@@ -170,6 +140,7 @@ impl Conn {
     ) -> Conn {
         Conn {
             client,
+            idx,
             gen,
             peer,
             local,
@@ -182,9 +153,7 @@ impl Conn {
             },
             cin: Vec::new(),
             progress: HeadProgress::default(),
-            cout: Chain::default(),
-            spill: None,
-            pipe: None,
+            out: Outbox::default(),
             phase: Phase::Head,
             exchanges: 0,
             deadline: Deadline::default(),
@@ -207,8 +176,14 @@ impl Conn {
         loop {
             let (next, moved) = match mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Head => self.on_head(idx, sh),
-                Phase::Wait(ex) => exchange::on_wait(self, ex, idx, sh),
-                Phase::Proxy(ex) => exchange::on_proxy(self, ex, idx, sh),
+                Phase::Wait(ex) => {
+                    let (next, moved) = exchange::on_wait(self, ex, sh);
+                    (self.enter(next, sh), moved)
+                }
+                Phase::Proxy(ex) => {
+                    let (next, moved) = exchange::on_proxy(self, ex, sh);
+                    (self.enter(next, sh), moved)
+                }
                 Phase::Reply(r) => self.on_reply(r, sh),
                 Phase::Tunnel(t) => tunnel::on_tunnel(self, t, idx, sh),
                 Phase::Linger { until, discarded } => self.on_linger(until, discarded, sh),
@@ -217,7 +192,7 @@ impl Conn {
             self.phase = next;
             moved_any |= moved;
             if matches!(self.phase, Phase::Closed) {
-                self.cout.clear(&mut sh.pool);
+                self.out.chain.clear(&mut sh.pool);
                 return Step::Close;
             }
             if !moved {
@@ -300,7 +275,7 @@ impl Conn {
                         Ok(Some(head)) => {
                             sh.metrics.requests.incr();
                             sh.metrics.pool_refused.incr();
-                            exchange::refuse(self, head, Failure::PoolExhausted, sh)
+                            self.refuse(head, Failure::PoolExhausted, sh)
                         }
                         Ok(None) | Err(_) => Phase::Closed,
                     }
@@ -310,8 +285,14 @@ impl Conn {
                 let log = self.unparsed_log(sh);
                 self.reply(Failure::RequestTimeout, Some(log), None, sh)
             }
-            Phase::Wait(ex) => exchange::on_wait_timeout(self, ex, idx, sh),
-            Phase::Proxy(ex) => exchange::on_proxy_timeout(self, ex, sh),
+            Phase::Wait(ex) => {
+                let next = exchange::on_wait_timeout(self, ex, sh);
+                self.enter(next, sh)
+            }
+            Phase::Proxy(ex) => {
+                let next = exchange::on_proxy_timeout(self, ex, sh);
+                self.enter(next, sh)
+            }
             Phase::Tunnel(mut t) => {
                 tunnel::close(&mut t, sh);
                 Phase::Closed
@@ -333,8 +314,8 @@ impl Conn {
             Phase::Tunnel(mut t) => tunnel::close(&mut t, sh),
             Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
         }
-        self.cout.clear(&mut sh.pool);
-        if let Some(pipe) = self.pipe.take() {
+        self.out.chain.clear(&mut sh.pool);
+        if let Some(pipe) = self.out.pipe.take() {
             sh.pipes.give(pipe);
         }
         let _ = sh.registry.deregister(&mut self.client);
@@ -413,7 +394,7 @@ impl Conn {
                     }
                     self.pool_wait_until = None;
                     sh.metrics.requests.incr();
-                    return (exchange::start(self, head, idx, sh), true);
+                    return (self.start(head, is_status, sh), true);
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -528,7 +509,7 @@ impl Conn {
         after: After,
         sh: &mut Shared,
     ) -> Phase {
-        let pushed = self.cout.push_slice(&mut sh.pool, &out);
+        let pushed = self.out.chain.push_slice(&mut sh.pool, &out);
         sh.scratch = out;
         if pushed.is_err() {
             sh.log.log(
@@ -541,9 +522,123 @@ impl Conn {
         }
         sh.metrics.count_status(status);
         if let Some(log) = log {
-            self.log_exchange(&log, vhost.unwrap_or(0), status, body, None, sh);
+            let logged = Logged {
+                req: &log,
+                vhost: vhost.unwrap_or(0),
+                status,
+                body_bytes: body,
+                backend: None,
+            };
+            self.log_exchange(logged, sh);
         }
         Phase::Reply(Reply { after })
+    }
+
+    /// Takes a parsed request out of `cin` into its log record and starts it: the status
+    /// endpoint answers its own requests; others become exchanges.
+    fn start(&mut self, head: RequestHead, is_status: bool, sh: &mut Shared) -> Phase {
+        let log = self.take_head(head, sh);
+        let parsed = log.parsed.as_ref().expect("just set");
+        if parsed.simple {
+            sh.metrics.http09_requests.incr();
+        }
+        if is_status {
+            let cfg = Arc::clone(&sh.cfg);
+            let status = cfg
+                .status
+                .as_ref()
+                .expect("a status request has an endpoint");
+            return super::status::serve(self, status, log, sh);
+        }
+        let next = exchange::start(self, log, sh);
+        self.enter(next, sh)
+    }
+
+    /// Answers a parsed request with an answer of ours instead of starting its exchange.
+    fn refuse(&mut self, head: RequestHead, failure: Failure, sh: &mut Shared) -> Phase {
+        let log = self.take_head(head, sh);
+        let parsed = log.parsed.as_ref().expect("just set");
+        let close = !matches!(parsed.body, RequestBody::None | RequestBody::Length(0));
+        let vhost = route::select_vhost(
+            &sh.cfg,
+            self.local,
+            parsed.authority().map(|s| s.of(&log.head)),
+        );
+        self.enter(
+            Next::Refuse {
+                failure,
+                log,
+                vhost,
+                close,
+            },
+            sh,
+        )
+    }
+
+    /// Moves a parsed request head out of `cin` into its log record.
+    fn take_head(&mut self, head: RequestHead, sh: &Shared) -> ReqLog {
+        let head_len = head.head_len;
+        let log = ReqLog {
+            head: self.cin[..head_len].to_vec(),
+            parsed: Some(head),
+            started: sh.now,
+            wall: sh.wall,
+            cache: None,
+        };
+        self.cin.drain(..head_len);
+        self.progress = HeadProgress::default();
+        log
+    }
+
+    /// The phase an exchange's step leads to.
+    fn enter(&mut self, next: Next, sh: &mut Shared) -> Phase {
+        match next {
+            Next::Wait(ex) => Phase::Wait(ex),
+            Next::Proxy(ex) => Phase::Proxy(ex),
+            Next::Refuse {
+                failure,
+                log,
+                vhost,
+                close,
+            } => match self.reply(failure, Some(log), Some(vhost), sh) {
+                Phase::Reply(mut r) if close => {
+                    r.after = After::Close;
+                    Phase::Reply(r)
+                }
+                other => other,
+            },
+            Next::Ours(Ours {
+                head,
+                status,
+                body_len,
+                body,
+                log,
+                vhost,
+                after,
+            }) => {
+                self.out.spill = body;
+                self.send_ours(head, status, body_len, Some(log), vhost, after, sh)
+            }
+            Next::Answered { ex, after } => {
+                self.log_exchange(ex.logged(Ending::StoodIn), sh);
+                Phase::Reply(Reply { after })
+            }
+            Next::Done { ex, keep_alive } => {
+                self.exchanges += 1;
+                self.log_exchange(ex.logged(Ending::Completed(sh.now)), sh);
+                if keep_alive {
+                    self.next_head(sh)
+                } else {
+                    self.start_linger(sh)
+                }
+            }
+            Next::Tunnel { ex, tunnel } => {
+                self.exchanges += 1;
+                self.log_exchange(ex.logged(Ending::Switched), sh);
+                Phase::Tunnel(tunnel)
+            }
+            Next::Close => Phase::Closed,
+        }
     }
 
     /// Whether the connection may carry another exchange after this request.
@@ -562,7 +657,7 @@ impl Conn {
             Ok(moved) if self.owes() => (Phase::Reply(r), moved),
             Ok(_) => {
                 // A cached body sent from its file: done with it.
-                self.spill = None;
+                self.out.spill = None;
                 self.exchanges += 1;
                 match r.after {
                     After::KeepAlive => (self.next_head(sh), true),
@@ -574,10 +669,7 @@ impl Conn {
 
     /// Whether bytes are owed to the client (in blocks, or spilled).
     pub fn owes(&self) -> bool {
-        !self.cout.is_empty()
-            || self.spill.as_ref().is_some_and(|s| s.pending() > 0)
-            || self.pipe.as_ref().is_some_and(|p| p.held() > 0)
-            || self.tls.as_ref().is_some_and(ClientTls::wants_write)
+        self.out.is_owing() || self.tls.as_ref().is_some_and(ClientTls::wants_write)
     }
 
     /// Reads once from the client, appending to `cin` what it sent (the plaintext, on TLS,
@@ -624,9 +716,9 @@ impl Conn {
         if let Some(tls) = &mut self.tls {
             let sent = tls.send(
                 &mut self.client,
-                &mut self.cout,
+                &mut self.out.chain,
                 &mut sh.pool,
-                self.spill.as_mut(),
+                self.out.spill.as_mut(),
                 &mut sh.landing,
             );
             return match sent {
@@ -641,12 +733,12 @@ impl Conn {
                 Err(e) => Err(e),
             };
         }
-        let written = if !self.cout.is_empty() {
-            self.cout.write_to(&mut sh.pool, &mut self.client)
-        } else if let Some(pipe) = self.pipe.as_mut().filter(|p| p.held() > 0) {
+        let written = if !self.out.chain.is_empty() {
+            self.out.chain.write_to(&mut sh.pool, &mut self.client)
+        } else if let Some(pipe) = self.out.pipe.as_mut().filter(|p| p.held() > 0) {
             pipe.drain_to(self.client.as_raw_fd())
         } else {
-            let spill = self.spill.as_mut().expect("owed bytes are spilled");
+            let spill = self.out.spill.as_mut().expect("owed bytes are spilled");
             spill.send_to(self.client.as_raw_fd())
         };
         match written {
@@ -728,15 +820,14 @@ impl Conn {
     }
 
     /// Writes the access-log line of one exchange.
-    pub fn log_exchange(
-        &self,
-        log: &ReqLog,
-        vhost: usize,
-        status: u16,
-        body_bytes: u64,
-        backend: Option<exchange::BackendLog<'_>>,
-        sh: &mut Shared,
-    ) {
+    pub fn log_exchange(&self, logged: Logged<'_>, sh: &mut Shared) {
+        let Logged {
+            req: log,
+            vhost,
+            status,
+            body_bytes,
+            backend,
+        } = logged;
         if !sh.access.wants(vhost) {
             return;
         }
@@ -773,6 +864,87 @@ impl Conn {
     }
 }
 
+impl Client for Conn {
+    fn id(&self) -> (usize, u32) {
+        (self.idx, self.gen)
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    fn tls_sni(&self) -> Option<Option<&str>> {
+        self.tls.as_ref().map(ClientTls::sni_name)
+    }
+
+    fn may_keep_alive(&self, head: &RequestHead, sh: &Shared) -> bool {
+        Conn::may_keep_alive(self, head, sh)
+    }
+
+    fn received(&self) -> &[u8] {
+        &self.cin
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.cin.drain(..n);
+    }
+
+    fn is_readable(&self) -> bool {
+        self.ready.readable
+    }
+
+    fn read(&mut self, sh: &mut Shared) -> io::Result<usize> {
+        let read = self.read_client(sh);
+        if matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.ready.readable = false;
+        }
+        read
+    }
+
+    fn starve(&mut self, sh: &mut Shared) {
+        Conn::starve(self, self.idx, sh);
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.out
+    }
+
+    fn out(&mut self) -> &mut Outbox {
+        &mut self.out
+    }
+
+    fn owes(&self) -> bool {
+        Conn::owes(self)
+    }
+
+    fn flush(&mut self, sh: &mut Shared) -> io::Result<bool> {
+        Conn::flush(self, sh)
+    }
+
+    fn may_splice(&self) -> bool {
+        self.tls.is_none()
+    }
+
+    fn cut_off(&mut self, sh: &mut Shared) {
+        sh.metrics.aborted.incr();
+        let _ = crate::sys::reset_on_close(self.client.as_raw_fd());
+    }
+
+    fn send_queue(&self) -> Option<u64> {
+        crate::sys::send_queue(self.client.as_raw_fd())
+            .ok()
+            .map(|n| n as u64)
+    }
+}
+
 /// Splits `METHOD target PROTOCOL` into method, path, `?query` part and protocol.
 fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
     let mut parts = line.splitn(3, |&b| b == b' ');
@@ -786,16 +958,11 @@ fn split_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8], &[u8]) {
     (method, path, query, protocol)
 }
 
-/// Whether virtual host `vhost` has `SSLStrictSNIVHostCheck On`.
-pub fn is_strict(cfg: &Config, vhost: usize) -> bool {
-    cfg.vhosts[vhost].tls.as_ref().is_some_and(|t| t.strict_sni)
-}
-
 /// The TLS configuration for a ClientHello naming `name` that arrived at `local`: the virtual
 /// host the name selects, as a `Host` header would, and its certificate.
 fn choose_certificate(cfg: &Config, local: SocketAddr, name: Option<&str>) -> Choice {
     let vhost = route::select_vhost(cfg, local, name.map(str::as_bytes));
-    let strict = is_strict(cfg, vhost);
+    let strict = exchange::is_strict(cfg, vhost);
     if strict && !name.is_some_and(|n| route::is_named(&cfg.vhosts[vhost], n.as_bytes())) {
         return Err(format!(
             "TLS handshake refused (SSLStrictSNIVHostCheck): {} names no virtual host at {local}",

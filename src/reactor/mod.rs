@@ -594,6 +594,7 @@ impl Reactor {
         }
         entry.insert(Conn::new(
             stream,
+            idx,
             self.sh.gen,
             peer,
             local,
@@ -673,7 +674,10 @@ impl Reactor {
             if conn.gen != answer.token.gen() {
                 continue;
             }
-            if exchange::on_resolved(conn, answer.ask, answer.addrs, &mut self.sh) {
+            let Phase::Wait(ex) = &mut conn.phase else {
+                continue;
+            };
+            if exchange::on_resolved(ex, conn.peer, answer.ask, answer.addrs, &mut self.sh) {
                 self.drive(idx);
             }
         }

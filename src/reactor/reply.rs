@@ -10,7 +10,7 @@ use crate::log::UtcTime;
 
 /// Why an exchange is answered by spoonfeed instead of a backend. Who caused it decides the
 /// class: the client (4xx), the backend (502/503/504), or spoonfeed itself (500).
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Failure {
     /// The client's request head is unacceptable.
     Request(RequestError),

@@ -4,7 +4,8 @@
 use std::mem;
 use std::time::SystemTime;
 
-use super::conn::{Conn, Phase, ReqLog};
+use super::conn::{Conn, Phase};
+use super::exchange::ReqLog;
 use super::reply::{self, After, Failure, Framing};
 use super::Shared;
 use crate::config::{Config, RouteMatch, StatusEndpoint};

@@ -127,10 +127,14 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
         let _ = bc.stream.shut_write();
     }
     // Backend → client.
-    if !t.backend_done && conn.cout.len() < TUNNEL_BUFFER && bc.ready.readable {
+    if !t.backend_done && conn.out.chain.len() < TUNNEL_BUFFER && bc.ready.readable {
         if sh.pool.can_fill() {
             let limit = MAX_READ_BLOCKS * sh.pool.block_size();
-            match conn.cout.read_from(&mut sh.pool, &mut bc.stream, limit) {
+            match conn
+                .out
+                .chain
+                .read_from(&mut sh.pool, &mut bc.stream, limit)
+            {
                 Ok((0, _)) => {
                     t.backend_done = true;
                     moved = true;

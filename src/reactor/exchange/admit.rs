@@ -1,0 +1,537 @@
+//! Admission: from the configuration, the facts of the connection a request came on and its
+//! parsed head to a plan (virtual host, route, backend, forward target) or a refusal. `admit`
+//! is a pure function of those, tested by a table; `start` acts on its plan: the cache, the
+//! backend request, the exchange.
+
+use std::borrow::Cow;
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use super::super::reply::Failure;
+use super::cache::{self, LockState, Settled};
+use super::{
+    acquire, answer, via_by, via_mode, Client, Exchange, Next, Ours, ReqBody, ReqLog, Resp, Shared,
+};
+use crate::buf::Chain;
+use crate::config::{BackendId, Config};
+use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::request::{RequestBody, RequestHead, TargetForm};
+use crate::http1::{HeadProgress, Method, Version};
+use crate::proxy::forward::{encode_backend_request, BackendRequest, Forwarded};
+use crate::proxy::path;
+use crate::proxy::route::{self, Decision};
+
+/// The target of a forward-proxied request: an absolute-form URL's host, or CONNECT's.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub(super) host: String,
+    pub(super) port: u16,
+    /// Its addresses: at once for an IP address, else once the resolver answers.
+    pub(super) addrs: Vec<SocketAddr>,
+    pub(super) resolve: Resolve,
+    /// The number of the question put to the resolver for it.
+    pub(super) ask: u64,
+    /// CONNECT: the connection becomes a tunnel once connected.
+    pub(super) tunnel: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Resolve {
+    /// Not asked yet (or an IP address, with nothing to ask).
+    Unasked,
+    Asked,
+    /// The answer came; no addresses means the name did not resolve.
+    Answered,
+}
+
+/// What admission knows of the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    pub local: SocketAddr,
+    pub peer: IpAddr,
+    /// `None` on a plain connection; on TLS, the SNI name the client sent, if any.
+    pub tls_sni: Option<Option<&'a str>>,
+}
+
+/// Where an admitted request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub vhost: usize,
+    pub backend: BackendId,
+    /// The path (and query) to ask the backend for.
+    pub path: Vec<u8>,
+    /// The route's slot in the metrics.
+    pub route_slot: usize,
+    /// Where a forward-proxied request goes; `None` for a routed one.
+    pub forward: Option<Forward>,
+}
+
+/// A request admission turned away, with the virtual host it is answered (and logged) for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub failure: Failure,
+    pub vhost: usize,
+}
+
+/// Decides where a parsed request goes, or why it goes nowhere: the virtual host (by the local
+/// address and `Host`, CONNECT's by its target), the SNI check, the forward-proxy rules, the
+/// body limit, dot segments, then the routes. No I/O, no clock.
+pub fn admit(
+    cfg: &Config,
+    facts: &Facts<'_>,
+    head: &RequestHead,
+    buf: &[u8],
+) -> Result<Plan, Refusal> {
+    let host = head.authority().map(|s| s.of(buf));
+    // CONNECT's server is its target, whatever its Host says (so a client cannot pick the
+    // virtual host whose forward-proxy rules suit it).
+    let host_for_vhost = match head.form {
+        TargetForm::Authority => Some(head.target.of(buf)),
+        _ => host,
+    };
+    let vhost_idx = route::select_vhost(cfg, facts.local, host_for_vhost);
+    let vhost = &cfg.vhosts[vhost_idx];
+    let refuse = |failure| Refusal {
+        failure,
+        vhost: vhost_idx,
+    };
+    let refused = match head.form {
+        TargetForm::Absolute { authority } => {
+            let authority = authority.of(buf);
+            let is_https = head
+                .target
+                .of(buf)
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"https://"));
+            let default_port = if is_https { 443 } else { 80 };
+            !route::is_local_authority(cfg, facts.local, authority)
+                || vhost.proxy_requests
+                    && !route::names_port(authority, default_port, facts.local.port())
+        }
+        TargetForm::Authority => true,
+        TargetForm::Origin | TargetForm::Asterisk => false,
+    };
+    let forwarding = refused || head.method == Method::Connect;
+    // On TLS, the host the request names must be the one the handshake's SNI name chose (the
+    // certificate the client checked is that host's); under SSLStrictSNIVHostCheck, a client
+    // without SNI reaches no strict host either.
+    let misdirected = facts.tls_sni.is_some_and(|sni| {
+        match sni.map(|name| route::select_vhost(cfg, facts.local, Some(name.as_bytes()))) {
+            Some(sni) => sni != vhost_idx,
+            None => is_strict(cfg, vhost_idx),
+        }
+    });
+    if misdirected {
+        return Err(refuse(Failure::Misdirected));
+    } else if forwarding && !vhost.proxy_requests {
+        return Err(refuse(Failure::ForwardProxyRefused));
+    } else if forwarding && !vhost.proxy_access.allows(facts.peer) {
+        return Err(refuse(Failure::ForwardProxyDenied));
+    } else if matches!(head.form, TargetForm::Asterisk) {
+        return Err(refuse(Failure::ServerOptions));
+    } else if matches!(head.body, RequestBody::Length(n) if cfg.limits.request_body > 0 && n > cfg.limits.request_body)
+    {
+        return Err(refuse(Failure::BodyTooLarge));
+    }
+    let target = origin_target(head, buf);
+    if forwarding {
+        let (backend, path, forward) =
+            forward_target(cfg, vhost, head, buf, &target).map_err(refuse)?;
+        return Ok(Plan {
+            vhost: vhost_idx,
+            backend,
+            path,
+            route_slot: forward_slot(cfg),
+            forward: Some(forward),
+        });
+    }
+    if path::has_dot_segment(&target) {
+        return Err(refuse(Failure::DotSegment));
+    }
+    match route_canonically(vhost, &target) {
+        Decision::Proxy {
+            backend,
+            path,
+            route,
+        } => Ok(Plan {
+            vhost: vhost_idx,
+            backend,
+            path,
+            route_slot: route_base(cfg, vhost_idx) + route,
+            forward: None,
+        }),
+        Decision::Excluded { .. } => Err(refuse(Failure::Excluded)),
+        Decision::NoRoute => Err(refuse(Failure::NoRoute)),
+    }
+}
+
+/// The request's path and query as a path that starts with `/`: `http://host` and
+/// `http://host?q` mean the path `/` (RFC 9112 §3.2.2).
+pub(super) fn origin_target<'a>(head: &RequestHead, buf: &'a [u8]) -> Cow<'a, [u8]> {
+    if head.path_lacks_slash(buf) {
+        Cow::Owned([b"/", head.path.of(buf)].concat())
+    } else {
+        Cow::Borrowed(head.path.of(buf))
+    }
+}
+
+/// Whether virtual host `vhost` has `SSLStrictSNIVHostCheck On`.
+pub fn is_strict(cfg: &Config, vhost: usize) -> bool {
+    cfg.vhosts[vhost].tls.as_ref().is_some_and(|t| t.strict_sni)
+}
+
+/// Whether a request's body is still to be read after its head.
+pub(super) fn body_unread(head: &RequestHead) -> bool {
+    !matches!(head.body, RequestBody::None | RequestBody::Length(0))
+}
+
+/// Starts the exchange of a parsed request: admits it, lets the cache answer or take part,
+/// encodes the backend request, and gets a backend connection. Answers by itself when the
+/// request cannot be proxied.
+pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next {
+    let cfg = Arc::clone(&sh.cfg);
+    let head = log.parsed.as_ref().expect("a started request is parsed");
+    let buf = &log.head;
+    let body_unread = body_unread(head);
+    let facts = Facts {
+        local: client.local(),
+        peer: client.peer().ip(),
+        tls_sni: client.tls_sni(),
+    };
+    let plan = match admit(&cfg, &facts, head, buf) {
+        Ok(plan) => plan,
+        Err(Refusal { failure, vhost }) => return answer(failure, log, vhost, body_unread),
+    };
+    let Plan {
+        vhost: vhost_idx,
+        backend: backend_id,
+        path,
+        route_slot,
+        forward,
+    } = plan;
+    let vhost = &cfg.vhosts[vhost_idx];
+    let host = head.authority().map(|s| s.of(buf));
+    let keep_alive = client.may_keep_alive(head, sh);
+    // The cache: a cacheable request may be answered from it; an unsafe one invalidates.
+    let part = match cache::consult(
+        client,
+        &cfg,
+        vhost_idx,
+        forward.is_some(),
+        head,
+        buf,
+        keep_alive,
+        sh,
+    ) {
+        Err(Settled::Answer(answer)) => {
+            log.cache = answer.note;
+            return Next::Ours(Ours {
+                head: answer.head,
+                status: answer.status,
+                body_len: answer.body_len,
+                body: answer.body,
+                log,
+                vhost: Some(vhost_idx),
+                after: answer.after,
+            });
+        }
+        Err(Settled::Refuse(failure)) => return answer(failure, log, vhost_idx, body_unread),
+        Ok(part) => part,
+    };
+    log.cache = part.note;
+    let cache::Part {
+        key: cache_key,
+        invalidate,
+        status: cache_status,
+        conditions,
+        mut lock,
+        stale,
+        background,
+        missed,
+        note: _,
+    } = part;
+    if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
+        // (After the cache: a fresh entry answers even while its backend is down, and so does
+        // one within stale-while-revalidate, without an update.)
+        if let Some(bg) = background {
+            let keep_alive = client.may_keep_alive(head, sh);
+            return cache::serve_background(bg.hit, None, log, vhost_idx, keep_alive, sh);
+        }
+        cache::release_lock_of(&mut lock, sh);
+        return answer(Failure::BackendDown(wait), log, vhost_idx, body_unread);
+    }
+    let backend = &cfg.backends[backend_id];
+    // A protocol switch (WebSocket and others) is asked for over HTTP/1.1 without a body; the
+    // client's bytes after the head then wait, unread as requests, for the backend's answer.
+    let upgrade = (head.version == Version::Http11 && head.connection.upgrade && !body_unread)
+        .then(|| {
+            head.headers
+                .iter()
+                .find(|h| h.is(buf, b"upgrade"))
+                .map(|h| h.value.of(buf).to_vec())
+        })
+        .flatten();
+    let via_by = via_by(vhost, client.local());
+    let facts = Forwarded {
+        client_ip: client.peer().ip(),
+        host,
+        server: vhost.server_name.as_bytes(),
+        proto: client.scheme().as_str().as_bytes(),
+    };
+    let request = BackendRequest {
+        path: &path,
+        host: match (vhost.preserve_host || forward.is_some(), host) {
+            (true, Some(h)) => h,
+            _ => backend.authority.as_bytes(),
+        },
+        body: head.body,
+        forwarded: vhost.add_forwarded.then_some(facts),
+        rfc7239: vhost.add_rfc7239.then_some(facts),
+        via: via_mode(vhost.via),
+        via_by: via_by.as_bytes(),
+        // An HTTP/0.9 request is asked in HTTP/1.0, on a connection closed after it.
+        http10: head.simple,
+        extra: &conditions,
+        keep_alive: !backend.params.disable_reuse && !head.simple && background.is_none(),
+        upgrade: upgrade.as_deref(),
+    };
+    let mut out = mem::take(&mut sh.scratch);
+    out.clear();
+    // CONNECT sends the backend nothing of its own: the tunnel starts at the connect.
+    if head.method != Method::Connect {
+        encode_backend_request(buf, head, &request, &mut out);
+    }
+    if let Some(bg) = background {
+        // (A simulated reactor's backends exist only in its harness: no thread can reach them,
+        // so it starts no update.)
+        let lock = bg.lock.filter(|_| sh.backends.sim.is_none());
+        let job = lock.map(|lock| super::super::refresh::Job {
+            cfg: Arc::clone(&cfg),
+            backend: backend_id,
+            request: out.clone(),
+            key: bg.key,
+            req: log
+                .fields()
+                .into_iter()
+                .map(|(name, value)| (name.to_vec(), value.to_vec()))
+                .collect(),
+            stale: bg.stale,
+            lock,
+            deadline: sh.now + bg.lock_age,
+            request_time: super::super::cached::unix_now(sh.wall),
+            collector: sh.collector.clone(),
+        });
+        sh.scratch = out;
+        let keep_alive = client.may_keep_alive(head, sh);
+        return cache::serve_background(bg.hit, job, log, vhost_idx, keep_alive, sh);
+    }
+    let mut bout = Chain::default();
+    let mut pushed = bout.push_slice(&mut sh.pool, &out);
+    let replay =
+        (head.method.is_idempotent() && !body_unread && forward.is_none()).then(|| out.clone());
+    sh.scratch = out;
+    if head.expect_continue
+        && body_unread
+        && head.version == Version::Http11
+        && client.received().is_empty()
+    {
+        pushed = pushed.and(
+            client
+                .out()
+                .chain
+                .push_slice(&mut sh.pool, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        );
+    }
+    if pushed.is_err() {
+        bout.clear(&mut sh.pool);
+        sh.metrics.pool_refused.incr();
+        cache::release_lock_of(&mut lock, sh);
+        return answer(Failure::PoolExhausted, log, vhost_idx, body_unread);
+    }
+    let buffering = &cfg.buffering;
+    let resp_limit = if backend.params.buffering {
+        buffering.response_buffer_size.max(sh.pool.block_size())
+    } else {
+        sh.pool.block_size()
+    };
+    let holding = buffering.request_buffering && body_unread;
+    let spill_ok = backend.params.buffering && buffering.spills();
+    let req_body = match head.body {
+        RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
+        RequestBody::Length(n) => ReqBody::Length(n),
+        RequestBody::Chunked => ReqBody::Chunked(ChunkedDecoder::default()),
+    };
+    let ex = Box::new(Exchange {
+        keep_alive: client.may_keep_alive(head, sh),
+        method: head.method,
+        client_version: head.version,
+        cfg,
+        vhost: vhost_idx,
+        backend_id,
+        backend: None,
+        backend_addr: None,
+        reused: false,
+        replay,
+        req_body,
+        bout,
+        bin: Vec::new(),
+        bin_progress: HeadProgress::default(),
+        interim: 0,
+        resp: Resp::Head,
+        resp_head: None,
+        backend_keeps: true,
+        head_sent: false,
+        status: 0,
+        body_bytes: 0,
+        log,
+        t_connect: sh.now,
+        t_connected: None,
+        t_req: None,
+        t_first: None,
+        t_last: None,
+        t_release: None,
+        resp_limit,
+        holding,
+        spill_ok,
+        spilled: false,
+        body_received: 0,
+        upgrade: upgrade.is_some(),
+        bspill: None,
+        route_slot,
+        peak: 0,
+        held_at_release: 0,
+        send_queue: None,
+        forward,
+        cache_key,
+        fill: None,
+        invalidate,
+        cache_status,
+        revalidating: !conditions.is_empty(),
+        lock,
+        stale,
+        miss: missed,
+    });
+    match &ex.lock {
+        LockState::Waiting(key) => {
+            sh.cache_locks.wait(key, client.token());
+            return Next::Wait(ex);
+        }
+        LockState::Remote(..) => return Next::Wait(ex),
+        LockState::None | LockState::Held(..) => {}
+    }
+    if holding {
+        return Next::Proxy(ex);
+    }
+    acquire(client, ex, false, sh)
+}
+
+/// Where a forward-proxied request goes: CONNECT's `host:port` (a port `AllowCONNECT` lists),
+/// or an absolute-form `http://` URL's host (port 80 unless given) and origin-form `path`.
+/// Returns the forward backend entry, the path to send, and the target.
+pub(super) fn forward_target(
+    cfg: &Config,
+    vhost: &crate::config::Vhost,
+    head: &RequestHead,
+    buf: &[u8],
+    path: &[u8],
+) -> Result<(BackendId, Vec<u8>, Forward), Failure> {
+    let backend = cfg
+        .forward_backend
+        .expect("ProxyRequests On comes with a forward backend");
+    let tunnel = head.method == Method::Connect;
+    let (authority, default_port) = if tunnel {
+        (head.target.of(buf), None)
+    } else {
+        let url = head.target.of(buf);
+        if !url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"http://"))
+        {
+            return Err(Failure::ForwardScheme);
+        }
+        let authority = head.authority().expect("absolute-form has an authority");
+        (authority.of(buf), Some(80))
+    };
+    let (host, port) = split_authority(authority, default_port).ok_or(Failure::ForwardTarget)?;
+    if tunnel
+        && !vhost
+            .allow_connect
+            .iter()
+            .any(|ports| ports.contains(&port))
+    {
+        return Err(Failure::ConnectPortRefused);
+    }
+    let addrs = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => Vec::new(),
+    };
+    let forward = Forward {
+        host,
+        port,
+        addrs,
+        resolve: Resolve::Unasked,
+        ask: 0,
+        tunnel,
+    };
+    let path = if tunnel { Vec::new() } else { path.to_vec() };
+    Ok((backend, path, forward))
+}
+
+/// `host[:port]` or `[v6]:port` (already checked by the request parser) into the host
+/// (without brackets, lowercased) and the port; `None` without a port and no default, or
+/// with a port of 0.
+pub(super) fn split_authority(
+    authority: &[u8],
+    default_port: Option<u16>,
+) -> Option<(String, u16)> {
+    let text = std::str::from_utf8(authority).ok()?;
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse().ok().filter(|&p| p != 0)?,
+        None => default_port?,
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+/// The metrics slot of forward-proxied exchanges: after every route's.
+fn forward_slot(cfg: &Config) -> usize {
+    route_base(cfg, cfg.vhosts.len())
+}
+
+/// The metrics slot of the first route of virtual host `vhost`: routes are numbered across
+/// virtual hosts in configuration order.
+fn route_base(cfg: &Config, vhost: usize) -> usize {
+    cfg.vhosts[..vhost].iter().map(|v| v.routes.len()).sum()
+}
+
+/// Routes the request as its canonical spelling decides, forwarding the raw bytes when the
+/// raw spelling takes the same route (the normal case), the decoded ones otherwise: a
+/// percent-encoded spelling can never route around a rule.
+pub(super) fn route_canonically(vhost: &crate::config::Vhost, target: &[u8]) -> Decision {
+    let raw = route::route(vhost, target);
+    match path::decode_unreserved(target) {
+        std::borrow::Cow::Borrowed(_) => raw,
+        std::borrow::Cow::Owned(decoded) => {
+            let canonical = route::route(vhost, &decoded);
+            let same = match (&raw, &canonical) {
+                (Decision::Proxy { route: a, .. }, Decision::Proxy { route: b, .. }) => a == b,
+                _ => false,
+            };
+            if same {
+                raw
+            } else {
+                canonical
+            }
+        }
+    }
+}

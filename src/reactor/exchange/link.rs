@@ -1,0 +1,325 @@
+//! The backend link of an exchange: getting a connection (pooled, new, or a place in the
+//! queue of `max=`), the resolver for forward-proxied names, connecting address after address,
+//! replaying on a fresh connection, marking a backend down, and closing or releasing it.
+
+use std::io;
+use std::mem;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::super::backend::{connect_result, ConnectResult, Link, Unavailable};
+use super::super::reply::Failure;
+use super::super::resolve::Resolver;
+use super::super::token::{Kind, Token};
+use super::super::{Ready, Shared};
+use super::admit::{Forward, Resolve};
+use super::cache::{after_lock, poll_remote, LockState};
+use super::{fail, Break, Client, Exchange, Next};
+use crate::config::LogLevel;
+
+/// Gets a backend connection for the exchange: pooled (unless `fresh`), new, or a place in the
+/// queue of `max=`.
+pub(super) fn acquire(
+    client: &mut impl Client,
+    mut ex: Box<Exchange>,
+    fresh: bool,
+    sh: &mut Shared,
+) -> Next {
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        // The configuration was reloaded while this exchange waited or replayed: its backend
+        // numbering is not the pool's any more.
+        return fail(client, ex, Failure::BackendClosed, sh);
+    }
+    if mem::take(&mut ex.miss) {
+        sh.metrics.cache_misses.incr();
+    }
+    if let Some(forward) = ex.forward.as_mut().filter(|f| f.addrs.is_empty()) {
+        if forward.resolve == Resolve::Answered {
+            return fail(client, ex, Failure::ResolveFailed, sh);
+        }
+        sh.resolve_asked += 1;
+        forward.ask = sh.resolve_asked;
+        let (token, ask) = (client.token(), forward.ask);
+        let asked = match &mut sh.resolver {
+            Some(resolver) => resolver.ask(token, ask, &forward.host, forward.port),
+            None => match Resolver::start(Arc::clone(&sh.waker)) {
+                Ok(mut resolver) => {
+                    let asked = resolver.ask(token, ask, &forward.host, forward.port);
+                    sh.resolver = Some(resolver);
+                    asked
+                }
+                Err(e) => {
+                    sh.log.log(
+                        LogLevel::Error,
+                        None,
+                        format_args!("cannot start the resolver thread: {e}"),
+                    );
+                    false
+                }
+            },
+        };
+        if !asked {
+            return fail(client, ex, Failure::ResolveFailed, sh);
+        }
+        forward.resolve = Resolve::Asked;
+        return Next::Wait(ex);
+    }
+    ex.t_connect = sh.now;
+    ex.t_connected = None;
+    let addrs = ex.forward_addrs().map(<[SocketAddr]>::to_vec);
+    match sh.backends.acquire(
+        &ex.cfg,
+        ex.backend_id,
+        addrs.as_deref(),
+        client.id().0,
+        fresh,
+        &mut sh.gen,
+        sh.now,
+        &sh.registry,
+    ) {
+        Ok(b) => {
+            let bc = &sh.backends.conns[b];
+            ex.backend = Some(b);
+            ex.backend_addr = Some(bc.peer);
+            ex.reused = bc.served > 0;
+            if ex.reused {
+                ex.t_connected = Some(sh.now);
+            } else {
+                // Only a reused connection's failure may be replayed.
+                ex.replay = None;
+            }
+            Next::Proxy(ex)
+        }
+        Err(Unavailable::Full) => {
+            sh.backends.wait(ex.backend_id, client.id());
+            Next::Wait(ex)
+        }
+        Err(Unavailable::Down) => {
+            let wait = sh
+                .backends
+                .down_for(ex.backend_id, sh.now)
+                .unwrap_or_default();
+            fail(client, ex, Failure::BackendDown(wait), sh)
+        }
+        Err(Unavailable::Connect(e)) => {
+            let name = ex.backend_name();
+            sh.log.log(
+                LogLevel::Error,
+                Some(client.peer()),
+                format_args!("connect to {name} failed: {e}"),
+            );
+            mark_down(&ex, sh);
+            fail(client, ex, Failure::ConnectFailed, sh)
+        }
+    }
+}
+
+pub(super) fn mark_down(ex: &Exchange, sh: &mut Shared) {
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        // Reloaded meanwhile: the pool's backend numbering is not this exchange's.
+        return;
+    }
+    let retry = ex.cfg.backends[ex.backend_id].params.retry;
+    if !retry.is_zero() {
+        sh.backends.mark_down(ex.backend_id, sh.now + retry);
+    }
+}
+
+/// Closes the exchange's backend connection (it did not finish cleanly).
+pub(super) fn drop_backend(ex: &mut Exchange, sh: &mut Shared) {
+    if let Some(b) = ex.backend.take() {
+        let waiter = sh.backends.close(b, &sh.registry);
+        wake(waiter, sh);
+    }
+}
+
+/// Puts a client connection that waited for a backend connection on the re-run queue.
+pub(super) fn wake(waiter: Option<(usize, u32)>, sh: &mut Shared) {
+    if let Some((idx, gen)) = waiter {
+        sh.rerun.push_back(Token::new(Kind::Client, idx, gen));
+    }
+}
+
+/// A waiting exchange gives up its place; if a release already woke it, the wake-up goes to
+/// the next waiter instead of being lost.
+pub(super) fn leave_queue(ex: &Exchange, me: (usize, u32), sh: &mut Shared) {
+    if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+        return;
+    }
+    if sh.backends.is_waiting(ex.backend_id, me) {
+        sh.backends.unwait(ex.backend_id, me);
+    } else {
+        let next = sh.backends.next_waiter(ex.backend_id);
+        wake(next, sh);
+    }
+}
+
+/// Waiting for a connection under `max=`: try again once a release woke us.
+pub fn on_wait(client: &mut impl Client, ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
+    if ex
+        .forward
+        .as_ref()
+        .is_some_and(|f| f.resolve == Resolve::Asked)
+    {
+        return (Next::Wait(ex), false);
+    }
+    match &ex.lock {
+        LockState::Waiting(key) if sh.cache_locks.is_held(key) => {
+            // Another exchange took the lock before this one ran: wait for that one.
+            sh.cache_locks.wait(key, client.token());
+            return (Next::Wait(ex), false);
+        }
+        LockState::Waiting(_) => return (after_lock(client, ex, sh), true),
+        // Polled on its timer.
+        LockState::Remote(..) => return (Next::Wait(ex), false),
+        LockState::None | LockState::Held(..) => {}
+    }
+    if sh.backends.is_waiting(ex.backend_id, client.id()) {
+        return (Next::Wait(ex), false);
+    }
+    (acquire(client, ex, false, sh), true)
+}
+
+/// The resolver's answer to question `ask` for a waiting exchange of the client at `peer`:
+/// true when the exchange was waiting for that answer and must be driven (an answer to an
+/// earlier request's question is dropped).
+pub fn on_resolved(
+    ex: &mut Exchange,
+    peer: SocketAddr,
+    ask: u64,
+    addrs: io::Result<Vec<SocketAddr>>,
+    sh: &mut Shared,
+) -> bool {
+    let waiting = |f: &&mut Forward| f.resolve == Resolve::Asked && f.ask == ask;
+    let Some(forward) = ex.forward.as_mut().filter(waiting) else {
+        return false;
+    };
+    forward.resolve = Resolve::Answered;
+    match addrs {
+        Ok(addrs) if !addrs.is_empty() => forward.addrs = addrs,
+        Ok(_) | Err(_) => {
+            let why = addrs
+                .err()
+                .map_or("no address".to_owned(), |e| e.to_string());
+            let name = ex.backend_name();
+            sh.log.log(
+                LogLevel::Info,
+                Some(peer),
+                format_args!("cannot resolve {name}: {why}"),
+            );
+        }
+    }
+    true
+}
+
+pub fn on_wait_timeout(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
+    match ex.lock {
+        LockState::Waiting(_) => {
+            // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
+            ex.lock = LockState::None;
+            return acquire(client, ex, false, sh);
+        }
+        LockState::Remote(..) => return poll_remote(client, ex, sh),
+        LockState::None | LockState::Held(..) => {}
+    }
+    if ex
+        .forward
+        .as_ref()
+        .is_some_and(|f| f.resolve == Resolve::Asked)
+    {
+        sh.log.log(
+            LogLevel::Info,
+            Some(client.peer()),
+            format_args!("resolving {} timed out", ex.backend_name()),
+        );
+        return fail(client, ex, Failure::ConnectTimeout, sh);
+    }
+    leave_queue(&ex, client.id(), sh);
+    fail(client, ex, Failure::BackendBusy, sh)
+}
+
+/// mio's connect steps after an event; a failed address moves on to the next one.
+pub(super) fn finish_connect(
+    client: &mut impl Client,
+    ex: &mut Exchange,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
+    let b = ex.backend.expect("connecting has a backend");
+    let bc = &mut sh.backends.conns[b];
+    let Link::Connecting { addr } = bc.link else {
+        ex.t_connected = Some(sh.now);
+        return Ok(true);
+    };
+    if !bc.ready.writable && !bc.ready.readable {
+        return Ok(false);
+    }
+    match connect_result(bc.stream.tcp()) {
+        ConnectResult::Connected => {
+            bc.link = Link::Open;
+            ex.t_connected = Some(sh.now);
+            Ok(true)
+        }
+        ConnectResult::Pending => {
+            bc.ready = Ready::default();
+            Ok(false)
+        }
+        ConnectResult::Failed(e) => {
+            let name = ex.backend_name();
+            sh.log.log(
+                LogLevel::Error,
+                Some(client.peer()),
+                format_args!("connect to {name} ({}) failed: {e}", bc.peer),
+            );
+            drop_backend(ex, sh);
+            if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
+                // Reloaded meanwhile: the pool's backend numbering is not this exchange's.
+                return Err(Break::Fail(Failure::ConnectFailed));
+            }
+            let addrs = ex
+                .forward_addrs()
+                .unwrap_or(&ex.cfg.backends[ex.backend_id].addrs)
+                .to_vec();
+            for (i, a) in addrs.iter().enumerate().skip(addr + 1) {
+                if let Ok(nb) = sh.backends.start_connect(
+                    &ex.cfg,
+                    ex.backend_id,
+                    i,
+                    *a,
+                    client.id().0,
+                    &mut sh.gen,
+                    &sh.registry,
+                ) {
+                    ex.backend = Some(nb);
+                    ex.backend_addr = Some(*a);
+                    return Ok(true);
+                }
+            }
+            mark_down(ex, sh);
+            Err(Break::Fail(Failure::ConnectFailed))
+        }
+    }
+}
+
+/// What a backend I/O failure means at this point of the exchange.
+/// Logs why TLS to the backend failed (a certificate that does not verify, an alert): the
+/// answer the client gets (502, or a cut-off) does not say.
+pub(super) fn note_tls_failure(e: &io::Error, ex: &Exchange, sh: &mut Shared) {
+    if e.kind() == io::ErrorKind::InvalidData {
+        sh.metrics.backend_tls_errors.incr();
+        sh.log.log(
+            LogLevel::Error,
+            None,
+            format_args!("{}: {e}", ex.backend_name()),
+        );
+    }
+}
+
+pub(super) fn backend_failed(ex: &Exchange) -> Break {
+    if ex.reused && ex.t_first.is_none() && ex.replay.is_some() {
+        Break::Retry("pooled backend connection failed before answering")
+    } else if ex.head_sent {
+        Break::Abort("backend connection failed mid-response")
+    } else {
+        Break::Fail(Failure::BackendClosed)
+    }
+}

@@ -1,0 +1,631 @@
+//! One proxied exchange: a parsed request admitted, the backend connection it runs on, the
+//! request flow (client → backend) and the response flow (backend → client), the release of
+//! the backend the moment the response's last byte is in, and the timeline it is logged with.
+//!
+//! The exchange talks to its client side through [`Client`] and tells it what comes next with
+//! [`Next`]; it never names the connection that carries it. Its parts:
+//!
+//! | file | what it owns |
+//! |---|---|
+//! | `admit` | from a parsed request to a plan (route, backend, forward target) or a refusal |
+//! | `link` | the backend connection: acquire, connect, retry, release, and the waits for one |
+//! | `request` | the request flow: holding the body, pumping it, spilling it, sending it |
+//! | `response` | the response flow: head, rewrite, relay, splice |
+//! | `cache` | the cache's part: lookup, collapse, stale, revalidate, store |
+//! | `timeline` | the request's log record, the exchange's times and its access-log fields |
+//!
+//! Errors are sorted by when they happen: before the response head went to the client they
+//! become an answer of ours (`Failure`, one mapping in `reply`); after it, the client
+//! connection is closed without completing the response, so a broken response never looks
+//! complete (a chunked response is not terminated, a length is not reached).
+
+mod admit;
+mod cache;
+mod client;
+mod link;
+mod request;
+mod response;
+mod timeline;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::cached;
+use super::reply::{After, Failure};
+use super::tunnel::Tunnel;
+use super::Shared;
+use crate::buf::{Chain, Spill};
+use crate::config::{BackendId, Config, LogLevel, Vhost, ViaSetting};
+use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::request::RequestHead;
+use crate::http1::response::ResponseHead;
+use crate::http1::{HeadProgress, Method, Version};
+use crate::proxy::forward::ViaMode;
+use crate::proxy::reverse::{self, ClientView};
+use admit::{Forward, Resolve};
+use cache::{release_lock, serve_stale, LockState, LOCK_POLL};
+use link::{acquire, drop_backend, finish_connect, leave_queue, mark_down, wake};
+use request::{hold_request, pump_request, send_to_backend};
+use response::read_backend;
+use timeline::record_timeline;
+
+pub use admit::{is_strict, start};
+pub use client::{Client, Outbox};
+pub use link::{on_resolved, on_wait, on_wait_timeout};
+pub use response::{MAX_RESPONSE_FIELDS, MAX_RESPONSE_HEAD};
+pub use timeline::{Ending, Logged, ReqLog};
+
+/// What the client side does after a step of the exchange.
+#[derive(Debug)]
+pub enum Next {
+    /// The exchange waits for one thing: a backend connection under `max=`, a cache lock, the
+    /// resolver.
+    Wait(Box<Exchange>),
+    /// The exchange is under way.
+    Proxy(Box<Exchange>),
+    /// Answer with an answer of ours instead; `close` when the request's body was not read.
+    Refuse {
+        failure: Failure,
+        log: ReqLog,
+        vhost: usize,
+        close: bool,
+    },
+    /// An answer of ours already encoded (a cache hit, PURGE): queue it and log it.
+    Ours(Ours),
+    /// An answer is queued in the outbox (a stale entry standing in for a failed backend):
+    /// log it as the exchange's, write it, then `after`.
+    Answered { ex: Box<Exchange>, after: After },
+    /// The exchange is complete: log it, then the next request or a lingering close.
+    Done { ex: Box<Exchange>, keep_alive: bool },
+    /// The backend switched protocols: log the exchange, then copy bytes both ways.
+    Tunnel {
+        ex: Box<Exchange>,
+        tunnel: Box<Tunnel>,
+    },
+    /// Close the connection now: the response was cut off, or cannot be given.
+    Close,
+}
+
+/// An answer of ours, encoded, for the client side to queue and log.
+#[derive(Debug)]
+pub struct Ours {
+    pub head: Vec<u8>,
+    pub status: u16,
+    /// Body bytes, for the log.
+    pub body_len: u64,
+    /// The body, when it follows from a file (a cached entry's).
+    pub body: Option<Spill>,
+    pub log: ReqLog,
+    pub vhost: Option<usize>,
+    pub after: After,
+}
+
+/// How the request body still flows from the client to the backend.
+#[derive(Debug)]
+enum ReqBody {
+    Done,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// How the response body arrives from the backend.
+#[derive(Debug)]
+enum RespBody {
+    Length(u64),
+    /// Validated and passed through as it is.
+    Chunked(ChunkedDecoder),
+    /// Decoded for an HTTP/1.0 client, which is sent the data until close.
+    Dechunk(ChunkedDecoder),
+    UntilClose,
+}
+
+#[derive(Debug)]
+enum Resp {
+    /// Waiting for (the rest of) a response head.
+    Head,
+    Body(RespBody),
+    /// The last byte is in; `reusable` says whether the backend connection may be pooled.
+    Done {
+        reusable: bool,
+    },
+    /// The backend switched protocols (`101`): the exchange becomes a tunnel.
+    Upgraded,
+}
+
+/// Why `on_proxy` stops short.
+#[derive(Debug)]
+enum Break {
+    /// Answer with an error of ours (or abort, if the response head already went out).
+    Fail(Failure),
+    /// Close the client connection without completing the response.
+    Abort(&'static str),
+    /// The reused backend connection failed before answering: replay on a fresh one.
+    Retry(&'static str),
+}
+
+/// A proxied exchange.
+#[derive(Debug)]
+pub struct Exchange {
+    cfg: Arc<Config>,
+    vhost: usize,
+    backend_id: BackendId,
+    /// The backend connection (slab index); `None` before one is had and after release.
+    backend: Option<usize>,
+    backend_addr: Option<SocketAddr>,
+    /// Whether the connection came from the keep-alive pool.
+    reused: bool,
+    /// The encoded request head, kept while a replay is allowed: an idempotent request
+    /// without body on a reused connection, not yet replayed.
+    replay: Option<Vec<u8>>,
+    method: Method,
+    client_version: Version,
+    /// Whether the client connection may carry another exchange after this one.
+    keep_alive: bool,
+    req_body: ReqBody,
+    bout: Chain,
+    bin: Vec<u8>,
+    /// How far the response head at the start of `bin` has been scanned.
+    bin_progress: HeadProgress,
+    interim: u32,
+    resp: Resp,
+    resp_head: Option<(Vec<u8>, ResponseHead)>,
+    /// Whether the backend allows another exchange on its connection (its response's
+    /// `Connection` and version, and no stray bytes after a bodiless response).
+    backend_keeps: bool,
+    /// Whether the response head was queued for the client (errors after it abort).
+    head_sent: bool,
+    status: u16,
+    body_bytes: u64,
+    log: ReqLog,
+    t_connect: Instant,
+    t_connected: Option<Instant>,
+    t_req: Option<Instant>,
+    t_first: Option<Instant>,
+    t_last: Option<Instant>,
+    t_release: Option<Instant>,
+    /// Most response bytes held for the client before the backend is no longer read:
+    /// `ProxyResponseBufferSize`, or one block when the response streams.
+    resp_limit: usize,
+    /// The request body is being read whole before a backend is connected.
+    holding: bool,
+    /// The response may spill to `ProxyTempPath` past `resp_limit`.
+    spill_ok: bool,
+    /// The response has spilled (counted once however many files it took).
+    spilled: bool,
+    /// Request-body bytes taken from the client so far.
+    body_received: u64,
+    /// The client asked to switch protocols (`Connection: upgrade` with `Upgrade`).
+    upgrade: bool,
+    /// The request body past `ProxyRequestBufferSize`, held on disk; sent after `bout`.
+    bspill: Option<Spill>,
+    /// The route's slot in the metrics.
+    route_slot: usize,
+    /// Most bytes of this exchange's response held in blocks at once.
+    peak: usize,
+    /// Bytes not yet written to the client when the backend was released.
+    held_at_release: usize,
+    /// The client socket's kernel send queue at the release, read when a log wants it.
+    send_queue: Option<u64>,
+    /// Where a forward-proxied request goes (`ProxyRequests On`); `None` for routed ones.
+    forward: Option<Forward>,
+    /// A cacheable GET's key: its response may be stored under it.
+    cache_key: Option<Vec<u8>>,
+    /// The entry being filled from the response.
+    fill: Option<cached::Fill>,
+    /// An unsafe method's target's key: a non-error response removes its entry.
+    invalidate: Option<Vec<u8>>,
+    /// `Cache-Status` for the client, on a cacheable request that went to the backend.
+    cache_status: Vec<u8>,
+    /// The request validates a stale entry: a `304` is answered from it.
+    revalidating: bool,
+    /// `CacheLock`: this exchange fetches its URL for the others, or waits for one that does.
+    lock: LockState,
+    /// The stale entry, held open since the lookup: a `304` to its validation is answered
+    /// from it, and it may answer if the backend fails (`stale-if-error`).
+    stale: Option<crate::cache::store::Entry>,
+    /// A cache miss not counted yet: counted when the exchange first goes for a backend
+    /// connection.
+    miss: bool,
+}
+
+impl Exchange {
+    /// The backend for logs: its name, or a forward-proxied request's `host:port`.
+    fn backend_name(&self) -> String {
+        match &self.forward {
+            Some(f) if f.host.contains(':') => format!("[{}]:{}", f.host, f.port),
+            Some(f) => format!("{}:{}", f.host, f.port),
+            None => self.cfg.backends[self.backend_id].name.clone(),
+        }
+    }
+
+    /// The addresses a new connection is tried on: a forward-proxied request's own, or `None`
+    /// for the backend's.
+    fn forward_addrs(&self) -> Option<&[SocketAddr]> {
+        self.forward.as_ref().map(|f| &f.addrs[..])
+    }
+
+    /// How long the exchange may go without progress in its current state, once a backend is
+    /// involved (a held body lives under [`Exchange::hold_deadline`]).
+    pub fn timeout(&self, client_timeout: Duration) -> Duration {
+        match self.lock {
+            LockState::Waiting(_) => {
+                let cache = self.cfg.cache.as_ref();
+                return cache.and_then(|c| c.lock_max_age).unwrap_or_default();
+            }
+            LockState::Remote(..) => return LOCK_POLL,
+            LockState::None | LockState::Held(..) => {}
+        }
+        let params = &self.cfg.backends[self.backend_id].params;
+        match (&self.resp, self.backend_link_connecting()) {
+            (_, true) => params.connect_timeout,
+            (Resp::Done { .. } | Resp::Upgraded, false) => client_timeout,
+            (Resp::Head | Resp::Body(_), false) => params.timeout,
+        }
+    }
+
+    /// Whether the request body is being held before a backend is asked.
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
+
+    /// While the body is held: the deadline `RequestReadTimeout body=` gives it (each part
+    /// also within `Timeout`).
+    pub fn hold_deadline(&self, limits: &crate::config::Limits, now: Instant) -> Instant {
+        let between = now + limits.timeout;
+        match limits.body_read {
+            Some(t) => (self.log.started + t.allowed(self.body_received)).min(between),
+            None => between,
+        }
+    }
+
+    /// Whether the response head went to the client (from then on it can only be cut off).
+    pub fn response_started(&self) -> bool {
+        self.head_sent
+    }
+
+    /// Whether request bytes wait to be written to the backend (in blocks or on disk).
+    fn request_unsent(&self) -> bool {
+        !self.bout.is_empty() || self.bspill.as_ref().is_some_and(|s| s.pending() > 0)
+    }
+
+    fn backend_link_connecting(&self) -> bool {
+        self.backend.is_some() && self.t_connected.is_none()
+    }
+
+    /// The `Host` (or absolute-form authority) the client sent.
+    fn host(&self) -> Option<&[u8]> {
+        self.request().authority().map(|s| s.of(&self.log.head))
+    }
+
+    fn request(&self) -> &RequestHead {
+        self.log
+            .parsed
+            .as_ref()
+            .expect("an exchange has a parsed request")
+    }
+}
+
+fn via_mode(setting: ViaSetting) -> ViaMode {
+    match setting {
+        ViaSetting::Off => ViaMode::Off,
+        ViaSetting::On => ViaMode::On,
+        ViaSetting::Full => ViaMode::Full,
+        ViaSetting::Block => ViaMode::Block,
+    }
+}
+
+/// Answers a request that is not proxied; the connection closes if the request's body was
+/// not read.
+fn answer(failure: Failure, log: ReqLog, vhost: usize, body_unread: bool) -> Next {
+    Next::Refuse {
+        failure,
+        log,
+        vhost,
+        close: body_unread,
+    }
+}
+
+/// Ends the exchange with an answer of ours (or an abort, if the response already started).
+fn fail(
+    client: &mut impl Client,
+    mut ex: Box<Exchange>,
+    failure: Failure,
+    sh: &mut Shared,
+) -> Next {
+    drop_backend(&mut ex, sh);
+    release_lock(&mut ex, sh);
+    if failure.is_backend_side() && !ex.head_sent && serve_stale(client, &mut ex, sh) {
+        ex.bout.clear(&mut sh.pool);
+        let after = if ex.keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        };
+        sh.metrics.count_status(ex.status);
+        return Next::Answered { ex, after };
+    }
+    if ex.head_sent {
+        sh.log.log(
+            LogLevel::Error,
+            Some(client.peer()),
+            format_args!("aborting response: {}", failure.reason()),
+        );
+        cut_off(client, sh);
+        ex.bout.clear(&mut sh.pool);
+        return Next::Close;
+    }
+    let body_unread = !matches!(ex.req_body, ReqBody::Done);
+    let vhost = ex.vhost;
+    let log = ex.log.take(sh);
+    ex.bout.clear(&mut sh.pool);
+    answer(failure, log, vhost, body_unread)
+}
+
+/// The client connection went away or the reactor is closing it: give back what the exchange
+/// holds.
+pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut Shared) {
+    // Only an exchange waiting for a backend connection has a place in the backend's queue
+    // (one waiting for the cache lock or for the resolver has none to give up).
+    let lock_waiting = matches!(ex.lock, LockState::Waiting(_) | LockState::Remote(..));
+    let resolving = ex
+        .forward
+        .as_ref()
+        .is_some_and(|f| f.resolve == Resolve::Asked);
+    if waiting && !lock_waiting && !resolving {
+        leave_queue(&ex, me, sh);
+    }
+    drop_backend(&mut ex, sh);
+    release_lock(&mut ex, sh);
+    ex.bout.clear(&mut sh.pool);
+}
+
+pub fn on_proxy_timeout(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
+    if ex.holding {
+        // The client stalled mid-body while no backend was involved yet.
+        return fail(client, ex, Failure::RequestTimeout, sh);
+    }
+    if ex.backend_link_connecting() {
+        mark_down(&ex, sh);
+        return fail(client, ex, Failure::ConnectTimeout, sh);
+    }
+    match ex.resp {
+        Resp::Head => fail(client, ex, Failure::ResponseTimeout, sh),
+        Resp::Body(_) | Resp::Done { .. } | Resp::Upgraded => {
+            sh.log.log(
+                LogLevel::Info,
+                Some(client.peer()),
+                format_args!("exchange timed out mid-response; closing"),
+            );
+            drop_backend(&mut ex, sh);
+            release_lock(&mut ex, sh);
+            ex.bout.clear(&mut sh.pool);
+            cut_off(client, sh);
+            Next::Close
+        }
+    }
+}
+
+/// One round of the exchange: connect completion, request bytes to the backend, response
+/// bytes to the client, release, completion.
+pub fn on_proxy(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
+    if ex.holding {
+        return match hold_request(client, &mut ex, sh) {
+            Ok(false) => (Next::Proxy(ex), false),
+            Ok(true) if ex.holding => (Next::Proxy(ex), true),
+            Ok(true) => (acquire(client, ex, false, sh), true),
+            Err(Break::Fail(failure)) => (fail(client, ex, failure, sh), true),
+            Err(Break::Abort(why) | Break::Retry(why)) => (abort(client, ex, why, sh), true),
+        };
+    }
+    match proxy_round(client, &mut ex, sh) {
+        Ok(moved) => finish_if_done(client, ex, moved, sh),
+        Err(Break::Fail(failure)) => (fail(client, ex, failure, sh), true),
+        Err(Break::Abort(why)) => (abort(client, ex, why, sh), true),
+        Err(Break::Retry(_)) => {
+            drop_backend(&mut ex, sh);
+            let head = ex.replay.take().expect("retry only with a replayable head");
+            ex.bout.clear(&mut sh.pool);
+            if ex.bout.push_slice(&mut sh.pool, &head).is_err() {
+                ex.bout.clear(&mut sh.pool);
+                return (fail(client, ex, Failure::PoolExhausted, sh), true);
+            }
+            ex.bin.clear();
+            ex.bin_progress = HeadProgress::default();
+            ex.t_req = None;
+            ex.t_first = None;
+            sh.log.log(
+                LogLevel::Info,
+                Some(client.peer()),
+                format_args!(
+                    "pooled backend connection failed before answering; replaying on a new one"
+                ),
+            );
+            (acquire(client, ex, true, sh), true)
+        }
+    }
+}
+
+/// Closes the client connection without completing the response.
+fn abort(client: &mut impl Client, mut ex: Box<Exchange>, why: &str, sh: &mut Shared) -> Next {
+    sh.log.log(
+        LogLevel::Info,
+        Some(client.peer()),
+        format_args!("closing client connection: {why}"),
+    );
+    drop_backend(&mut ex, sh);
+    release_lock(&mut ex, sh);
+    ex.bout.clear(&mut sh.pool);
+    if ex.head_sent {
+        cut_off(client, sh);
+    }
+    Next::Close
+}
+
+/// A response that started cannot be completed: the client connection will be reset, not
+/// closed, so that not even a response delimited by the close looks complete.
+fn cut_off(client: &mut impl Client, sh: &mut Shared) {
+    sh.metrics.aborted.incr();
+    client.cut_off(sh);
+}
+
+fn proxy_round(
+    client: &mut impl Client,
+    ex: &mut Exchange,
+    sh: &mut Shared,
+) -> Result<bool, Break> {
+    let mut moved = false;
+    if ex.backend_link_connecting() {
+        match finish_connect(client, ex, sh)? {
+            true => moved = true,
+            false => return Ok(false),
+        }
+    }
+    let tunnels = ex.forward.as_ref().is_some_and(|f| f.tunnel);
+    if tunnels && ex.t_connected.is_some() && matches!(ex.resp, Resp::Head) {
+        // CONNECT: the connection is open, and so is the tunnel.
+        client
+            .out()
+            .chain
+            .push_slice(&mut sh.pool, b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .map_err(|_| Break::Fail(Failure::PoolExhausted))?;
+        ex.status = 200;
+        ex.head_sent = true;
+        ex.resp = Resp::Upgraded;
+        sh.metrics.tunnels.incr();
+        return Ok(true);
+    }
+    let handshaking = ex
+        .backend
+        .is_some_and(|b| sh.backends.conns[b].stream.is_handshaking());
+    moved |= pump_request(client, ex, sh)?;
+    moved |= send_to_backend(ex, sh)?;
+    moved |= read_backend(client, ex, sh)?;
+    if matches!(ex.resp, Resp::Done { .. }) {
+        // The entry goes into place before the response's last bytes go to the client: a
+        // client that has the whole response finds it stored.
+        if let Some(fill) = ex.fill.take() {
+            fill.finish(&sh.metrics, &sh.collector);
+        }
+        release_lock(ex, sh);
+    }
+    // A TLS handshake finished by a read: the request may go now, with no event to say so.
+    moved |= handshaking
+        && ex
+            .backend
+            .is_some_and(|b| !sh.backends.conns[b].stream.is_handshaking());
+    moved |= client
+        .flush(sh)
+        .map_err(|_| Break::Abort("client write failed"))?;
+    Ok(moved)
+}
+
+/// `ProxyPassReverse` as this request's client sees us: `f` gets the rewrite of one header
+/// value into the scheme and the host the client used (one client view for every answer:
+/// relayed, cached, refreshed, stale).
+fn with_rewrite<R>(
+    client: &impl Client,
+    vhost: &Vhost,
+    host: Option<&[u8]>,
+    f: impl FnOnce(&dyn Fn(&[u8]) -> Option<Vec<u8>>) -> R,
+) -> R {
+    let fallback = fallback_name(client, vhost, host.is_some());
+    let view = ClientView {
+        scheme: client.scheme(),
+        host,
+        fallback: &fallback,
+    };
+    f(&|value| reverse::rewrite(&vhost.reverse, value, &view))
+}
+
+/// Who we are in `Via` (`ProxyVia On|Full`): the server's name and the local port.
+fn via_by(vhost: &Vhost, local: SocketAddr) -> String {
+    match vhost.via {
+        ViaSetting::Off | ViaSetting::Block => String::new(),
+        ViaSetting::On | ViaSetting::Full => format!("{}:{}", vhost.server_name, local.port()),
+    }
+}
+
+/// The name `ProxyPassReverse` puts in rewritten URIs for a request without `Host`: the
+/// server's, with the port unless it is the scheme's; empty when the request has a `Host`.
+fn fallback_name(client: &impl Client, vhost: &Vhost, has_host: bool) -> String {
+    if has_host {
+        String::new()
+    } else if client.local().port() == client.scheme().default_port() {
+        vhost.server_name.clone()
+    } else {
+        format!("{}:{}", vhost.server_name, client.local().port())
+    }
+}
+
+/// Releases the backend once the response is in, and ends the exchange once the client has
+/// every byte.
+fn finish_if_done(
+    client: &mut impl Client,
+    mut ex: Box<Exchange>,
+    moved: bool,
+    sh: &mut Shared,
+) -> (Next, bool) {
+    if matches!(ex.resp, Resp::Upgraded) {
+        return (into_tunnel(ex, sh), true);
+    }
+    let Resp::Done { reusable } = ex.resp else {
+        return (Next::Proxy(ex), moved);
+    };
+    let mut moved = moved;
+    ex.t_last.get_or_insert(sh.now);
+    if let Some(b) = ex.backend.take() {
+        let request_sent = matches!(ex.req_body, ReqBody::Done) && !ex.request_unsent();
+        if !request_sent {
+            // The backend answered before taking the whole request: the rest goes nowhere,
+            // so none of it is read any more, and the connection closes after the answer.
+            ex.keep_alive = false;
+            ex.bout.clear(&mut sh.pool);
+            ex.bspill = None;
+            ex.req_body = ReqBody::Done;
+        }
+        ex.t_release = Some(sh.now);
+        if sh.access.wants_send_queue(ex.vhost) {
+            ex.send_queue = client.send_queue();
+        }
+        ex.held_at_release = client.outbox().held();
+        // A TLS connection's reads never proved its socket empty: it is pooled only when a
+        // last read finds nothing after the response.
+        let quiet = sh.backends.conns[b].stream.is_quiet();
+        let waiter = sh.backends.release(
+            b,
+            reusable && request_sent && ex.backend_keeps && quiet,
+            &ex.cfg,
+            sh.now,
+            &mut sh.timers,
+            &sh.registry,
+        );
+        wake(waiter, sh);
+        moved = true;
+    }
+    if client.owes() {
+        return (Next::Proxy(ex), moved);
+    }
+    release_lock(&mut ex, sh);
+    client.out().spill = None;
+    if let Some(pipe) = client.out().pipe.take() {
+        sh.pipes.give(pipe);
+    }
+    record_timeline(&ex, sh);
+    let keep_alive = ex.keep_alive && matches!(ex.req_body, ReqBody::Done);
+    (Next::Done { ex, keep_alive }, true)
+}
+
+/// The exchange switched protocols: it is logged as a `101`, and its backend connection goes
+/// on as one end of a tunnel.
+fn into_tunnel(mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
+    let backend = ex
+        .backend
+        .take()
+        .expect("a switched exchange has its backend");
+    ex.bout.clear(&mut sh.pool);
+    sh.metrics.count_status(ex.status);
+    let idle = ex.cfg.backends[ex.backend_id].params.timeout;
+    let tunnel = Box::new(Tunnel::new(backend, idle));
+    Next::Tunnel { ex, tunnel }
+}
