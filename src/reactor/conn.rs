@@ -43,6 +43,26 @@ const POOL_WAIT: Duration = Duration::from_secs(1);
 /// Most bytes a lingering close discards before it gives up and closes anyway.
 const LINGER_BYTES: usize = 1024 * 1024;
 
+/// What a connection's deadline means when it passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Due {
+    /// A request head (or the TLS handshake before it) did not arrive within
+    /// `RequestReadTimeout header=` or `Timeout`: 408, or a close when nothing came.
+    Head,
+    /// An idle keep-alive connection reached `KeepAliveTimeout`: closed.
+    KeepAlive,
+    /// A parsed request waited [`POOL_WAIT`] for blocks: 503.
+    PoolWait,
+    /// The client did not take our answer within `Timeout`: closed.
+    Reply,
+    /// A tunnel idled: closed.
+    TunnelIdle,
+    /// The lingering close is over.
+    Linger,
+    /// The exchange's own deadline, with its meaning.
+    Exchange(exchange::Due),
+}
+
 /// What the reactor does with a connection after driving it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
@@ -61,10 +81,8 @@ pub struct Reply {
 pub enum Phase {
     /// Reading a request head (an idle keep-alive connection is here with no bytes).
     Head,
-    /// An exchange waits for a connection to a backend at its `max=`.
-    Wait(Box<Exchange>),
-    /// An exchange with a backend is under way.
-    Proxy(Box<Exchange>),
+    /// An exchange is under way (its stage says whether it waits for something).
+    Exchange(Box<Exchange>),
     /// An answer of ours is being written.
     Reply(Reply),
     /// The connection switched protocols: bytes are copied both ways with its backend.
@@ -79,8 +97,7 @@ impl Phase {
     pub fn name(&self) -> &'static str {
         match self {
             Phase::Head => "head",
-            Phase::Wait(_) => "wait",
-            Phase::Proxy(_) => "proxy",
+            Phase::Exchange(ex) => ex.stage_name(),
             Phase::Reply(_) => "reply",
             Phase::Tunnel(_) => "tunnel",
             Phase::Linger { .. } => "linger",
@@ -114,6 +131,8 @@ pub struct Conn {
     /// Exchanges completed on this connection.
     pub exchanges: u32,
     pub deadline: Deadline,
+    /// What `deadline` means when it passes (set with it).
+    due: Due,
     /// Has a token on `Shared::starved` (a body read waiting for blocks). Set only with a
     /// token pushed, cleared only when the reactor takes the token off.
     pub starved: bool,
@@ -157,6 +176,7 @@ impl Conn {
             phase: Phase::Head,
             exchanges: 0,
             deadline: Deadline::default(),
+            due: Due::Head,
             starved: false,
             pool_queued: false,
             pool_wait_until: None,
@@ -176,12 +196,8 @@ impl Conn {
         loop {
             let (next, moved) = match mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Head => self.on_head(idx, sh),
-                Phase::Wait(ex) => {
-                    let (next, moved) = exchange::on_wait(self, ex, sh);
-                    (self.enter(next, sh), moved)
-                }
-                Phase::Proxy(ex) => {
-                    let (next, moved) = exchange::on_proxy(self, ex, sh);
+                Phase::Exchange(ex) => {
+                    let (next, moved) = exchange::on_step(self, ex, sh);
                     (self.enter(next, sh), moved)
                 }
                 Phase::Reply(r) => self.on_reply(r, sh),
@@ -219,27 +235,33 @@ impl Conn {
     /// Sets the deadline the current phase lives under, from now.
     fn arm_deadline(&mut self, idx: usize, sh: &mut Shared) {
         let limits = &sh.cfg.limits;
-        let at = match &self.phase {
+        let (at, due) = match &self.phase {
             // Waiting for blocks is bounded by POOL_WAIT from when the wait began.
-            Phase::Head if self.pool_wait_until.is_some() => self.pool_wait_until.expect("checked"),
+            Phase::Head if self.pool_wait_until.is_some() => {
+                (self.pool_wait_until.expect("checked"), Due::PoolWait)
+            }
             Phase::Head if self.cin.is_empty() && self.exchanges > 0 => {
-                sh.now + limits.keep_alive_timeout
+                (sh.now + limits.keep_alive_timeout, Due::KeepAlive)
             }
             // A head must arrive within RequestReadTimeout's budget, and each part of it
             // within Timeout.
             Phase::Head => match limits.header_read {
                 Some(t) => {
-                    (self.head_started + t.allowed(self.head_bytes)).min(sh.now + limits.timeout)
+                    let budget = self.head_started + t.allowed(self.head_bytes);
+                    (budget.min(sh.now + limits.timeout), Due::Head)
                 }
-                None => sh.now + limits.timeout,
+                None => (sh.now + limits.timeout, Due::Head),
             },
-            Phase::Reply(_) => sh.now + limits.timeout,
-            Phase::Tunnel(t) => sh.now + t.idle(),
-            Phase::Proxy(ex) if ex.holding() => ex.hold_deadline(limits, sh.now),
-            Phase::Wait(ex) | Phase::Proxy(ex) => sh.now + ex.timeout(limits.timeout),
-            Phase::Linger { until, .. } => *until,
+            Phase::Reply(_) => (sh.now + limits.timeout, Due::Reply),
+            Phase::Tunnel(t) => (sh.now + t.idle(), Due::TunnelIdle),
+            Phase::Exchange(ex) => {
+                let (at, due) = ex.deadline(limits, sh.now);
+                (at, Due::Exchange(due))
+            }
+            Phase::Linger { until, .. } => (*until, Due::Linger),
             Phase::Closed => return,
         };
+        self.due = due;
         let token = self.token(idx).0;
         self.deadline.set(at, &mut sh.timers, token);
     }
@@ -250,11 +272,13 @@ impl Conn {
             sh.log.log(
                 LogLevel::Debug,
                 Some(self.peer),
-                format_args!("timeout in phase {}", self.phase.name()),
+                format_args!("timeout ({:?}) in phase {}", self.due, self.phase.name()),
             );
         }
-        self.phase = match mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Head if self.tls.as_ref().is_some_and(ClientTls::is_handshaking) => {
+        self.phase = match (self.due, mem::replace(&mut self.phase, Phase::Closed)) {
+            (Due::Head, Phase::Head)
+                if self.tls.as_ref().is_some_and(ClientTls::is_handshaking) =>
+            {
                 sh.metrics.tls_handshake_failures.incr();
                 sh.log.log(
                     LogLevel::Info,
@@ -263,8 +287,8 @@ impl Conn {
                 );
                 Phase::Closed
             }
-            Phase::Head if self.cin.is_empty() => Phase::Closed,
-            Phase::Head if self.pool_wait_until.is_some() => {
+            (Due::Head | Due::KeepAlive, Phase::Head) if self.cin.is_empty() => Phase::Closed,
+            (Due::PoolWait, Phase::Head) => {
                 self.pool_wait_until = None;
                 if sh.pool.can_start() {
                     // Room came while no wake-up reached it: start now.
@@ -281,23 +305,27 @@ impl Conn {
                     }
                 }
             }
-            Phase::Head => {
+            (Due::Head, Phase::Head) => {
                 let log = self.unparsed_log(sh);
                 self.reply(Failure::RequestTimeout, Some(log), None, sh)
             }
-            Phase::Wait(ex) => {
-                let next = exchange::on_wait_timeout(self, ex, sh);
+            (Due::Exchange(due), Phase::Exchange(ex)) => {
+                let next = exchange::on_deadline(self, ex, due, sh);
                 self.enter(next, sh)
             }
-            Phase::Proxy(ex) => {
-                let next = exchange::on_proxy_timeout(self, ex, sh);
-                self.enter(next, sh)
-            }
-            Phase::Tunnel(mut t) => {
+            (Due::TunnelIdle, Phase::Tunnel(mut t)) => {
                 tunnel::close(&mut t, sh);
                 Phase::Closed
             }
-            Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => Phase::Closed,
+            (Due::Reply, Phase::Reply(_)) | (Due::Linger, Phase::Linger { .. }) => Phase::Closed,
+            (_, Phase::Closed) => Phase::Closed,
+            (_, phase) => {
+                // Armed for what the connection was doing before (every change re-arms, so
+                // this is a safety net): the deadline of what it does now applies.
+                self.phase = phase;
+                self.arm_deadline(idx, sh);
+                return Step::Keep;
+            }
         };
         if matches!(self.phase, Phase::Closed) {
             return Step::Close;
@@ -309,8 +337,7 @@ impl Conn {
     /// since its exchange did not finish), its place in a wait queue, its blocks.
     pub fn close(mut self, idx: usize, sh: &mut Shared) {
         match mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Wait(ex) => exchange::abandon(ex, (idx, self.gen), true, sh),
-            Phase::Proxy(ex) => exchange::abandon(ex, (idx, self.gen), false, sh),
+            Phase::Exchange(ex) => exchange::abandon(ex, (idx, self.gen), sh),
             Phase::Tunnel(mut t) => tunnel::close(&mut t, sh),
             Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
         }
@@ -344,6 +371,7 @@ impl Conn {
     fn wait_for_pool(&mut self, idx: usize, sh: &mut Shared) {
         let until = *self.pool_wait_until.get_or_insert(sh.now + POOL_WAIT);
         self.deadline.set(until, &mut sh.timers, self.token(idx).0);
+        self.due = Due::PoolWait;
         if !self.pool_queued {
             self.pool_queued = true;
             sh.pool_waiters.push(self.token(idx));
@@ -593,8 +621,7 @@ impl Conn {
     /// The phase an exchange's step leads to.
     fn enter(&mut self, next: Next, sh: &mut Shared) -> Phase {
         match next {
-            Next::Wait(ex) => Phase::Wait(ex),
-            Next::Proxy(ex) => Phase::Proxy(ex),
+            Next::Continue(ex) => Phase::Exchange(ex),
             Next::Refuse {
                 failure,
                 log,

@@ -481,7 +481,7 @@ impl Reactor {
     /// ends with a FIN that could make it look complete.
     fn cut_off_in_flight(&mut self) {
         for (_, conn) in &self.conns {
-            if matches!(&conn.phase, Phase::Proxy(ex) if ex.response_started()) {
+            if matches!(&conn.phase, Phase::Exchange(ex) if ex.response_started()) {
                 let _ = sys::reset_on_close(conn.client.as_raw_fd());
             }
         }
@@ -674,7 +674,7 @@ impl Reactor {
             if conn.gen != answer.token.gen() {
                 continue;
             }
-            let Phase::Wait(ex) = &mut conn.phase else {
+            let Phase::Exchange(ex) = &mut conn.phase else {
                 continue;
             };
             if exchange::on_resolved(ex, conn.peer, answer.ask, answer.addrs, &mut self.sh) {

@@ -9,7 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::super::reply::Failure;
-use super::cache::{self, LockState, Settled};
+use super::cache::{self, Settled};
+use super::stage::{Stage, Wait};
 use super::{
     acquire, answer, via_by, via_mode, Client, Exchange, Next, Ours, ReqBody, ReqLog, Resp, Shared,
 };
@@ -29,20 +30,10 @@ pub struct Forward {
     pub(super) port: u16,
     /// Its addresses: at once for an IP address, else once the resolver answers.
     pub(super) addrs: Vec<SocketAddr>,
-    pub(super) resolve: Resolve,
-    /// The number of the question put to the resolver for it.
-    pub(super) ask: u64,
+    /// The resolver answered (no addresses then means the name did not resolve).
+    pub(super) answered: bool,
     /// CONNECT: the connection becomes a tunnel once connected.
     pub(super) tunnel: bool,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Resolve {
-    /// Not asked yet (or an IP address, with nothing to ask).
-    Unasked,
-    Asked,
-    /// The answer came; no addresses means the name did not resolve.
-    Answered,
 }
 
 /// What admission knows of the connection a request came on.
@@ -246,6 +237,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         status: cache_status,
         conditions,
         mut lock,
+        wait,
         stale,
         background,
         missed,
@@ -355,14 +347,19 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
     } else {
         sh.pool.block_size()
     };
-    let holding = buffering.request_buffering && body_unread;
     let spill_ok = backend.params.buffering && buffering.spills();
     let req_body = match head.body {
         RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
         RequestBody::Length(n) => ReqBody::Length(n),
         RequestBody::Chunked => ReqBody::Chunked(ChunkedDecoder::default()),
     };
+    let stage = match wait {
+        Some(wait) => Stage::Waiting(wait),
+        None if buffering.request_buffering && body_unread => Stage::Holding,
+        None => Stage::Ready,
+    };
     let ex = Box::new(Exchange {
+        stage,
         keep_alive: client.may_keep_alive(head, sh),
         method: head.method,
         client_version: head.version,
@@ -392,7 +389,6 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         t_last: None,
         t_release: None,
         resp_limit,
-        holding,
         spill_ok,
         spilled: false,
         body_received: 0,
@@ -412,18 +408,14 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         stale,
         miss: missed,
     });
-    match &ex.lock {
-        LockState::Waiting(key) => {
+    match &ex.stage {
+        Stage::Waiting(Wait::CacheLock(key)) => {
             sh.cache_locks.wait(key, client.token());
-            return Next::Wait(ex);
+            Next::Continue(ex)
         }
-        LockState::Remote(..) => return Next::Wait(ex),
-        LockState::None | LockState::Held(..) => {}
+        Stage::Ready => acquire(client, ex, false, sh),
+        _ => Next::Continue(ex),
     }
-    if holding {
-        return Next::Proxy(ex);
-    }
-    acquire(client, ex, false, sh)
 }
 
 /// Where a forward-proxied request goes: CONNECT's `host:port` (a port `AllowCONNECT` lists),
@@ -470,8 +462,7 @@ pub(super) fn forward_target(
         host,
         port,
         addrs,
-        resolve: Resolve::Unasked,
-        ask: 0,
+        answered: false,
         tunnel,
     };
     let path = if tunnel { Vec::new() } else { path.to_vec() };

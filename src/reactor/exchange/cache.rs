@@ -6,12 +6,13 @@
 
 use std::mem;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::super::cached::{self, Lookup};
 use super::super::refresh;
 use super::super::reply::{self, After, Failure};
 use super::super::Shared;
+use super::stage::{Stage, Wait};
 use super::{acquire, with_rewrite, Break, Client, Exchange, Next, Ours, ReqLog};
 use crate::cache::policy;
 use crate::cache::store::{Entry, FileLock};
@@ -51,6 +52,8 @@ pub(super) struct Part {
     /// Validators of a stale entry, as request fields (the request validates it).
     pub conditions: Vec<u8>,
     pub lock: LockState,
+    /// What the request waits for before it goes to the backend: another exchange's fetch.
+    pub wait: Option<Wait>,
     /// The stale entry, held open: a `304` answers from it, and so may `stale-if-error`.
     pub stale: Option<Entry>,
     /// A stale entry that answers at once while it is validated in the background.
@@ -206,15 +209,21 @@ pub(super) fn consult(
         part.invalidate = Some(key);
     }
     if let (Some(max_age), Some(key)) = (cache.lock_max_age, &part.key) {
-        part.lock = match sh.cache_locks.take(key, sh.now, max_age) {
-            Some(owner) => match cache.store.lock(key, max_age, sh.wall) {
-                Ok(None) => LockState::Remote(key.clone(), owner, sh.now),
-                Ok(file) => LockState::Held(key.clone(), owner, file),
-                // The lock directory is unusable: this reactor's lock alone.
-                Err(_) => LockState::Held(key.clone(), owner, None),
-            },
-            None => LockState::Waiting(key.clone()),
-        };
+        match sh.cache_locks.take(key, sh.now, max_age) {
+            Some(owner) => {
+                let file = match cache.store.lock(key, max_age, sh.wall) {
+                    Ok(None) => {
+                        part.wait = Some(Wait::RemoteLock(sh.now));
+                        None
+                    }
+                    Ok(file) => file,
+                    // The lock directory is unusable: this reactor's lock alone.
+                    Err(_) => None,
+                };
+                part.lock = LockState::Held(key.clone(), owner, file);
+            }
+            None => part.wait = Some(Wait::CacheLock(key.clone())),
+        }
     }
     Ok(part)
 }
@@ -229,26 +238,17 @@ fn add_conditions(conditions: &mut Vec<u8>, validators: Vec<(&'static [u8], Vec<
     }
 }
 
-/// Where an exchange stands with `CacheLock`.
+/// The `CacheLock` an exchange holds.
 #[derive(Debug, Default)]
 pub(super) enum LockState {
     #[default]
     None,
     /// It fetches the URL (this key) for the cache, as this owner; others wait for it: in this
-    /// reactor on its lock, in other reactors and processes on the lock file (when it got it).
+    /// reactor on its lock, in other reactors and processes on the lock file (when it got it;
+    /// without it, another reactor or process fetches, and this exchange waits for that one
+    /// in [`Wait::RemoteLock`] while it holds this reactor's lock for the waiters here).
     Held(Vec<u8>, u64, Option<FileLock>),
-    /// Another exchange of this reactor fetches it (this key): this one waits, then tries the
-    /// cache again.
-    Waiting(Vec<u8>),
-    /// Another reactor or process fetches it (its lock file is there): this exchange holds
-    /// this reactor's lock (as this owner) for the waiters here, and polls the file every
-    /// [`LOCK_POLL`] until it goes or `CacheLockMaxAge` has passed since the time given.
-    Remote(Vec<u8>, u64, Instant),
 }
-
-/// How often a lock held in another reactor or process is looked at: about the time a small
-/// fetch takes, so a collapsed request waits little longer than the fetch itself.
-pub(super) const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// A stale entry within `stale-while-revalidate` that answers at once, and what its
 /// background validation needs.
@@ -355,8 +355,7 @@ pub(super) fn release_lock_of(lock: &mut LockState, sh: &mut Shared) {
             drop(file);
             (key, owner)
         }
-        LockState::Remote(key, owner, _) => (key, owner),
-        LockState::None | LockState::Waiting(_) => return,
+        LockState::None => return,
     };
     for token in sh.cache_locks.release(&key, owner) {
         sh.rerun.push_back(token);
@@ -367,7 +366,7 @@ pub(super) fn release_lock_of(lock: &mut LockState, sh: &mut Shared) {
 /// stored now, else sent to the backend (without the lock, so that the waiters of a URL that
 /// turned out not to be storable all go at once).
 pub(super) fn after_lock(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
-    let LockState::Waiting(key) = mem::take(&mut ex.lock) else {
+    let Stage::Waiting(Wait::CacheLock(key)) = mem::replace(&mut ex.stage, Stage::Ready) else {
         return acquire(client, ex, false, sh);
     };
     match collapsed(client, &ex, &key, sh) {
@@ -376,7 +375,7 @@ pub(super) fn after_lock(client: &mut impl Client, mut ex: Box<Exchange>, sh: &m
     }
 }
 
-/// `CacheLock` held in another reactor or process ([`LockState::Remote`]), looked at again.
+/// `CacheLock` held in another reactor or process ([`Wait::RemoteLock`]), looked at again.
 /// While its file is there (and `CacheLockMaxAge` has not passed) the exchange waits on. Then
 /// the URL is looked up again: answered from the cache when the other fetch stored it, else
 /// fetched by this exchange without the lock (with the waiters of this reactor), as waiters
@@ -386,7 +385,8 @@ pub(super) fn poll_remote(
     mut ex: Box<Exchange>,
     sh: &mut Shared,
 ) -> Next {
-    let LockState::Remote(key, owner, since) = mem::take(&mut ex.lock) else {
+    let (Stage::Waiting(Wait::RemoteLock(since)), LockState::Held(key, ..)) = (&ex.stage, &ex.lock)
+    else {
         return acquire(client, ex, false, sh);
     };
     let cfg = Arc::clone(&ex.cfg);
@@ -394,13 +394,12 @@ pub(super) fn poll_remote(
         return acquire(client, ex, false, sh);
     };
     let max_age = cache.lock_max_age.unwrap_or_default();
-    let waited_out = sh.now.saturating_duration_since(since) >= max_age;
-    let now = sh.wall;
-    if !waited_out && cache.store.is_locked(&key, max_age, now) {
-        ex.lock = LockState::Remote(key, owner, since);
-        return Next::Wait(ex);
+    let waited_out = sh.now.saturating_duration_since(*since) >= max_age;
+    if !waited_out && cache.store.is_locked(key, max_age, sh.wall) {
+        return Next::Continue(ex);
     }
-    ex.lock = LockState::Held(key.clone(), owner, None);
+    let key = key.clone();
+    ex.stage = Stage::Ready;
     let hit = collapsed(client, &ex, &key, sh);
     // Either way the lock goes: this reactor's waiters find the entry too, or (the fetch
     // waited for stored nothing) they go to the backend at once, as this exchange does,

@@ -12,8 +12,7 @@ use super::super::reply::Failure;
 use super::super::resolve::Resolver;
 use super::super::token::{Kind, Token};
 use super::super::{Ready, Shared};
-use super::admit::{Forward, Resolve};
-use super::cache::{after_lock, poll_remote, LockState};
+use super::stage::{Stage, Wait};
 use super::{fail, Break, Client, Exchange, Next};
 use crate::config::LogLevel;
 
@@ -34,12 +33,11 @@ pub(super) fn acquire(
         sh.metrics.cache_misses.incr();
     }
     if let Some(forward) = ex.forward.as_mut().filter(|f| f.addrs.is_empty()) {
-        if forward.resolve == Resolve::Answered {
+        if forward.answered {
             return fail(client, ex, Failure::ResolveFailed, sh);
         }
         sh.resolve_asked += 1;
-        forward.ask = sh.resolve_asked;
-        let (token, ask) = (client.token(), forward.ask);
+        let (token, ask) = (client.token(), sh.resolve_asked);
         let asked = match &mut sh.resolver {
             Some(resolver) => resolver.ask(token, ask, &forward.host, forward.port),
             None => match Resolver::start(Arc::clone(&sh.waker)) {
@@ -61,8 +59,8 @@ pub(super) fn acquire(
         if !asked {
             return fail(client, ex, Failure::ResolveFailed, sh);
         }
-        forward.resolve = Resolve::Asked;
-        return Next::Wait(ex);
+        ex.stage = Stage::Waiting(Wait::Resolver(ask));
+        return Next::Continue(ex);
     }
     ex.t_connect = sh.now;
     ex.t_connected = None;
@@ -84,15 +82,18 @@ pub(super) fn acquire(
             ex.reused = bc.served > 0;
             if ex.reused {
                 ex.t_connected = Some(sh.now);
+                ex.stage = Stage::Exchanging;
             } else {
                 // Only a reused connection's failure may be replayed.
                 ex.replay = None;
+                ex.stage = Stage::Connecting;
             }
-            Next::Proxy(ex)
+            Next::Continue(ex)
         }
         Err(Unavailable::Full) => {
             sh.backends.wait(ex.backend_id, client.id());
-            Next::Wait(ex)
+            ex.stage = Stage::Waiting(Wait::Queue);
+            Next::Continue(ex)
         }
         Err(Unavailable::Down) => {
             let wait = sh
@@ -154,32 +155,6 @@ pub(super) fn leave_queue(ex: &Exchange, me: (usize, u32), sh: &mut Shared) {
     }
 }
 
-/// Waiting for a connection under `max=`: try again once a release woke us.
-pub fn on_wait(client: &mut impl Client, ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
-    if ex
-        .forward
-        .as_ref()
-        .is_some_and(|f| f.resolve == Resolve::Asked)
-    {
-        return (Next::Wait(ex), false);
-    }
-    match &ex.lock {
-        LockState::Waiting(key) if sh.cache_locks.is_held(key) => {
-            // Another exchange took the lock before this one ran: wait for that one.
-            sh.cache_locks.wait(key, client.token());
-            return (Next::Wait(ex), false);
-        }
-        LockState::Waiting(_) => return (after_lock(client, ex, sh), true),
-        // Polled on its timer.
-        LockState::Remote(..) => return (Next::Wait(ex), false),
-        LockState::None | LockState::Held(..) => {}
-    }
-    if sh.backends.is_waiting(ex.backend_id, client.id()) {
-        return (Next::Wait(ex), false);
-    }
-    (acquire(client, ex, false, sh), true)
-}
-
 /// The resolver's answer to question `ask` for a waiting exchange of the client at `peer`:
 /// true when the exchange was waiting for that answer and must be driven (an answer to an
 /// earlier request's question is dropped).
@@ -190,11 +165,14 @@ pub fn on_resolved(
     addrs: io::Result<Vec<SocketAddr>>,
     sh: &mut Shared,
 ) -> bool {
-    let waiting = |f: &&mut Forward| f.resolve == Resolve::Asked && f.ask == ask;
-    let Some(forward) = ex.forward.as_mut().filter(waiting) else {
+    if ex.stage != Stage::Waiting(Wait::Resolver(ask)) {
+        return false;
+    }
+    let Some(forward) = ex.forward.as_mut() else {
         return false;
     };
-    forward.resolve = Resolve::Answered;
+    ex.stage = Stage::Ready;
+    forward.answered = true;
     match addrs {
         Ok(addrs) if !addrs.is_empty() => forward.addrs = addrs,
         Ok(_) | Err(_) => {
@@ -212,32 +190,6 @@ pub fn on_resolved(
     true
 }
 
-pub fn on_wait_timeout(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
-    match ex.lock {
-        LockState::Waiting(_) => {
-            // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
-            ex.lock = LockState::None;
-            return acquire(client, ex, false, sh);
-        }
-        LockState::Remote(..) => return poll_remote(client, ex, sh),
-        LockState::None | LockState::Held(..) => {}
-    }
-    if ex
-        .forward
-        .as_ref()
-        .is_some_and(|f| f.resolve == Resolve::Asked)
-    {
-        sh.log.log(
-            LogLevel::Info,
-            Some(client.peer()),
-            format_args!("resolving {} timed out", ex.backend_name()),
-        );
-        return fail(client, ex, Failure::ConnectTimeout, sh);
-    }
-    leave_queue(&ex, client.id(), sh);
-    fail(client, ex, Failure::BackendBusy, sh)
-}
-
 /// mio's connect steps after an event; a failed address moves on to the next one.
 pub(super) fn finish_connect(
     client: &mut impl Client,
@@ -248,6 +200,7 @@ pub(super) fn finish_connect(
     let bc = &mut sh.backends.conns[b];
     let Link::Connecting { addr } = bc.link else {
         ex.t_connected = Some(sh.now);
+        ex.stage = Stage::Exchanging;
         return Ok(true);
     };
     if !bc.ready.writable && !bc.ready.readable {
@@ -257,6 +210,7 @@ pub(super) fn finish_connect(
         ConnectResult::Connected => {
             bc.link = Link::Open;
             ex.t_connected = Some(sh.now);
+            ex.stage = Stage::Exchanging;
             Ok(true)
         }
         ConnectResult::Pending => {

@@ -12,6 +12,7 @@
 //! | `request` | the request flow: holding the body, pumping it, spilling it, sending it |
 //! | `response` | the response flow: head, rewrite, relay, splice |
 //! | `cache` | the cache's part: lookup, collapse, stale, revalidate, store |
+//! | `stage` | where the exchange stands, what it waits for, its deadline and what that means |
 //! | `timeline` | the request's log record, the exchange's times and its access-log fields |
 //!
 //! Errors are sorted by when they happen: before the response head went to the client they
@@ -25,11 +26,12 @@ mod client;
 mod link;
 mod request;
 mod response;
+mod stage;
 mod timeline;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::cached;
 use super::reply::{After, Failure};
@@ -43,27 +45,26 @@ use crate::http1::response::ResponseHead;
 use crate::http1::{HeadProgress, Method, Version};
 use crate::proxy::forward::ViaMode;
 use crate::proxy::reverse::{self, ClientView};
-use admit::{Forward, Resolve};
-use cache::{release_lock, serve_stale, LockState, LOCK_POLL};
+use admit::Forward;
+use cache::{after_lock, poll_remote, release_lock, serve_stale, LockState};
 use link::{acquire, drop_backend, finish_connect, leave_queue, mark_down, wake};
 use request::{hold_request, pump_request, send_to_backend};
 use response::read_backend;
+use stage::{Stage, Timeouts, Wait};
 use timeline::record_timeline;
 
 pub use admit::{is_strict, start};
 pub use client::{Client, Outbox};
-pub use link::{on_resolved, on_wait, on_wait_timeout};
+pub use link::on_resolved;
 pub use response::{MAX_RESPONSE_FIELDS, MAX_RESPONSE_HEAD};
+pub use stage::Due;
 pub use timeline::{Ending, Logged, ReqLog};
 
 /// What the client side does after a step of the exchange.
 #[derive(Debug)]
 pub enum Next {
-    /// The exchange waits for one thing: a backend connection under `max=`, a cache lock, the
-    /// resolver.
-    Wait(Box<Exchange>),
-    /// The exchange is under way.
-    Proxy(Box<Exchange>),
+    /// The exchange goes on (its stage says whether it waits for something).
+    Continue(Box<Exchange>),
     /// Answer with an answer of ours instead; `close` when the request's body was not read.
     Refuse {
         failure: Failure,
@@ -147,6 +148,8 @@ enum Break {
 /// A proxied exchange.
 #[derive(Debug)]
 pub struct Exchange {
+    /// Where it stands; see `stage`.
+    stage: Stage,
     cfg: Arc<Config>,
     vhost: usize,
     backend_id: BackendId,
@@ -187,8 +190,6 @@ pub struct Exchange {
     /// Most response bytes held for the client before the backend is no longer read:
     /// `ProxyResponseBufferSize`, or one block when the response streams.
     resp_limit: usize,
-    /// The request body is being read whole before a backend is connected.
-    holding: bool,
     /// The response may spill to `ProxyTempPath` past `resp_limit`.
     spill_ok: bool,
     /// The response has spilled (counted once however many files it took).
@@ -219,7 +220,8 @@ pub struct Exchange {
     cache_status: Vec<u8>,
     /// The request validates a stale entry: a `304` is answered from it.
     revalidating: bool,
-    /// `CacheLock`: this exchange fetches its URL for the others, or waits for one that does.
+    /// `CacheLock` this exchange holds: it fetches its URL for the others (or, waiting on
+    /// another reactor's lock, holds this reactor's for the waiters here).
     lock: LockState,
     /// The stale entry, held open since the lookup: a `304` to its validation is answered
     /// from it, and it may answer if the backend fails (`stale-if-error`).
@@ -245,38 +247,46 @@ impl Exchange {
         self.forward.as_ref().map(|f| &f.addrs[..])
     }
 
-    /// How long the exchange may go without progress in its current state, once a backend is
-    /// involved (a held body lives under [`Exchange::hold_deadline`]).
-    pub fn timeout(&self, client_timeout: Duration) -> Duration {
-        match self.lock {
-            LockState::Waiting(_) => {
-                let cache = self.cfg.cache.as_ref();
-                return cache.and_then(|c| c.lock_max_age).unwrap_or_default();
-            }
-            LockState::Remote(..) => return LOCK_POLL,
-            LockState::None | LockState::Held(..) => {}
-        }
+    /// The deadline the exchange lives under from `now` (its last progress), and what its
+    /// passing means.
+    pub fn deadline(&self, limits: &crate::config::Limits, now: Instant) -> (Instant, Due) {
         let params = &self.cfg.backends[self.backend_id].params;
-        match (&self.resp, self.backend_link_connecting()) {
-            (_, true) => params.connect_timeout,
-            (Resp::Done { .. } | Resp::Upgraded, false) => client_timeout,
-            (Resp::Head | Resp::Body(_), false) => params.timeout,
-        }
-    }
-
-    /// Whether the request body is being held before a backend is asked.
-    pub fn holding(&self) -> bool {
-        self.holding
-    }
-
-    /// While the body is held: the deadline `RequestReadTimeout body=` gives it (each part
-    /// also within `Timeout`).
-    pub fn hold_deadline(&self, limits: &crate::config::Limits, now: Instant) -> Instant {
         let between = now + limits.timeout;
-        match limits.body_read {
+        let body_until = match limits.body_read {
             Some(t) => (self.log.started + t.allowed(self.body_received)).min(between),
             None => between,
-        }
+        };
+        let timeouts = Timeouts {
+            client: limits.timeout,
+            backend: params.timeout,
+            connect: params.connect_timeout,
+            lock_max_age: self
+                .cfg
+                .cache
+                .as_ref()
+                .and_then(|c| c.lock_max_age)
+                .unwrap_or_default(),
+            body_until,
+        };
+        let awaiting_head = matches!(self.resp, Resp::Head);
+        self.stage.deadline(awaiting_head, &timeouts, now)
+    }
+
+    /// The invariants the stage carries (see `stage::Stage`), checked in debug builds after
+    /// each step that goes on.
+    fn check_invariants(&self) {
+        debug_assert_eq!(
+            self.stage.has_backend(),
+            self.backend.is_some(),
+            "stage {} and backend {:?}",
+            self.stage.name(),
+            self.backend
+        );
+    }
+
+    /// What the exchange is doing, for logs.
+    pub fn stage_name(&self) -> &'static str {
+        self.stage.name()
     }
 
     /// Whether the response head went to the client (from then on it can only be cut off).
@@ -287,10 +297,6 @@ impl Exchange {
     /// Whether request bytes wait to be written to the backend (in blocks or on disk).
     fn request_unsent(&self) -> bool {
         !self.bout.is_empty() || self.bspill.as_ref().is_some_and(|s| s.pending() > 0)
-    }
-
-    fn backend_link_connecting(&self) -> bool {
-        self.backend.is_some() && self.t_connected.is_none()
     }
 
     /// The `Host` (or absolute-form authority) the client sent.
@@ -364,15 +370,10 @@ fn fail(
 
 /// The client connection went away or the reactor is closing it: give back what the exchange
 /// holds.
-pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut Shared) {
+pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), sh: &mut Shared) {
     // Only an exchange waiting for a backend connection has a place in the backend's queue
     // (one waiting for the cache lock or for the resolver has none to give up).
-    let lock_waiting = matches!(ex.lock, LockState::Waiting(_) | LockState::Remote(..));
-    let resolving = ex
-        .forward
-        .as_ref()
-        .is_some_and(|f| f.resolve == Resolve::Asked);
-    if waiting && !lock_waiting && !resolving {
+    if ex.stage == Stage::Waiting(Wait::Queue) {
         leave_queue(&ex, me, sh);
     }
     drop_backend(&mut ex, sh);
@@ -380,22 +381,42 @@ pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), waiting: bool, sh: &mut 
     ex.bout.clear(&mut sh.pool);
 }
 
-pub fn on_proxy_timeout(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
-    if ex.holding {
+/// The exchange's deadline passed, meaning `due` (as it was armed: the stage it was armed in
+/// is still the exchange's, since every change of stage is progress and re-arms it).
+pub fn on_deadline(
+    client: &mut impl Client,
+    mut ex: Box<Exchange>,
+    due: Due,
+    sh: &mut Shared,
+) -> Next {
+    match due {
         // The client stalled mid-body while no backend was involved yet.
-        return fail(client, ex, Failure::RequestTimeout, sh);
-    }
-    if ex.backend_link_connecting() {
-        mark_down(&ex, sh);
-        return fail(client, ex, Failure::ConnectTimeout, sh);
-    }
-    match ex.resp {
-        Resp::Head => fail(client, ex, Failure::ResponseTimeout, sh),
-        Resp::Body(_) | Resp::Done { .. } | Resp::Upgraded => {
+        Due::BodyRead => fail(client, ex, Failure::RequestTimeout, sh),
+        Due::Queue => {
+            leave_queue(&ex, client.id(), sh);
+            fail(client, ex, Failure::BackendBusy, sh)
+        }
+        Due::Resolver => {
             sh.log.log(
                 LogLevel::Info,
                 Some(client.peer()),
-                format_args!("exchange timed out mid-response; closing"),
+                format_args!("resolving {} timed out", ex.backend_name()),
+            );
+            fail(client, ex, Failure::ConnectTimeout, sh)
+        }
+        // Waited CacheLockMaxAge for another exchange's fetch: this one fetches itself.
+        Due::CacheLock => acquire(client, ex, false, sh),
+        Due::LockPoll => poll_remote(client, ex, sh),
+        Due::Connect => {
+            mark_down(&ex, sh);
+            fail(client, ex, Failure::ConnectTimeout, sh)
+        }
+        Due::ResponseHead => fail(client, ex, Failure::ResponseTimeout, sh),
+        Due::Backend | Due::Client => {
+            sh.log.log(
+                LogLevel::Info,
+                Some(client.peer()),
+                format_args!("exchange timed out mid-response ({}); closing", due.name()),
             );
             drop_backend(&mut ex, sh);
             release_lock(&mut ex, sh);
@@ -406,17 +427,31 @@ pub fn on_proxy_timeout(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mu
     }
 }
 
-/// One round of the exchange: connect completion, request bytes to the backend, response
-/// bytes to the client, release, completion.
-pub fn on_proxy(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
-    if ex.holding {
-        return match hold_request(client, &mut ex, sh) {
-            Ok(false) => (Next::Proxy(ex), false),
-            Ok(true) if ex.holding => (Next::Proxy(ex), true),
-            Ok(true) => (acquire(client, ex, false, sh), true),
-            Err(Break::Fail(failure)) => (fail(client, ex, failure, sh), true),
-            Err(Break::Abort(why) | Break::Retry(why)) => (abort(client, ex, why, sh), true),
-        };
+/// One step of the exchange, as its stage says: wait on, hold the request body, ask for a
+/// backend connection, or a round of the flows (connect completion, request bytes to the
+/// backend, response bytes to the client, release, completion).
+pub fn on_step(client: &mut impl Client, ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
+    let step = step(client, ex, sh);
+    if let (Next::Continue(ex), _) = &step {
+        ex.check_invariants();
+    }
+    step
+}
+
+fn step(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
+    match &ex.stage {
+        Stage::Waiting(_) => return on_wait(client, ex, sh),
+        Stage::Ready => return (acquire(client, ex, false, sh), true),
+        Stage::Holding => {
+            return match hold_request(client, &mut ex, sh) {
+                Ok(false) => (Next::Continue(ex), false),
+                Ok(true) if ex.stage == Stage::Holding => (Next::Continue(ex), true),
+                Ok(true) => (acquire(client, ex, false, sh), true),
+                Err(Break::Fail(failure)) => (fail(client, ex, failure, sh), true),
+                Err(Break::Abort(why) | Break::Retry(why)) => (abort(client, ex, why, sh), true),
+            };
+        }
+        Stage::Connecting | Stage::Exchanging | Stage::Released => {}
     }
     match proxy_round(client, &mut ex, sh) {
         Ok(moved) => finish_if_done(client, ex, moved, sh),
@@ -443,6 +478,24 @@ pub fn on_proxy(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared
             );
             (acquire(client, ex, true, sh), true)
         }
+    }
+}
+
+/// A waiting exchange runs again: on when what it waits for is still not there.
+fn on_wait(client: &mut impl Client, ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
+    match &ex.stage {
+        Stage::Waiting(Wait::CacheLock(key)) if sh.cache_locks.is_held(key) => {
+            // Another exchange took the lock before this one ran: wait for that one.
+            sh.cache_locks.wait(key, client.token());
+            (Next::Continue(ex), false)
+        }
+        Stage::Waiting(Wait::CacheLock(_)) => (after_lock(client, ex, sh), true),
+        Stage::Waiting(Wait::Queue) if sh.backends.is_waiting(ex.backend_id, client.id()) => {
+            (Next::Continue(ex), false)
+        }
+        // Answered by the resolver (which makes the exchange ready), polled on the timer.
+        Stage::Waiting(Wait::Resolver(_) | Wait::RemoteLock(_)) => (Next::Continue(ex), false),
+        _ => (acquire(client, ex, false, sh), true),
     }
 }
 
@@ -475,14 +528,14 @@ fn proxy_round(
     sh: &mut Shared,
 ) -> Result<bool, Break> {
     let mut moved = false;
-    if ex.backend_link_connecting() {
+    if ex.stage == Stage::Connecting {
         match finish_connect(client, ex, sh)? {
             true => moved = true,
             false => return Ok(false),
         }
     }
     let tunnels = ex.forward.as_ref().is_some_and(|f| f.tunnel);
-    if tunnels && ex.t_connected.is_some() && matches!(ex.resp, Resp::Head) {
+    if tunnels && ex.stage == Stage::Exchanging && matches!(ex.resp, Resp::Head) {
         // CONNECT: the connection is open, and so is the tunnel.
         client
             .out()
@@ -570,10 +623,11 @@ fn finish_if_done(
         return (into_tunnel(ex, sh), true);
     }
     let Resp::Done { reusable } = ex.resp else {
-        return (Next::Proxy(ex), moved);
+        return (Next::Continue(ex), moved);
     };
     let mut moved = moved;
     ex.t_last.get_or_insert(sh.now);
+    ex.stage = Stage::Released;
     if let Some(b) = ex.backend.take() {
         let request_sent = matches!(ex.req_body, ReqBody::Done) && !ex.request_unsent();
         if !request_sent {
@@ -604,7 +658,7 @@ fn finish_if_done(
         moved = true;
     }
     if client.owes() {
-        return (Next::Proxy(ex), moved);
+        return (Next::Continue(ex), moved);
     }
     release_lock(&mut ex, sh);
     client.out().spill = None;

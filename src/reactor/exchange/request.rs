@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use super::super::reply::Failure;
 use super::super::Shared;
 use super::link::{backend_failed, note_tls_failure};
+use super::stage::Stage;
 use super::{Break, Client, Exchange, ReqBody, Resp};
 use crate::buf::Spill;
 use crate::config::LogLevel;
@@ -38,7 +39,7 @@ pub(super) fn hold_request(
         None => ex.bout.len() >= b.request_buffer_size && !b.spills(),
     };
     if matches!(ex.req_body, ReqBody::Done) || full {
-        ex.holding = false;
+        ex.stage = Stage::Ready;
         moved = true;
     }
     Ok(moved)
@@ -49,18 +50,16 @@ pub(super) fn hold_request(
 /// end of a temporary file. `None`: nothing fits now.
 pub(super) fn request_room(ex: &mut Exchange) -> Option<(bool, usize)> {
     let b = &ex.cfg.buffering;
-    if ex
-        .bspill
-        .as_ref()
-        .is_some_and(|s| s.written() >= b.max_temp_file_size && s.pending() == 0 && !ex.holding)
-    {
+    if ex.bspill.as_ref().is_some_and(|s| {
+        s.written() >= b.max_temp_file_size && s.pending() == 0 && ex.stage != Stage::Holding
+    }) {
         // A full file, sent: the rest streams through blocks.
         ex.bspill = None;
     }
     if let Some(spill) = &ex.bspill {
         let left = usize::try_from(b.max_temp_file_size.saturating_sub(spill.written()))
             .unwrap_or(usize::MAX);
-        let room = if ex.holding {
+        let room = if ex.stage == Stage::Holding {
             left
         } else {
             let unsent = usize::try_from(spill.pending()).unwrap_or(usize::MAX);
@@ -68,13 +67,13 @@ pub(super) fn request_room(ex: &mut Exchange) -> Option<(bool, usize)> {
         };
         return (room > 0).then_some((true, room));
     }
-    let held = if ex.holding {
+    let held = if ex.stage == Stage::Holding {
         b.request_buffer_size
     } else {
         REQUEST_STREAM_BUFFER
     };
     let room = held.saturating_sub(ex.bout.len());
-    if room == 0 && ex.holding && b.spills() {
+    if room == 0 && ex.stage == Stage::Holding && b.spills() {
         return Some((true, usize::MAX));
     }
     (room > 0).then_some((false, room))
@@ -101,10 +100,10 @@ pub(super) fn pump_request(
             return Ok(moved);
         }
         if !to_file && !sh.pool.can_fill() {
-            if ex.holding {
+            if ex.stage == Stage::Holding {
                 // Holding must never wait on the pool (held bodies only drain once sent):
                 // the backend is asked now and the rest streams.
-                ex.holding = false;
+                ex.stage = Stage::Ready;
                 return Ok(true);
             }
             client.starve(sh);

@@ -14,6 +14,7 @@ use super::super::reply::Failure;
 use super::super::Shared;
 use super::cache::{cache_response, revalidated, serve_stale};
 use super::link::{backend_failed, note_tls_failure};
+use super::stage::Stage;
 use super::{via_by, via_mode, with_rewrite, Break, Client, Exchange, Resp, RespBody};
 use crate::buf::{Exhausted, Spill, MAX_READ_BLOCKS};
 use crate::config::{LogLevel, SpliceMode};
@@ -46,7 +47,7 @@ pub(super) fn read_backend(
     };
     if !sh.backends.conns[b].ready.readable
         || matches!(ex.resp, Resp::Done { .. } | Resp::Upgraded)
-        || ex.backend_link_connecting()
+        || ex.stage == Stage::Connecting
     {
         return Ok(false);
     }
