@@ -1,9 +1,14 @@
 //! The cache (mod_proxy's `CacheRoot` grown to RFC 9111): [`policy`] decides, without I/O or a
 //! clock, what may be stored, how long it is fresh, and how a request is answered from it;
 //! [`store`] keeps the responses on disk, crash-safe, in least-recently-used order, and the
-//! locks that let one fetch of a URL fill it for every reactor. The reactor uses both in
+//! locks that let one fetch of a URL fill it for every reactor; [`collector`] keeps the store
+//! under `CacheSize` from a thread of its own. The reactor uses the first two in
 //! `reactor::cached`.
+//!
+//! The collector is handed the cache lines as plain values ([`collector::Budget`]): nothing
+//! here names the server or the configuration.
 
+pub mod collector;
 pub mod policy;
 pub mod store;
 
