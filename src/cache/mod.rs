@@ -5,8 +5,11 @@
 //! under `CacheSize` from a thread of its own. The reactor uses the first two in
 //! `reactor::cached`.
 //!
-//! The collector is handed the cache lines as plain values ([`collector::Budget`]): nothing
-//! here names the server or the configuration.
+//! Nothing here names the configuration (or anything else above `http1` and `sys`): the
+//! collector is handed the cache lines as plain values ([`collector::Budget`]). So the cache
+//! sits below `config`, which checks `CacheRoot` with [`store::Store::open`] when it reads the
+//! file (so that `spoonfeed -t` reports a bad one at its line) and keeps the store and the
+//! [`policy::Settings`] as plain data.
 
 pub mod collector;
 pub mod policy;

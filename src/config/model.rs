@@ -105,8 +105,10 @@ pub enum LogTarget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessLog {
     pub target: LogTarget,
-    /// The format string in Apache's `%` syntax (see `crate::log::format`).
+    /// The format string in Apache's `%` syntax, as written (for `spoonfeed -T`).
     pub format: String,
+    /// `format` compiled (see [`super::log_format`]), for the access log to render.
+    pub compiled: super::log_format::LogFormat,
     pub origin: Origin,
 }
 

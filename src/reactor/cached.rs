@@ -837,7 +837,7 @@ pub fn begin_fill(
         .collect();
     let kept = |name: &[u8]| {
         let lower = name.to_ascii_lowercase();
-        !crate::proxy::forward::is_hop_by_hop(name)
+        !crate::http1::is_hop_by_hop(name)
             && !name.eq_ignore_ascii_case(b"content-length")
             && !connection.contains(&lower)
             && !withheld.iter().any(|w| w.as_bytes() == lower)
