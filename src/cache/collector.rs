@@ -38,9 +38,9 @@ pub enum Collect {
 }
 
 /// Starts the collector: every `CacheGcInterval`, and whenever the store is found 10% over
-/// `CacheSize` (looked at every [`COLLECT_CHECK`], and whenever the reactors stored a tenth of
+/// `CacheSize` (looked at every `COLLECT_CHECK`, and whenever the reactors stored a tenth of
 /// `CacheSize` since the last look), it removes least-recently-used entries down to
-/// `CacheSize`, and temporary files older than [`TEMP_MAX_AGE`]. The thread ends when every
+/// `CacheSize`, and temporary files older than `TEMP_MAX_AGE`. The thread ends when every
 /// sender is dropped.
 pub fn start(budget: Option<Budget>) -> io::Result<Sender<Collect>> {
     let (tx, rx) = mpsc::channel::<Collect>();
