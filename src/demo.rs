@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use spoonfeed_tools::origin::{Checksum, Origin, OriginConfig};
+use spoonfeed_origin::{Checksum, Origin, OriginConfig};
 
 use crate::config;
 use crate::server::Server;

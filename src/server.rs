@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
+use crate::cache::collector::{self, Budget, Collect};
 use crate::config::{Config, LogLevel, Workers};
 use crate::metrics::ReactorMetrics;
 use crate::reactor::{Control, Reactor};
@@ -73,7 +74,7 @@ impl Server {
         let metrics: Arc<[Arc<ReactorMetrics>]> = (0..workers)
             .map(|_| Arc::new(ReactorMetrics::new()))
             .collect();
-        let collector = start_collector(cfg.cache.clone())?;
+        let collector = collector::start(gc_budget(&cfg))?;
         let mut reactors = Vec::new();
         for (i, listeners) in per_worker.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel();
@@ -119,7 +120,7 @@ impl Server {
     pub fn reload(&self, cfg: &Config) {
         warn_clamped(cfg);
         self.send_all(|| Control::Reload(Arc::new(cfg.clone())));
-        let _ = self.collector.send(Collect::Config(cfg.cache.clone()));
+        let _ = self.collector.send(Collect::Budget(gc_budget(cfg)));
     }
 
     /// Stops accepting, lets exchanges in flight finish for at most `grace`, and returns when
@@ -160,64 +161,13 @@ impl Server {
     }
 }
 
-/// How often the collector looks at the cache's size between its `CacheGcInterval` runs.
-const COLLECT_CHECK: Duration = Duration::from_secs(60);
-
-/// What the cache's collector is told.
-#[derive(Debug)]
-pub enum Collect {
-    /// A reload: the cache settings now in force.
-    Config(Option<crate::config::Cache>),
-    /// A reactor stored an entry of this many bytes.
-    Stored(u64),
-}
-
-/// The cache's garbage collector, on a thread of its own (the reactors never walk the store):
-/// every `CacheGcInterval`, and whenever the store is found 10% over `CacheSize` (looked at
-/// every [`COLLECT_CHECK`], and whenever the reactors stored a tenth of `CacheSize` since the
-/// last look), it removes least-recently-used entries down to `CacheSize`, and temporary
-/// files older than an hour. Reloads bring it the new settings.
-fn start_collector(cache: Option<crate::config::Cache>) -> io::Result<mpsc::Sender<Collect>> {
-    let (tx, rx) = mpsc::channel::<Collect>();
-    std::thread::Builder::new()
-        .name("spoonfeed-cache-gc".into())
-        .spawn(move || {
-            let mut cache = cache;
-            let mut last_run = Instant::now();
-            let mut stored: u64 = 0;
-            loop {
-                match rx.recv_timeout(COLLECT_CHECK) {
-                    Ok(Collect::Config(update)) => cache = update,
-                    Ok(Collect::Stored(bytes)) => {
-                        stored = stored.saturating_add(bytes);
-                        let tenth = cache.as_ref().map_or(u64::MAX, |c| c.size_bytes / 10);
-                        if stored < tenth {
-                            continue;
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-                stored = 0;
-                let Some(c) = &cache else { continue };
-                let due = c
-                    .gc_interval
-                    .is_some_and(|every| last_run.elapsed() >= every);
-                let over = c
-                    .store
-                    .usage()
-                    .is_ok_and(|u| u.bytes > c.size_bytes + c.size_bytes / 10);
-                if due || over {
-                    let _ = c.store.collect(
-                        c.size_bytes,
-                        Duration::from_secs(3600),
-                        std::time::SystemTime::now(),
-                    );
-                    last_run = Instant::now();
-                }
-            }
-        })?;
-    Ok(tx)
+/// What the cache's collector keeps the store within, from the configuration's cache lines.
+fn gc_budget(cfg: &Config) -> Option<Budget> {
+    cfg.cache.as_ref().map(|c| Budget {
+        store: c.store.clone(),
+        size_bytes: c.size_bytes,
+        gc_interval: c.gc_interval,
+    })
 }
 
 /// Applies the kernel socket buffer directives that have a value to a probe socket and reads

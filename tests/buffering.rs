@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use spoonfeed_tools::origin::Checksum;
+use spoonfeed_origin::Checksum;
 
 fn checksum(bytes: &[u8]) -> String {
     let mut c = Checksum::default();

@@ -76,8 +76,8 @@ fn status_number(proxy: &Proxy, key: &str) -> u64 {
 
 fn assert_checksum(r: &Response) {
     let sum = r.header("X-Checksum").expect("the origin's checksum");
-    let got = spoonfeed_tools::origin::checksum(&r.body);
-    assert_eq!(spoonfeed_tools::origin::to_hex(got), sum);
+    let got = spoonfeed_origin::checksum(&r.body);
+    assert_eq!(spoonfeed_origin::to_hex(got), sum);
 }
 
 /// A backend answering every request with `head_fields` and `body`, counting requests.

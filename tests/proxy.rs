@@ -7,7 +7,7 @@ use std::io::{BufReader, Read, Write};
 use std::time::Duration;
 
 use common::*;
-use spoonfeed_tools::origin::Checksum;
+use spoonfeed_origin::Checksum;
 
 fn proxy_to(origin: &Origin, extra: &str) -> Proxy {
     let port = origin.addr().port();

@@ -323,8 +323,8 @@ fn keep_alive_requests_and_a_large_body_to_a_slow_reader_are_byte_exact() {
 
 fn assert_checksum(r: &Response) {
     if let Some(sum) = r.header("X-Checksum") {
-        let got = spoonfeed_tools::origin::checksum(&r.body);
-        assert_eq!(spoonfeed_tools::origin::to_hex(got), sum);
+        let got = spoonfeed_origin::checksum(&r.body);
+        assert_eq!(spoonfeed_origin::to_hex(got), sum);
     }
 }
 
@@ -657,7 +657,7 @@ fn a_websocket_upgrade_over_tls_tunnels_both_ways() {
 
 /// spoonfeed terminating TLS in front of the origin, with a certificate for 127.0.0.1 and
 /// `name` signed by `pki`'s CA: an https backend for another spoonfeed.
-fn tls_backend(pki: &Pki, origin: &spoonfeed_tools::origin::Origin, names: &[&str]) -> Proxy {
+fn tls_backend(pki: &Pki, origin: &spoonfeed_origin::Origin, names: &[&str]) -> Proxy {
     let (crt, key, _) = pki.leaf("backend", names, &rcgen::PKCS_ECDSA_P256_SHA256);
     Proxy::start(&format!(
         "Listen 127.0.0.1:0 https\nSSLEngine On\nSSLCertificateFile {}\n\

@@ -505,7 +505,7 @@ pub fn merge_not_modified(
         .map(|n| n.to_ascii_lowercase())
         .collect();
     let kept_as_stored = |name: &[u8]| {
-        crate::proxy::forward::is_hop_by_hop(name)
+        crate::http1::is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
             || connection.contains(&name.to_ascii_lowercase())
     };

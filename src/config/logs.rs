@@ -1,10 +1,11 @@
 //! Handlers for the log directives: `ErrorLog`, `LogLevel` (Apache's core) and `LogFormat`,
-//! `CustomLog` (mod_log_config). Formats are kept as strings in Apache's `%` syntax; this
-//! module only resolves nicknames and never interprets `%` directives (that is
-//! `crate::log::format`'s job).
+//! `CustomLog` (mod_log_config). Formats are kept as strings in Apache's `%` syntax, and each
+//! `CustomLog` also gets its format compiled by [`super::log_format`]; this module resolves
+//! nicknames and never interprets `%` directives itself.
 
 use std::collections::HashMap;
 
+use super::log_format::LogFormat;
 use super::model::*;
 use super::parse::Parser;
 
@@ -85,9 +86,10 @@ pub(super) fn log_level(p: &mut Parser, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a format string the way only this module needs: a format must say something, and a
-/// trailing lone backslash could not be written back in quotes by `spoonfeed -T`.
-fn check_format(directive: &str, format: &str) -> Result<(), String> {
+/// Compiles a format string, with the checks only this module needs: a format must say
+/// something, and a trailing lone backslash could not be written back in quotes by
+/// `spoonfeed -T`.
+fn compile(directive: &str, format: &str) -> Result<LogFormat, String> {
     if format.trim().is_empty() {
         return Err(format!("{directive}: empty log format"));
     }
@@ -96,9 +98,7 @@ fn check_format(directive: &str, format: &str) -> Result<(), String> {
             "{directive}: a log format cannot end with a backslash"
         ));
     }
-    crate::log::format::LogFormat::parse(format)
-        .map(drop)
-        .map_err(|e| format!("{directive}: {e}"))
+    LogFormat::parse(format).map_err(|e| format!("{directive}: {e}"))
 }
 
 /// `LogFormat FORMAT NICKNAME`. Without a nickname Apache sets TransferLog's format, which
@@ -110,7 +110,7 @@ pub(super) fn log_format(p: &mut Parser, args: &[String]) -> Result<(), String> 
                 .into(),
         );
     };
-    check_format("LogFormat", format)?;
+    compile("LogFormat", format)?;
     p.log_formats
         .insert(nickname.to_ascii_lowercase(), format.clone());
     Ok(())
@@ -127,10 +127,7 @@ pub(super) fn custom_log(p: &mut Parser, args: &[String]) -> Result<(), String> 
     let target = target(p, "CustomLog", &args[0])?;
     let format = match p.log_formats.get(&args[1].to_ascii_lowercase()) {
         Some(format) => format.clone(),
-        None if args[1].contains('%') => {
-            check_format("CustomLog", &args[1])?;
-            args[1].clone()
-        }
+        None if args[1].contains('%') => args[1].clone(),
         None => {
             let mut known: Vec<&str> = p.log_formats.keys().map(String::as_str).collect();
             known.sort_unstable();
@@ -143,6 +140,7 @@ pub(super) fn custom_log(p: &mut Parser, args: &[String]) -> Result<(), String> 
     };
     let log = AccessLog {
         target,
+        compiled: compile("CustomLog", &format)?,
         format,
         origin: p.origin.clone(),
     };

@@ -8,14 +8,20 @@
 //! backend addresses; [`dump`] writes a `Config` back out as a file (`spoonfeed -T`).
 //!
 //! This module must not start threads, open sockets or touch anything but the configuration
-//! file, the certificate and key files it names (loaded here, so `-t` finds a bad one), the
-//! host name (`/proc/sys/kernel/hostname`), the resolver (backend host names) and the current
-//! directory (to make relative paths absolute). Nothing is silently ignored: an
+//! file, the certificate and key files it names (loaded here through `tls::setup`, so `-t`
+//! finds a bad one), the `CacheRoot` directory (checked through `cache::store`, for the same
+//! reason), the host name (`/proc/sys/kernel/hostname`), the resolver (backend host names) and
+//! the current directory (to make relative paths absolute). Nothing is silently ignored: an
 //! unknown directive, key or section is an error.
+//!
+//! It produces plain data and calls nothing above it: the modules it names (`buf`, `cache`,
+//! `tls`) name nothing of it, and the access-log format language is compiled here
+//! ([`log_format`]) for `log` to render.
 
 pub mod directives;
 pub mod dump;
 pub mod lexer;
+pub mod log_format;
 pub mod model;
 
 mod buffering;

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 
+use crate::tls::ciphers::TlsSuites;
+use crate::tls::setup::TlsProtocols;
+
 /// Where a directive came from, for `file:line: message` diagnostics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
@@ -102,8 +105,10 @@ pub enum LogTarget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessLog {
     pub target: LogTarget,
-    /// The format string in Apache's `%` syntax (see `crate::log::format`).
+    /// The format string in Apache's `%` syntax, as written (for `spoonfeed -T`).
     pub format: String,
+    /// `format` compiled (see [`super::log_format`]), for the access log to render.
+    pub compiled: super::log_format::LogFormat,
     pub origin: Origin,
 }
 
@@ -460,33 +465,6 @@ pub struct VhostTls {
     pub strict_sni: bool,
     /// The `SSLCertificateFile` line, for messages about the files.
     pub origin: Origin,
-}
-
-/// The cipher suites offered (`SSLCipherSuite`, by the names of `tls::CIPHER_SUITES`, in
-/// order of preference), per protocol version; `None`: every suite rustls has for it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsSuites {
-    pub tls12: Option<Vec<&'static str>>,
-    pub tls13: Option<Vec<&'static str>>,
-    /// `SSLHonorCipherOrder On`: our order, not the client's, picks the suite.
-    pub honor_order: bool,
-}
-
-/// The TLS protocol versions offered (`SSLProtocol`); rustls speaks 1.2 and 1.3.
-/// Invariant: at least one is true.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TlsProtocols {
-    pub tls12: bool,
-    pub tls13: bool,
-}
-
-impl Default for TlsProtocols {
-    fn default() -> TlsProtocols {
-        TlsProtocols {
-            tls12: true,
-            tls13: true,
-        }
-    }
 }
 
 /// The whole configuration.

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use super::model::*;
 use super::parse::Parser;
 use super::values;
+use crate::tls::ciphers::{self, TlsSuites};
+use crate::tls::setup::{self, TlsProtocols};
 
 /// What one scope said about TLS, before inheritance.
 #[derive(Clone, Default)]
@@ -138,7 +140,7 @@ pub(super) fn ssl_cipher_suite(p: &mut Parser, args: &[String]) -> Result<(), St
         }
         _ => unreachable!("the table allows one or two arguments"),
     };
-    let (suites, skipped) = cipher_list(spec, tls13)?;
+    let (suites, skipped) = ciphers::parse_list(spec, tls13)?;
     if !skipped.is_empty() {
         let origin = p.origin.clone();
         p.warn(
@@ -157,95 +159,6 @@ pub(super) fn ssl_cipher_suite(p: &mut Parser, args: &[String]) -> Result<(), St
         ssl.suites12 = Some(suites);
     }
     Ok(())
-}
-
-/// Reads an OpenSSL-style cipher list for one protocol version: suite names (OpenSSL's, IANA's
-/// or rustls') in order of preference; `HIGH`, `DEFAULT`, `ALL`, `SECURE` for every suite of
-/// that version; `!X` and `-X` remove suite X (and, naming a class of weak ciphers rustls does
-/// not have anyway, change nothing); `@…` and `+…` are taken and change nothing. Returns the
-/// suites and the names skipped as suites rustls does not implement (a warning, so that lists
-/// such as Mozilla's, which name DHE suites too, work as given).
-fn cipher_list(spec: &str, tls13: bool) -> Result<(Vec<&'static str>, Vec<String>), String> {
-    use crate::tls::CIPHER_SUITES;
-    let version = |is13: bool| if is13 { "TLSv1.3" } else { "TLS 1.2" };
-    let mut suites: Vec<&'static str> = Vec::new();
-    let mut skipped = Vec::new();
-    for token in spec.split([':', ',', ' ']).filter(|t| !t.is_empty()) {
-        let find = |name: &str| {
-            CIPHER_SUITES
-                .iter()
-                .find(|(ours, openssl, _)| *ours == name || *openssl == name || iana(ours) == name)
-        };
-        if let Some(name) = token.strip_prefix(['!', '-']) {
-            if let Some((ours, _, _)) = find(name) {
-                suites.retain(|s| s != ours);
-            }
-            continue;
-        }
-        if token.starts_with(['@', '+']) {
-            continue;
-        }
-        if ["HIGH", "DEFAULT", "ALL", "SECURE"].contains(&token) {
-            for (ours, _, is13) in CIPHER_SUITES {
-                if is13 == tls13 && !suites.contains(&ours) {
-                    suites.push(ours);
-                }
-            }
-            continue;
-        }
-        match find(token) {
-            Some((ours, _, is13)) if *is13 == tls13 => {
-                if !suites.contains(ours) {
-                    suites.push(ours);
-                }
-            }
-            Some((_, _, is13)) => {
-                return Err(format!(
-                    "SSLCipherSuite: {token} is a {} suite; give it with{} the TLSv1.3 argument",
-                    version(*is13),
-                    if *is13 { "" } else { "out" }
-                ))
-            }
-            None if is_openssl_suite_name(token) => skipped.push(token.to_owned()),
-            None => {
-                return Err(format!(
-                    "SSLCipherSuite: unknown cipher or class \"{token}\"; give suite names (as \
-                     ECDHE-ECDSA-AES128-GCM-SHA256 or TLS_AES_128_GCM_SHA256), HIGH or \
-                     DEFAULT, and !NAME to remove one"
-                ))
-            }
-        }
-    }
-    if suites.is_empty() {
-        return Err(format!(
-            "SSLCipherSuite leaves no {} suite rustls implements; these are: {}",
-            version(tls13),
-            CIPHER_SUITES
-                .iter()
-                .filter(|(_, _, is13)| *is13 == tls13)
-                .map(|(_, openssl, _)| *openssl)
-                .collect::<Vec<_>>()
-                .join(":")
-        ));
-    }
-    Ok((suites, skipped))
-}
-
-/// IANA's name of a suite whose rustls name is `ours` (TLS 1.3's lose the `13`).
-fn iana(ours: &str) -> std::borrow::Cow<'_, str> {
-    match ours.strip_prefix("TLS13_") {
-        Some(rest) => format!("TLS_{rest}").into(),
-        None => ours.into(),
-    }
-}
-
-/// Whether `token` has the shape of one OpenSSL or IANA suite name (`DHE-RSA-AES128-GCM-SHA256`,
-/// `TLS_RSA_WITH_AES_128_CBC_SHA`), as opposed to a class or a combination (`EECDH+AESGCM`).
-fn is_openssl_suite_name(token: &str) -> bool {
-    let shaped = token
-        .bytes()
-        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    shaped && (token.contains('-') || token.starts_with("TLS_"))
 }
 
 /// `SSLHonorCipherOrder On|Off`.
@@ -339,7 +252,7 @@ pub(super) fn build_proxy(
     }
     let first_route = first_route?;
     let (ca_file, verify) = main.proxy_trust();
-    match crate::tls::client_config(ca_file.as_deref(), verify) {
+    match setup::client_config(ca_file.as_deref(), verify) {
         Ok(config) => Some(config),
         Err(message) => {
             let at = main
@@ -430,12 +343,7 @@ pub(super) fn build(
         .iter()
         .map(|vhost| {
             let tls = vhost.tls.as_ref()?;
-            match crate::tls::server_config(
-                &tls.cert_file,
-                &tls.key_file,
-                tls.protocols,
-                &tls.suites,
-            ) {
+            match setup::server_config(&tls.cert_file, &tls.key_file, tls.protocols, &tls.suites) {
                 Ok(config) => Some(config),
                 Err(message) => {
                     p.error(tls.origin.clone(), message);
@@ -475,47 +383,6 @@ pub(super) fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssl_cipher_suite_reads_openssl_iana_and_class_names() {
-        let mozilla = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
-                       ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:\
-                       ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:\
-                       DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
-        let (suites, skipped) = cipher_list(mozilla, false).unwrap();
-        assert_eq!(suites.len(), 6);
-        assert_eq!(suites[0], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
-        assert_eq!(
-            skipped,
-            ["DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384"]
-        );
-        let (suites, skipped) =
-            cipher_list("HIGH:!aNULL:!MD5:!ECDHE-RSA-CHACHA20-POLY1305", false).unwrap();
-        assert_eq!(suites.len(), 5);
-        assert!(!suites.contains(&"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"));
-        assert!(skipped.is_empty());
-        let (suites, _) = cipher_list(
-            "TLS_CHACHA20_POLY1305_SHA256:TLS13_AES_128_GCM_SHA256",
-            true,
-        )
-        .unwrap();
-        assert_eq!(
-            suites,
-            ["TLS13_CHACHA20_POLY1305_SHA256", "TLS13_AES_128_GCM_SHA256"]
-        );
-        assert!(cipher_list("TLS_AES_128_GCM_SHA256", false)
-            .unwrap_err()
-            .contains("with the TLSv1.3 argument"));
-        assert!(cipher_list("ECDHE-RSA-AES128-GCM-SHA256", true)
-            .unwrap_err()
-            .contains("without the TLSv1.3 argument"));
-        assert!(cipher_list("EECDH+AESGCM", false)
-            .unwrap_err()
-            .contains("unknown cipher or class"));
-        assert!(cipher_list("RC4-SHA:DES-CBC3-SHA", false)
-            .unwrap_err()
-            .contains("leaves no TLS 1.2 suite"));
-    }
 
     fn parsed(line: &str) -> Result<TlsProtocols, String> {
         let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();

@@ -1,5 +1,5 @@
 //! Field-value grammar shared by requests and responses: lists, `Content-Length`,
-//! `Transfer-Encoding` and authority syntax.
+//! `Transfer-Encoding`, authority syntax, and which field names are hop-by-hop.
 //!
 //! Owns: reading field values into framing facts. Must not: decide status codes (each caller
 //! maps the facts to its own error type) or store borrowed slices.
@@ -15,6 +15,21 @@ pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
         .rposition(|b| !is_ows(b))
         .map_or(start, |i| i + 1);
     &value[start..end]
+}
+
+/// Whether `name` is a hop-by-hop field, one that never crosses a proxy (RFC 9110 §7.6.1):
+/// `Connection`, `Proxy-Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`, `Upgrade`. What a
+/// proxy does with them is `proxy::forward`'s (and the cache's) to decide; the list is the RFC's.
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    const HOP_BY_HOP: [&[u8]; 6] = [
+        b"connection",
+        b"proxy-connection",
+        b"keep-alive",
+        b"te",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
 }
 
 /// The non-empty elements of a comma-separated list value, trimmed of optional whitespace
@@ -215,6 +230,23 @@ mod tests {
             buf.extend_from_slice(b"\r\n");
         }
         (buf, headers)
+    }
+
+    #[test]
+    fn hop_by_hop_names_are_matched_case_insensitively() {
+        for name in [
+            "Connection",
+            "PROXY-CONNECTION",
+            "keep-alive",
+            "TE",
+            "Transfer-Encoding",
+            "upgrade",
+        ] {
+            assert!(is_hop_by_hop(name.as_bytes()), "{name}");
+        }
+        for name in ["Trailer", "Host", "Content-Length", "Tea", "X-Connection"] {
+            assert!(!is_hop_by_hop(name.as_bytes()), "{name}");
+        }
     }
 
     #[test]

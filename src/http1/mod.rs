@@ -20,7 +20,7 @@ pub mod response;
 mod scan;
 
 pub use chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits, Decoded};
-pub use fields::list_items;
+pub use fields::{is_hop_by_hop, list_items};
 pub use request::{
     parse_request, parse_request_incremental, Limits, RequestBody, RequestError, RequestHead,
     TargetForm, MAX_LEADING_EMPTY_LINES,

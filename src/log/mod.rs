@@ -13,8 +13,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::config::log_format::LogFormat;
 use crate::config::{Config, LogLevel, LogTarget};
-use format::{LogFormat, LogRecord};
+use format::LogRecord;
 
 /// Access-log bytes buffered before a write even within one loop turn.
 const ACCESS_FLUSH_BYTES: usize = 64 * 1024;
@@ -187,10 +188,7 @@ impl AccessLogs {
                         logs.sinks.len() - 1
                     }
                 };
-                let format = LogFormat::parse(&log.format).map_err(|e| {
-                    io::Error::new(io::ErrorKind::InvalidInput, format!("{}: {e}", log.origin))
-                })?;
-                mine.push((sink, format));
+                mine.push((sink, log.compiled.clone()));
             }
             logs.per_vhost.push(mine);
         }

@@ -17,25 +17,12 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use crate::http1::{
-    list_items, Header, RequestBody, RequestHead, ResponseHead, Version, MAX_CONNECTION_OPTIONS,
+    is_hop_by_hop, list_items, Header, RequestBody, RequestHead, ResponseHead, Version,
+    MAX_CONNECTION_OPTIONS,
 };
 
 /// The software token `ViaMode::Full` adds, like Apache's `(Apache/2.4)`.
 const SOFTWARE: &str = concat!("spoonfeed/", env!("CARGO_PKG_VERSION"));
-
-/// Whether `name` is a hop-by-hop field that never crosses the proxy (RFC 9110 §7.6.1):
-/// `Connection`, `Proxy-Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`, `Upgrade`.
-pub fn is_hop_by_hop(name: &[u8]) -> bool {
-    const HOP_BY_HOP: [&[u8]; 6] = [
-        b"connection",
-        b"proxy-connection",
-        b"keep-alive",
-        b"te",
-        b"transfer-encoding",
-        b"upgrade",
-    ];
-    HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
-}
 
 /// The field names a head's `Connection` fields list, which makes those fields hop-by-hop for
 /// that message (RFC 9110 §7.6.1). Collected once per head, so checking each field costs at
@@ -538,23 +525,6 @@ mod tests {
         let reparsed = parse_response(&out, 8192, 100).unwrap().unwrap();
         assert_eq!(reparsed.head_len, out.len());
         String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn hop_by_hop_names_are_matched_case_insensitively() {
-        for name in [
-            "Connection",
-            "PROXY-CONNECTION",
-            "keep-alive",
-            "TE",
-            "Transfer-Encoding",
-            "upgrade",
-        ] {
-            assert!(is_hop_by_hop(name.as_bytes()), "{name}");
-        }
-        for name in ["Trailer", "Host", "Content-Length", "Tea", "X-Connection"] {
-            assert!(!is_hop_by_hop(name.as_bytes()), "{name}");
-        }
     }
 
     #[test]

@@ -837,7 +837,7 @@ pub fn begin_fill(
         .collect();
     let kept = |name: &[u8]| {
         let lower = name.to_ascii_lowercase();
-        !crate::proxy::forward::is_hop_by_hop(name)
+        !crate::http1::is_hop_by_hop(name)
             && !name.eq_ignore_ascii_case(b"content-length")
             && !connection.contains(&lower)
             && !withheld.iter().any(|w| w.as_bytes() == lower)
@@ -887,7 +887,7 @@ impl Fill {
     pub fn finish(
         self,
         metrics: &ReactorMetrics,
-        collector: &std::sync::mpsc::Sender<crate::server::Collect>,
+        collector: &std::sync::mpsc::Sender<crate::cache::collector::Collect>,
     ) {
         match self.commit(collector) {
             Ok(()) => metrics.cache_stores.incr(),
@@ -898,7 +898,7 @@ impl Fill {
     /// [`Fill::finish`] without counting: `Err` names why nothing was stored.
     pub fn commit(
         self,
-        collector: &std::sync::mpsc::Sender<crate::server::Collect>,
+        collector: &std::sync::mpsc::Sender<crate::cache::collector::Collect>,
     ) -> Result<(), &'static str> {
         if self.oversize {
             return Err("size");
@@ -907,7 +907,7 @@ impl Fill {
             return Err("write");
         }
         let size = self.writer.commit().map_err(|_| "write")?;
-        let _ = collector.send(crate::server::Collect::Stored(size));
+        let _ = collector.send(crate::cache::collector::Collect::Stored(size));
         Ok(())
     }
 }

@@ -140,7 +140,7 @@ pub struct Shared {
     /// URLs being fetched to be stored (`CacheLock`), and who waits for them.
     pub cache_locks: cached::Locks,
     /// Told of every entry stored, so that it looks at the store's size in time.
-    pub collector: std::sync::mpsc::Sender<crate::server::Collect>,
+    pub collector: std::sync::mpsc::Sender<crate::cache::collector::Collect>,
     /// Wakes this reactor (the resolver's answers use it).
     pub waker: Arc<Waker>,
 }
@@ -222,7 +222,7 @@ impl Reactor {
         listeners: Vec<(std::net::TcpListener, Scheme)>,
         controls: Receiver<Control>,
         metrics: (usize, Arc<[Arc<ReactorMetrics>]>),
-        collector: std::sync::mpsc::Sender<crate::server::Collect>,
+        collector: std::sync::mpsc::Sender<crate::cache::collector::Collect>,
     ) -> io::Result<(Reactor, Arc<Waker>)> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;

@@ -14,12 +14,12 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::cache::collector::Collect;
 use crate::cache::store::{Entry, FileLock};
 use crate::config::{BackendId, Config, Scheme};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::response::{parse_response, response_body, ResponseBody};
 use crate::http1::Method;
-use crate::server::Collect;
 use crate::tls::ClientSession;
 
 use super::cached;

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use mio::Events;
 
 use super::{Control, Reactor};
+use crate::cache::collector::Collect;
 use crate::config::{self, Scheme};
 use crate::metrics::ReactorMetrics;
-use crate::server::Collect;
 use crate::sys::{self, SockBuf};
 
 /// Kernel buffer of each side of a pair: small, so that writes block early.

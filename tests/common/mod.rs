@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use spoonfeed::Server;
-pub use spoonfeed_tools::origin::{Origin, OriginConfig};
+pub use spoonfeed_origin::{Origin, OriginConfig};
 
 /// The spoonfeed binary running from a configuration file (its first listener's address read
 /// from the line it prints at start), killed when dropped.

@@ -69,7 +69,7 @@
 # With --sndbuf, a target whose sockets do not show 2 x SIZE is named on stderr, and the line
 # above the table shows the origin's send buffer as the kernel reports it (`send_buffer` in its
 # stats). To check by hand while clients run: ss -tmi state established '( sport = :PORT )'.
-# Busy times come from the origin's own clock; see spoonfeed_tools::origin.
+# Busy times come from the origin's own clock; see spoonfeed_origin.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }

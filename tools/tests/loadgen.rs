@@ -8,9 +8,9 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use spoonfeed_origin::{Origin, OriginConfig};
 use spoonfeed_tools::loadgen::args::{Load, Plan};
 use spoonfeed_tools::loadgen::{run, ErrorKind, Report};
-use spoonfeed_tools::origin::{Origin, OriginConfig};
 
 const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use spoonfeed_tools::origin::{body_checksum, to_hex};
+use spoonfeed_origin::{body_checksum, to_hex};
 
 const ORIGIN: &str = env!("CARGO_BIN_EXE_origin");
 

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use spoonfeed_tools::origin::{Origin, OriginConfig};
+use spoonfeed_origin::{Origin, OriginConfig};
 
 const SLOW_CLIENT: &str = env!("CARGO_BIN_EXE_slow-client");
 

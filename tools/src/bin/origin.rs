@@ -1,13 +1,13 @@
 //! `origin`: runs the bundled origin server as a process, for benchmarks and manual testing.
 //!
-//! Owns command-line parsing only; the server is `spoonfeed_tools::origin`. Prints the bound
+//! Owns command-line parsing only; the server is `spoonfeed_origin`. Prints the bound
 //! address, alone on one line, on stdout once it accepts connections, then runs until killed.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::thread;
 
-use spoonfeed_tools::origin::{Origin, OriginConfig, DEFAULT_MAX_CONNECTIONS, MAX_SEND_BUFFER};
+use spoonfeed_origin::{Origin, OriginConfig, DEFAULT_MAX_CONNECTIONS, MAX_SEND_BUFFER};
 
 /// Listen address when `--listen` is not given.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
@@ -34,7 +34,7 @@ options:
                          \"send_buffer\".
   --help, -h             print this help
 
-Endpoints are documented in spoonfeed_tools::origin: /bytes/N, /sink, /echo, /inspect,
+Endpoints are documented in spoonfeed_origin: /bytes/N, /sink, /echo, /inspect,
 /redirect, /status/N, /close-after-head, /reset. Outside them:
   GET  /_origin/stats        counters and busy times (head read to last write, and accept to
                              close, in microseconds: count, p50, p90, p99, max) as JSON

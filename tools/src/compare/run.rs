@@ -29,8 +29,8 @@ use super::configs::{haproxy_config, nginx_config, spoonfeed_config, ProxySetup}
 use super::report::Sample;
 use crate::loadgen::args::{Load, Output};
 use crate::loadgen::{self, Plan};
-use crate::origin::{Origin, OriginConfig};
 use crate::process::{children, free_port, output_tail, peak_rss, Managed};
+use spoonfeed_origin::{Origin, OriginConfig};
 
 /// How long a proxy has to answer after it is started.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -456,7 +456,7 @@ impl Runner {
 }
 
 /// The origin's busy times once it has recorded `requests` (or [`SETTLE_TIMEOUT`] passed).
-fn settled_busy(origin: &Origin, requests: u64) -> crate::origin::BusySummary {
+fn settled_busy(origin: &Origin, requests: u64) -> spoonfeed_origin::BusySummary {
     let deadline = Instant::now() + SETTLE_TIMEOUT;
     loop {
         let busy = origin.stats().busy;

@@ -18,7 +18,7 @@
 //! the response being read only.
 
 use super::report::ErrorKind;
-use crate::origin::{to_hex, Checksum};
+use spoonfeed_origin::{to_hex, Checksum};
 
 /// Longest response head kept; a longer head is a parse error (the bundled origin's heads are
 /// a few hundred bytes).
@@ -491,7 +491,7 @@ fn parse_head(bytes: &[u8]) -> Result<(Head, Framing), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::origin::checksum;
+    use spoonfeed_origin::checksum;
 
     /// Feeds `pieces` in order; returns every response and the error, if one came.
     fn feed_all(pieces: &[&[u8]], eof: bool) -> (Vec<Response>, Option<Failure>) {

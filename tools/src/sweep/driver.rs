@@ -63,7 +63,7 @@ use super::status::{parse_status_json, Status};
 use super::units::{directive_size, parse_size};
 use crate::loadgen::args::{Load, Output, MAX_RCVBUF};
 use crate::loadgen::{self, Plan, Report};
-use crate::origin::{Origin, OriginConfig, OriginStats, MAX_SEND_BUFFER};
+use spoonfeed_origin::{Origin, OriginConfig, OriginStats, MAX_SEND_BUFFER};
 
 /// Connections per point when `--clients` is not given.
 pub const DEFAULT_CLIENTS: usize = 32;

@@ -248,7 +248,7 @@ impl<'a, W: Write> PacedWriter<'a, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::origin::OriginConfig;
+    use crate::OriginConfig;
 
     fn ids() -> ExchangeIds {
         ExchangeIds {

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use spoonfeed_tools::origin::{
+use spoonfeed_origin::{
     body_checksum, checksum, fill_body, to_hex, Origin, OriginConfig, OriginStats, MAX_SEND_BUFFER,
 };
 

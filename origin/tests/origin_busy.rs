@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use spoonfeed_tools::origin::{Origin, OriginConfig, OriginStats};
+use spoonfeed_origin::{Origin, OriginConfig, OriginStats};
 
 /// Longest any single read, or any wait for a busy time to show, may take before a test fails.
 const TEST_TIMEOUT: Duration = Duration::from_secs(20);

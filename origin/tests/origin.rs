@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use spoonfeed_tools::origin::{
+use spoonfeed_origin::{
     body_byte, body_checksum, checksum, fill_body, to_hex, Checksum, Origin, OriginConfig,
     MAX_INSPECT_BODY_BYTES,
 };

@@ -1,4 +1,6 @@
-//! The origin server: a small, strict HTTP/1.1 server for the proxy to forward to.
+//! The origin server: a small, strict HTTP/1.1 server for the proxy to forward to, in a crate
+//! of its own so that `spoonfeed demo` can run it in-process without the binary linking the
+//! load generator and the other tools (`spoonfeed-tools`, which runs it too). No `unsafe`.
 //!
 //! Owns the listener, the accept thread and one thread per connection, the bound on concurrent
 //! connections (a connection holds its thread, like a mod_perl child, until it closes), the
@@ -87,6 +89,7 @@
 //! both `Transfer-Encoding` and `Content-Length`, with differing `Content-Length`s or with bad
 //! chunk framing is answered 400; see `request` and `body` for every rule. Every refusal closes
 //! the connection; a request body is read (or drained) before any answer except `/echo`'s.
+#![forbid(unsafe_code)]
 
 mod body;
 mod busy;

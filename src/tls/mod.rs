@@ -1,6 +1,8 @@
-//! TLS termination with rustls: a virtual host's server configuration built from its
-//! certificate and key files, and a client connection's TLS state, driven without ever blocking
-//! over the reactor's non-blocking socket.
+//! TLS termination with rustls: a client connection's TLS state, and a backend connection's,
+//! driven without ever blocking over the reactor's non-blocking socket. The configurations
+//! they run on are built in [`setup`] (when the configuration is read, so that `spoonfeed -t`
+//! finds a bad certificate); the cipher suites' names are in [`ciphers`]. Neither names the
+//! configuration: `config` calls them, never the other way round.
 //!
 //! The certificate follows the virtual hosts. The ClientHello is read first (rustls'
 //! `Acceptor`); the caller turns its SNI name into a virtual host exactly as it would a `Host`
@@ -12,149 +14,21 @@
 //! bytes rustls holds for one connection stay small and are not counted twice. Everything here is
 //! generic over `Read + Write`, so tests drive it over in-memory streams.
 
+pub mod ciphers;
+pub mod setup;
+
 use std::io::{self, Read, Write};
-use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::ring as provider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::ServerName;
 use rustls::server::{Acceptor, ServerConfig, ServerConnection};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore};
+use rustls::{ClientConfig, ClientConnection};
 
 use crate::buf::{BufPool, Chain, Spill};
-use crate::config::{TlsProtocols, TlsSuites};
 
 /// Most plaintext bytes sealed into records before they are written out: rustls holds at most
 /// this much (plus record overhead) per connection, outside the block pool.
 pub const SEAL_CHUNK: usize = 64 << 10;
-
-/// The cipher suites rustls offers, by the name spoonfeed writes (rustls' own, IANA's but
-/// for TLS 1.3's `TLS13_` prefix) and OpenSSL's, with whether they are TLS 1.3 suites.
-pub const CIPHER_SUITES: [(&str, &str, bool); 9] = [
-    ("TLS13_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", true),
-    ("TLS13_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", true),
-    (
-        "TLS13_CHACHA20_POLY1305_SHA256",
-        "TLS_CHACHA20_POLY1305_SHA256",
-        true,
-    ),
-    (
-        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        false,
-    ),
-    (
-        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        false,
-    ),
-    (
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        false,
-    ),
-    (
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        false,
-    ),
-    (
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        false,
-    ),
-    (
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-        false,
-    ),
-];
-
-/// The rustls suite named (first column of [`CIPHER_SUITES`]).
-fn suite(name: &str) -> Option<rustls::SupportedCipherSuite> {
-    use provider::cipher_suite::*;
-    Some(match name {
-        "TLS13_AES_256_GCM_SHA384" => TLS13_AES_256_GCM_SHA384,
-        "TLS13_AES_128_GCM_SHA256" => TLS13_AES_128_GCM_SHA256,
-        "TLS13_CHACHA20_POLY1305_SHA256" => TLS13_CHACHA20_POLY1305_SHA256,
-        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" => {
-            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
-        }
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" => TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" => {
-            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
-        }
-        _ => return None,
-    })
-}
-
-/// Builds the server configuration of one virtual host: the certificate chain and private key
-/// read from PEM files (RSA, ECDSA and Ed25519 keys), checked to belong together; the
-/// protocol versions and cipher suites chosen; ALPN `http/1.1`; session resumption by tickets
-/// and by session IDs.
-pub fn server_config(
-    cert_file: &Path,
-    key_file: &Path,
-    protocols: TlsProtocols,
-    suites: &TlsSuites,
-) -> Result<Arc<ServerConfig>, String> {
-    let certs = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read certificates from {}: {e}", cert_file.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "{} holds no PEM certificate (BEGIN CERTIFICATE)",
-            cert_file.display()
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| format!("cannot read a private key from {}: {e}", key_file.display()))?;
-    let mut versions = Vec::new();
-    if protocols.tls13 {
-        versions.push(&rustls::version::TLS13);
-    }
-    if protocols.tls12 {
-        versions.push(&rustls::version::TLS12);
-    }
-    let mut provider = provider::default_provider();
-    if suites.tls12.is_some() || suites.tls13.is_some() {
-        let defaults = |tls13: bool| {
-            CIPHER_SUITES
-                .iter()
-                .filter(move |(_, _, is13)| *is13 == tls13)
-                .map(|(name, _, _)| *name)
-                .collect::<Vec<_>>()
-        };
-        let tls13 = suites.tls13.clone().unwrap_or_else(|| defaults(true));
-        let tls12 = suites.tls12.clone().unwrap_or_else(|| defaults(false));
-        provider.cipher_suites = tls13
-            .iter()
-            .chain(&tls12)
-            .filter_map(|n| suite(n))
-            .collect();
-    }
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&versions)
-        .map_err(|e| format!("cannot offer these protocol versions: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            format!(
-                "{} and {} do not make a usable certificate: {e}",
-                cert_file.display(),
-                key_file.display()
-            )
-        })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.ignore_client_order = suites.honor_order;
-    config.ticketer = provider::Ticketer::new().map_err(|e| format!("no ticket keys: {e}"))?;
-    Ok(Arc::new(config))
-}
 
 /// What the caller makes of a ClientHello's SNI name: the configuration of the virtual host
 /// it chose, or why the handshake must fail.
@@ -436,106 +310,6 @@ impl<S: Write, D> Write for Sealer<'_, S, D> {
 
 fn failed(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
-}
-
-/// Builds the configuration for TLS to backends (`SSLProxyEngine`): certificates verified
-/// against `ca_file` (PEM, one or more) or, without one, the system's bundle; or not at all
-/// when `verify` is false (`SSLProxyVerify none`: the chain and name are not checked, the
-/// handshake's signatures still are). ALPN `http/1.1`; sessions resumed.
-pub fn client_config(ca_file: Option<&Path>, verify: bool) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(provider::default_provider());
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot offer TLS 1.2 and 1.3 to backends: {e}"))?;
-    let mut config = if verify {
-        let mut roots = RootCertStore::empty();
-        let file = match ca_file {
-            Some(file) => file.to_path_buf(),
-            None => SYSTEM_BUNDLES
-                .iter()
-                .map(Path::new)
-                .find(|p| p.is_file())
-                .ok_or_else(|| {
-                    format!(
-                        "no system CA bundle ({}); give SSLProxyCACertificateFile",
-                        SYSTEM_BUNDLES.join(", ")
-                    )
-                })?
-                .to_path_buf(),
-        };
-        let certs = CertificateDer::pem_file_iter(&file)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("cannot read CA certificates from {}: {e}", file.display()))?;
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(format!("{} holds no usable CA certificate", file.display()));
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
-            .with_no_client_auth()
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// Where Linux distributions keep the CA bundle (Debian and Ubuntu, Fedora and RHEL, others).
-const SYSTEM_BUNDLES: [&str; 3] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-];
-
-/// `SSLProxyVerify none`: any certificate is taken; the handshake's signatures are still
-/// checked, so the peer holds the key of the certificate it sent.
-#[derive(Debug)]
-struct Unverified(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A TLS connection to a backend over `S`, read and written as plaintext. Reads answer the
