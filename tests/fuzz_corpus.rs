@@ -11,6 +11,8 @@ use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
 
+#[path = "../fuzz/checks/body.rs"]
+mod body;
 #[path = "../fuzz/checks/chunked.rs"]
 mod chunked;
 #[path = "../fuzz/checks/config.rs"]
@@ -78,7 +80,8 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 7] = [
+const TARGETS: [&str; 8] = [
+    "body",
     "chunked",
     "config",
     "connection",
@@ -102,6 +105,11 @@ fn every_fuzz_target_is_replayed() {
         found, TARGETS,
         "add the new target to TARGETS and a test below"
     );
+}
+
+#[test]
+fn body_corpus_passes_its_check() {
+    replay("body", body::check);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! HTTP/1.x wire format: message heads, body framing and the `chunked` transfer coding.
 //!
 //! Owns: turning the bytes a peer sent into a [`RequestHead`] or a [`ResponseHead`] made of
-//! [`Span`]s into the caller's block, deciding each message's body framing (RFC 9112 §6.3), and
-//! decoding `chunked` bodies incrementally ([`ChunkedDecoder`]).
+//! [`Span`]s into the caller's block, deciding each message's body framing (RFC 9112 §6.3),
+//! decoding `chunked` bodies incrementally ([`ChunkedDecoder`]), and reading a body of any
+//! framing to its end ([`BodyReader`]).
 //!
 //! Must not: do I/O, look at clocks, keep borrowed slices of a block, or decide what is forwarded
 //! (that is `proxy::forward`). Parsers never panic on peer input; a peer can only make them
@@ -12,6 +13,7 @@
 //! buffer it parsed, and stays valid for any longer buffer with the same prefix.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod chunked;
 pub mod date;
 mod fields;
@@ -19,6 +21,7 @@ pub mod request;
 pub mod response;
 mod scan;
 
+pub use body::{BodyError, BodyReader, Framing, Step};
 pub use chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits, Decoded};
 pub use fields::{is_hop_by_hop, list_items};
 pub use request::{
