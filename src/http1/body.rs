@@ -194,6 +194,12 @@ impl BodyReader {
         }
     }
 
+    /// A reader with nothing left to read: for a body whose rest goes nowhere (a request the
+    /// backend answered before taking all of it).
+    pub fn finished() -> BodyReader {
+        BodyReader::new(Framing::Length(0), ChunkedLimits::DEFAULT)
+    }
+
     /// One step over `input`: a `Content-Length` body takes as much as is still due, all of it
     /// data; a chunked body consumes framing and at most one data span ([`ChunkedDecoder`]); an
     /// until-close body takes everything. Once the body is done nothing is consumed, and any

@@ -12,12 +12,13 @@ use super::super::reply::Failure;
 use super::cache::{self, Settled};
 use super::stage::{Stage, Wait};
 use super::{
-    acquire, answer, via_by, via_mode, Client, Exchange, Next, Ours, ReqBody, ReqLog, Resp, Shared,
+    acquire, answer, via_by, via_mode, Client, Exchange, Next, Ours, ReqLog, Resp, Shared,
 };
 use crate::buf::Chain;
 use crate::config::{BackendId, Config};
-use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::chunked::ChunkedLimits;
 use crate::http1::request::{RequestBody, RequestHead, TargetForm};
+use crate::http1::BodyReader;
 use crate::http1::{HeadProgress, Method, Version};
 use crate::proxy::forward::{encode_backend_request, BackendRequest, Forwarded};
 use crate::proxy::path;
@@ -348,11 +349,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         sh.pool.block_size()
     };
     let spill_ok = backend.params.buffering && buffering.spills();
-    let req_body = match head.body {
-        RequestBody::None | RequestBody::Length(0) => ReqBody::Done,
-        RequestBody::Length(n) => ReqBody::Length(n),
-        RequestBody::Chunked => ReqBody::Chunked(ChunkedDecoder::default()),
-    };
+    let req_body = BodyReader::new(head.body.into(), ChunkedLimits::DEFAULT);
     let stage = match wait {
         Some(wait) => Stage::Waiting(wait),
         None if buffering.request_buffering && body_unread => Stage::Holding,

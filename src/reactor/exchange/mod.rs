@@ -39,9 +39,9 @@ use super::tunnel::Tunnel;
 use super::Shared;
 use crate::buf::{Chain, Spill};
 use crate::config::{BackendId, Config, LogLevel, Vhost, ViaSetting};
-use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::request::RequestHead;
 use crate::http1::response::ResponseHead;
+use crate::http1::BodyReader;
 use crate::http1::{HeadProgress, Method, Version};
 use crate::proxy::forward::ViaMode;
 use crate::proxy::reverse::{self, ClientView};
@@ -102,34 +102,16 @@ pub struct Ours {
     pub after: After,
 }
 
-/// How the request body still flows from the client to the backend.
-#[derive(Debug)]
-enum ReqBody {
-    Done,
-    Length(u64),
-    Chunked(ChunkedDecoder),
-}
-
-/// How the response body arrives from the backend.
-#[derive(Debug)]
-enum RespBody {
-    Length(u64),
-    /// Validated and passed through as it is.
-    Chunked(ChunkedDecoder),
-    /// Decoded for an HTTP/1.0 client, which is sent the data until close.
-    Dechunk(ChunkedDecoder),
-    UntilClose,
-}
-
 #[derive(Debug)]
 enum Resp {
     /// Waiting for (the rest of) a response head.
     Head,
-    Body(RespBody),
+    /// The body arrives, read by `reader`: passed through as it came (validated), or, with
+    /// `dechunk`, its data alone (a chunked body for an HTTP/1.0 client, which is sent the data
+    /// until close).
+    Body { reader: BodyReader, dechunk: bool },
     /// The last byte is in; `reusable` says whether the backend connection may be pooled.
-    Done {
-        reusable: bool,
-    },
+    Done { reusable: bool },
     /// The backend switched protocols (`101`): the exchange becomes a tunnel.
     Upgraded,
 }
@@ -165,7 +147,9 @@ pub struct Exchange {
     client_version: Version,
     /// Whether the client connection may carry another exchange after this one.
     keep_alive: bool,
-    req_body: ReqBody,
+    /// The request body as it still flows from the client to the backend (done from the start
+    /// for a request without one, and made done when the rest goes nowhere).
+    req_body: BodyReader,
     bout: Chain,
     bin: Vec<u8>,
     /// How far the response head at the start of `bin` has been scanned.
@@ -361,7 +345,7 @@ fn fail(
         ex.bout.clear(&mut sh.pool);
         return Next::Close;
     }
-    let body_unread = !matches!(ex.req_body, ReqBody::Done);
+    let body_unread = !ex.req_body.is_done();
     let vhost = ex.vhost;
     let log = ex.log.take(sh);
     ex.bout.clear(&mut sh.pool);
@@ -629,14 +613,14 @@ fn finish_if_done(
     ex.t_last.get_or_insert(sh.now);
     ex.stage = Stage::Released;
     if let Some(b) = ex.backend.take() {
-        let request_sent = matches!(ex.req_body, ReqBody::Done) && !ex.request_unsent();
+        let request_sent = ex.req_body.is_done() && !ex.request_unsent();
         if !request_sent {
             // The backend answered before taking the whole request: the rest goes nowhere,
             // so none of it is read any more, and the connection closes after the answer.
             ex.keep_alive = false;
             ex.bout.clear(&mut sh.pool);
             ex.bspill = None;
-            ex.req_body = ReqBody::Done;
+            ex.req_body = BodyReader::finished();
         }
         ex.t_release = Some(sh.now);
         if sh.access.wants_send_queue(ex.vhost) {
@@ -666,7 +650,7 @@ fn finish_if_done(
         sh.pipes.give(pipe);
     }
     record_timeline(&ex, sh);
-    let keep_alive = ex.keep_alive && matches!(ex.req_body, ReqBody::Done);
+    let keep_alive = ex.keep_alive && ex.req_body.is_done();
     (Next::Done { ex, keep_alive }, true)
 }
 

@@ -9,9 +9,10 @@ use super::super::reply::Failure;
 use super::super::Shared;
 use super::link::{backend_failed, note_tls_failure};
 use super::stage::Stage;
-use super::{Break, Client, Exchange, ReqBody, Resp};
+use super::{Break, Client, Exchange, Resp};
 use crate::buf::Spill;
 use crate::config::LogLevel;
+use crate::http1::{BodyError, BodyReader};
 
 /// Most client reads one `pump_request` call makes (STYLE rule 8: every loop a peer drives
 /// has a budget); the connection's step budget then re-queues it.
@@ -38,7 +39,7 @@ pub(super) fn hold_request(
         Some(spill) => spill.written() >= b.max_temp_file_size,
         None => ex.bout.len() >= b.request_buffer_size && !b.spills(),
     };
-    if matches!(ex.req_body, ReqBody::Done) || full {
+    if ex.req_body.is_done() || full {
         ex.stage = Stage::Ready;
         moved = true;
     }
@@ -90,7 +91,7 @@ pub(super) fn pump_request(
     let limit = ex.cfg.limits.request_body;
     let mut reads = 0;
     loop {
-        if matches!(ex.req_body, ReqBody::Done) {
+        if ex.req_body.is_done() {
             return Ok(moved);
         }
         let Some((to_file, room)) = request_room(ex) else {
@@ -110,30 +111,17 @@ pub(super) fn pump_request(
             return Ok(moved);
         }
         let take = client.received().len().min(room);
-        let (used, done) = match &mut ex.req_body {
-            ReqBody::Done => return Ok(moved),
-            ReqBody::Length(rem) => {
-                let n = take.min(usize::try_from(*rem).unwrap_or(usize::MAX));
-                *rem -= n as u64;
-                (n, *rem == 0)
-            }
-            ReqBody::Chunked(dec) => {
-                let mut used = 0;
-                while used < take && !dec.is_done() {
-                    let d = dec
-                        .decode(&client.received()[used..take])
-                        .map_err(|e| Break::Fail(Failure::BadRequestBody(e)))?;
-                    if d.consumed == 0 {
-                        break;
-                    }
-                    used += d.consumed;
-                }
-                if limit > 0 && dec.body_bytes() > limit {
-                    return Err(Break::Fail(Failure::BodyTooLarge));
-                }
-                (used, dec.is_done())
-            }
-        };
+        let used = ex
+            .req_body
+            .read_all(&client.received()[..take], |_| {})
+            .map_err(|e| match e {
+                BodyError::Chunked(e) => Break::Fail(Failure::BadRequestBody(e)),
+                BodyError::Truncated => Break::Abort("client closed mid-request-body"),
+            })?;
+        if limit > 0 && ex.req_body.data_bytes() > limit {
+            return Err(Break::Fail(Failure::BodyTooLarge));
+        }
+        let done = ex.req_body.is_done();
         if used > 0 {
             ex.body_received += used as u64;
             if to_file {
@@ -150,7 +138,6 @@ pub(super) fn pump_request(
             moved = true;
         }
         if done {
-            ex.req_body = ReqBody::Done;
             return Ok(true);
         }
         if !client.received().is_empty() && used > 0 {
@@ -253,7 +240,7 @@ pub(super) fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool
             Ok(false)
         }
         Err(_)
-            if ex.t_req.is_some() && !matches!(ex.req_body, ReqBody::Done)
+            if ex.t_req.is_some() && !ex.req_body.is_done()
                 || matches!(ex.resp, Resp::Done { .. })
                 || ex.head_sent =>
         {
@@ -262,7 +249,7 @@ pub(super) fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool
             // of the request goes anywhere, so the client connection closes after it.
             ex.bout.clear(&mut sh.pool);
             ex.bspill = None;
-            ex.req_body = ReqBody::Done;
+            ex.req_body = BodyReader::finished();
             ex.keep_alive = false;
             ex.backend_keeps = false;
             Ok(true)

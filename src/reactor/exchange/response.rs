@@ -15,13 +15,14 @@ use super::super::Shared;
 use super::cache::{cache_response, revalidated, serve_stale};
 use super::link::{backend_failed, note_tls_failure};
 use super::stage::Stage;
-use super::{via_by, via_mode, with_rewrite, Break, Client, Exchange, Resp, RespBody};
+use super::{via_by, via_mode, with_rewrite, Break, Client, Exchange, Resp};
 use crate::buf::{Exhausted, Spill, MAX_READ_BLOCKS};
 use crate::config::{LogLevel, SpliceMode};
-use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::chunked::ChunkedLimits;
 use crate::http1::response::{
     parse_response_incremental, response_body, ResponseBody, ResponseHead,
 };
+use crate::http1::{BodyError, BodyReader};
 use crate::http1::{HeadProgress, Version};
 use crate::proxy::forward::{encode_client_response, ClientFraming, ClientResponse};
 
@@ -128,7 +129,7 @@ pub(super) fn read_backend(
             }
         };
     }
-    if client.out().spill.is_some() || matches!(ex.resp, Resp::Body(RespBody::Dechunk(_))) {
+    if client.out().spill.is_some() || matches!(ex.resp, Resp::Body { dechunk: true, .. }) {
         return read_via_landing(client, ex, b, sh);
     }
     let bc = &mut sh.backends.conns[b];
@@ -146,15 +147,7 @@ pub(super) fn read_backend(
         .chain
         .read_from(&mut sh.pool, &mut bc.stream, limit);
     match result {
-        Ok((0, _)) => match ex.resp {
-            Resp::Body(RespBody::UntilClose) => {
-                ex.resp = Resp::Done { reusable: false };
-                Ok(true)
-            }
-            _ => Err(Break::Abort(
-                "backend closed before the end of the response body",
-            )),
-        },
+        Ok((0, _)) => backend_closed(ex),
         Ok((n, asked)) => {
             sh.backends.conns[b].note_read(n, asked);
             sh.metrics.bytes_from_backends.add(n as u64);
@@ -211,15 +204,7 @@ pub(super) fn read_via_landing(
     sh.landing = landing;
     passed?;
     match r {
-        Ok(0) => match ex.resp {
-            Resp::Body(RespBody::UntilClose) => {
-                ex.resp = Resp::Done { reusable: false };
-                Ok(true)
-            }
-            _ => Err(Break::Abort(
-                "backend closed before the end of the response body",
-            )),
-        },
+        Ok(0) => backend_closed(ex),
         Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             sh.backends.conns[b].ready.readable = false;
@@ -252,161 +237,102 @@ pub(super) fn exhausted(_: Exhausted) -> Break {
     Break::Abort("buffer pool exhausted mid-response")
 }
 
-/// Accounts for `n` body bytes just read into the tail of the client's chain.
+/// The backend closed its connection mid-body: the end of a body delimited by the close, or
+/// a response cut short.
+fn backend_closed(ex: &mut Exchange) -> Result<bool, Break> {
+    let Resp::Body { reader, .. } = &mut ex.resp else {
+        return Err(Break::Abort("backend closed mid-response"));
+    };
+    reader
+        .on_eof()
+        .map_err(|_| Break::Abort("backend closed before the end of the response body"))?;
+    ex.resp = Resp::Done { reusable: false };
+    Ok(true)
+}
+
+/// The response body's framing from the backend was invalid.
+fn bad_framing(_: BodyError) -> Break {
+    Break::Abort("invalid chunked framing from backend")
+}
+
+/// Accounts for `n` body bytes just read into the tail of the client's chain: the reader
+/// takes them a block at a time (the cache fill gets their data), and bytes past the end of
+/// the body are cut off again.
 pub(super) fn body_in_tail(
     client: &mut impl Client,
     ex: &mut Exchange,
     n: usize,
     sh: &mut Shared,
 ) -> Result<(), Break> {
-    match &mut ex.resp {
-        Resp::Body(RespBody::Length(rem)) => {
-            let used = n.min(usize::try_from(*rem).unwrap_or(usize::MAX));
-            if ex.fill.is_some() {
-                let mut left = used;
-                client.out().chain.for_tail(n, |bytes| {
-                    let here = bytes.len().min(left);
-                    cached::Fill::write(&mut ex.fill, &bytes[..here]);
-                    left -= here;
-                    left > 0
-                });
-            }
-            *rem -= used as u64;
-            if *rem == 0 {
-                let extra = n - used;
-                client.out().chain.truncate_tail(&mut sh.pool, extra);
-                ex.body_bytes -= extra as u64;
-                ex.resp = Resp::Done {
-                    reusable: extra == 0,
-                };
-            }
+    let Resp::Body {
+        reader,
+        dechunk: false,
+    } = &mut ex.resp
+    else {
+        unreachable!("bytes are read into the tail only for a body passed through")
+    };
+    let fill = &mut ex.fill;
+    let mut used = 0;
+    let mut failed = None;
+    client.out().chain.for_tail(n, |bytes| {
+        match reader.read_all(bytes, |data| cached::Fill::write(fill, data)) {
+            Ok(took) => used += took,
+            Err(e) => failed = Some(e),
         }
-        Resp::Body(RespBody::Chunked(dec)) => {
-            // The bytes just read may span blocks: they are validated a block at a time.
-            let mut used = 0;
-            let mut bad = false;
-            client.out().chain.for_tail(n, |bytes| {
-                let mut off = 0;
-                while off < bytes.len() && !dec.is_done() {
-                    match dec.decode(&bytes[off..]) {
-                        Ok(d) if d.consumed > 0 => {
-                            if let Some(data) = d.data {
-                                cached::Fill::write(
-                                    &mut ex.fill,
-                                    &bytes[off..][data.start..data.end],
-                                );
-                            }
-                            off += d.consumed;
-                        }
-                        Ok(_) => break,
-                        Err(_) => {
-                            bad = true;
-                            break;
-                        }
-                    }
-                }
-                used += off;
-                !bad && !dec.is_done() && off == bytes.len()
-            });
-            if bad {
-                return Err(Break::Abort("invalid chunked framing from backend"));
-            }
-            if dec.is_done() {
-                let extra = n - used;
-                client.out().chain.truncate_tail(&mut sh.pool, extra);
-                ex.body_bytes -= extra as u64;
-                ex.resp = Resp::Done {
-                    reusable: extra == 0,
-                };
-            }
-        }
-        Resp::Body(RespBody::UntilClose) => {
-            if ex.fill.is_some() {
-                client.out().chain.for_tail(n, |bytes| {
-                    cached::Fill::write(&mut ex.fill, bytes);
-                    true
-                });
-            }
-        }
-        Resp::Body(RespBody::Dechunk(_)) | Resp::Head | Resp::Done { .. } | Resp::Upgraded => {
-            unreachable!("bytes read into the tail only for these")
-        }
+        failed.is_none()
+    });
+    if let Some(e) = failed {
+        return Err(bad_framing(e));
+    }
+    if reader.is_done() {
+        let reusable = reader.reusable();
+        let extra = n - used;
+        client.out().chain.truncate_tail(&mut sh.pool, extra);
+        ex.body_bytes -= extra as u64;
+        ex.resp = Resp::Done { reusable };
     }
     Ok(())
 }
 
 /// Accounts for body bytes that arrived in a separate buffer (after the head, or for
-/// de-chunking): copies what belongs to the body into the client's chain.
+/// de-chunking): queues for the client what belongs to the body, or only its data when the
+/// body is de-chunked.
 pub(super) fn body_slice(
     client: &mut impl Client,
     ex: &mut Exchange,
     bytes: &[u8],
     sh: &mut Shared,
 ) -> Result<(), Break> {
-    match &mut ex.resp {
-        Resp::Body(RespBody::Length(rem)) => {
-            let n = bytes.len().min(usize::try_from(*rem).unwrap_or(usize::MAX));
-            cached::Fill::write(&mut ex.fill, &bytes[..n]);
-            put(client, &bytes[..n], sh)?;
-            ex.body_bytes += n as u64;
-            *rem -= n as u64;
-            if *rem == 0 {
-                ex.resp = Resp::Done {
-                    reusable: n == bytes.len(),
-                };
+    let Resp::Body { reader, dechunk } = &mut ex.resp else {
+        return Ok(());
+    };
+    if *dechunk {
+        let mut used = 0;
+        while used < bytes.len() && !reader.is_done() {
+            let step = reader.read(&bytes[used..]).map_err(bad_framing)?;
+            if let Some(data) = step.data {
+                let piece = data.of(&bytes[used..]);
+                cached::Fill::write(&mut ex.fill, piece);
+                put(client, piece, sh)?;
+                ex.body_bytes += piece.len() as u64;
             }
+            if step.consumed == 0 {
+                break;
+            }
+            used += step.consumed;
         }
-        Resp::Body(RespBody::Chunked(dec)) => {
-            let mut used = 0;
-            while used < bytes.len() && !dec.is_done() {
-                let d = dec
-                    .decode(&bytes[used..])
-                    .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
-                if let Some(data) = d.data {
-                    cached::Fill::write(&mut ex.fill, &bytes[used..][data.start..data.end]);
-                }
-                if d.consumed == 0 {
-                    break;
-                }
-                used += d.consumed;
-            }
-            put(client, &bytes[..used], sh)?;
-            ex.body_bytes += used as u64;
-            if dec.is_done() {
-                ex.resp = Resp::Done {
-                    reusable: used == bytes.len(),
-                };
-            }
-        }
-        Resp::Body(RespBody::Dechunk(dec)) => {
-            let mut used = 0;
-            while used < bytes.len() && !dec.is_done() {
-                let d = dec
-                    .decode(&bytes[used..])
-                    .map_err(|_| Break::Abort("invalid chunked framing from backend"))?;
-                if let Some(data) = d.data {
-                    let piece = &bytes[used..][data.start..data.end];
-                    cached::Fill::write(&mut ex.fill, piece);
-                    put(client, piece, sh)?;
-                    ex.body_bytes += piece.len() as u64;
-                }
-                if d.consumed == 0 {
-                    break;
-                }
-                used += d.consumed;
-            }
-            if dec.is_done() {
-                ex.resp = Resp::Done {
-                    reusable: used == bytes.len(),
-                };
-            }
-        }
-        Resp::Body(RespBody::UntilClose) => {
-            cached::Fill::write(&mut ex.fill, bytes);
-            put(client, bytes, sh)?;
-            ex.body_bytes += bytes.len() as u64;
-        }
-        Resp::Head | Resp::Done { .. } | Resp::Upgraded => {}
+    } else {
+        let fill = &mut ex.fill;
+        let used = reader
+            .read_all(bytes, |data| cached::Fill::write(fill, data))
+            .map_err(bad_framing)?;
+        put(client, &bytes[..used], sh)?;
+        ex.body_bytes += used as u64;
+    }
+    if reader.is_done() {
+        ex.resp = Resp::Done {
+            reusable: reader.reusable(),
+        };
     }
     Ok(())
 }
@@ -458,33 +384,21 @@ pub(super) fn parse_head(
         let body = response_body(&ex.bin, &head, ex.method)
             .map_err(|e| Break::Fail(Failure::BadResponse(e.reason())))?;
         let client_11 = ex.client_version == Version::Http11;
-        let (framing, resp, delimited) = match body {
-            ResponseBody::Empty => (ClientFraming::AsIs, Resp::Done { reusable: true }, true),
-            ResponseBody::Length(0) => (
-                ClientFraming::Length(0),
-                Resp::Done { reusable: true },
-                true,
-            ),
-            ResponseBody::Length(n) => (
-                ClientFraming::Length(n),
-                Resp::Body(RespBody::Length(n)),
-                true,
-            ),
-            ResponseBody::Chunked if client_11 => (
-                ClientFraming::Chunked,
-                Resp::Body(RespBody::Chunked(ChunkedDecoder::default())),
-                true,
-            ),
-            ResponseBody::Chunked => (
-                ClientFraming::UntilClose,
-                Resp::Body(RespBody::Dechunk(ChunkedDecoder::default())),
-                false,
-            ),
-            ResponseBody::UntilClose => (
-                ClientFraming::UntilClose,
-                Resp::Body(RespBody::UntilClose),
-                false,
-            ),
+        // An HTTP/1.0 client is sent a chunked body's data alone, until the close.
+        let (framing, dechunk) = match body {
+            ResponseBody::Empty => (ClientFraming::AsIs, false),
+            ResponseBody::Length(n) => (ClientFraming::Length(n), false),
+            ResponseBody::Chunked if client_11 => (ClientFraming::Chunked, false),
+            ResponseBody::Chunked => (ClientFraming::UntilClose, true),
+            ResponseBody::UntilClose => (ClientFraming::UntilClose, false),
+        };
+        let delimited = framing != ClientFraming::UntilClose;
+        let resp = match body {
+            ResponseBody::Empty | ResponseBody::Length(0) => Resp::Done { reusable: true },
+            _ => Resp::Body {
+                reader: BodyReader::new(body.into(), ChunkedLimits::DEFAULT),
+                dechunk,
+            },
         };
         let backend_keeps = head.is_keep_alive();
         let resp = match resp {
@@ -558,7 +472,10 @@ pub(super) const SPLICE_MIN: u64 = 64 * 1024;
 /// backend → pipe → client with splice(2), never copied into user space. Never on TLS, on
 /// either side: the bytes must be opened or sealed in user space.
 pub(super) fn choose_splice(client: &mut impl Client, ex: &Exchange, sh: &mut Shared) {
-    let Resp::Body(RespBody::Length(rem)) = ex.resp else {
+    let Some(rem) = (match &ex.resp {
+        Resp::Body { reader, .. } => reader.remaining(),
+        _ => None,
+    }) else {
         return;
     };
     let backend_tls = ex
@@ -590,14 +507,17 @@ pub(super) fn splice_backend(
 ) -> Result<bool, Break> {
     let out = client.out();
     let pipe = out.pipe.as_mut().expect("splicing");
-    let Resp::Body(RespBody::Length(rem)) = &mut ex.resp else {
-        unreachable!("only Content-Length bodies are spliced")
+    let Resp::Body { reader, .. } = &mut ex.resp else {
+        unreachable!("only bodies under way are spliced")
     };
+    let rem = reader
+        .remaining()
+        .expect("only Content-Length bodies are spliced");
     if pipe.room() == 0 {
         return Ok(false);
     }
     let bc = &mut sh.backends.conns[b];
-    let want = usize::try_from(*rem).unwrap_or(usize::MAX);
+    let want = usize::try_from(rem).unwrap_or(usize::MAX);
     // No short-read rule here: a pipe may run out of slots before bytes, so a short splice
     // does not say the socket is drained. Only EAGAIN into an empty pipe does.
     match pipe.fill_from(bc.stream.as_raw_fd(), want) {
@@ -605,16 +525,26 @@ pub(super) fn splice_backend(
             "backend closed before the end of the response body",
         )),
         Ok((n, _)) => {
-            *rem -= n as u64;
+            reader.advance(n as u64);
             ex.body_bytes += n as u64;
             sh.metrics.bytes_from_backends.add(n as u64);
             ex.peak = ex.peak.max(out.chain.len() + pipe.held());
-            if *rem == 0 {
+            if reader.is_done() {
                 // A connection to be reused must hold nothing past the body; splicing reads
-                // exactly the body, so a peek tells.
+                // exactly the body, so a peek tells the reader what follows it.
                 let mut probe = [0u8; 1];
-                let clean = matches!(bc.stream.tcp().peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-                ex.resp = Resp::Done { reusable: clean };
+                match bc.stream.tcp().peek(&mut probe) {
+                    Ok(n) if n > 0 => {
+                        let _ = reader.read(&probe[..n]);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Ok(_) | Err(_) => {
+                        let _ = reader.on_eof();
+                    }
+                }
+                ex.resp = Resp::Done {
+                    reusable: reader.reusable(),
+                };
             }
             Ok(true)
         }
