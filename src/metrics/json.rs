@@ -7,7 +7,7 @@
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use super::table::{route_totals, total, COUNTERS, GAUGES, HISTS, PERCENTILES, RESPONSE_CLASSES};
+use super::table::{route_totals, total, COUNTERS, FAMILIES, GAUGES, HISTS, PERCENTILES};
 use super::{Counter, Gauge, ReactorMetrics};
 
 /// A string as a JSON string literal: quoted, with `"`, `\` and control characters escaped.
@@ -32,8 +32,9 @@ impl fmt::Display for JsonStr<'_> {
 }
 
 /// Appends the metrics of all `reactors` to `out` as one JSON object, no trailing newline:
-/// `{"counters":{…},"gauges":{…},"routes":[…]}`. Counters (keyed by field name, the response
-/// classes as `responses_1xx` …) and gauges are summed across reactors. Routes are labelled and
+/// `{"counters":{…},"gauges":{…},"routes":[…]}`. Counters (keyed by field name, a labelled
+/// family's members by its key and label value: `responses_1xx`, `cache_not_stored_size` …) and
+/// gauges are summed across reactors. Routes are labelled and
 /// merged as in [`render_prometheus`](super::render_prometheus) and listed when they have data;
 /// each has `vhost`, `route`, `exchanges` and one object per histogram with `count`, `sum`,
 /// `p50`, `p90`, `p99` and `max_bucket` (bucket upper bounds, as
@@ -53,8 +54,10 @@ pub fn render_json(
             total(reactors, c.field, Counter::get)
         );
     }
-    for (key, _, field) in RESPONSE_CLASSES {
-        put!(out, ",\"{key}\":{}", total(reactors, field, Counter::get));
+    for f in &FAMILIES {
+        for (i, value) in f.values.iter().enumerate() {
+            put!(out, ",\"{}_{value}\":{}", f.key, f.total(reactors, i));
+        }
     }
     out.push_str("},\"gauges\":{");
     for (i, g) in GAUGES.iter().enumerate() {
@@ -282,7 +285,14 @@ mod tests {
         let Json::Obj(all) = counters else {
             panic!("counters not an object")
         };
-        assert_eq!(all.len(), COUNTERS.len() + RESPONSE_CLASSES.len());
+        let members: usize = FAMILIES.iter().map(|f| f.values.len()).sum();
+        assert_eq!(all.len(), COUNTERS.len() + members);
+        assert_eq!(counters.get("cache_not_stored_no_store").num(), 2);
+        assert_eq!(counters.get("cache_not_stored_write").num(), 0);
+        assert!(
+            all.iter().all(|(k, _)| k != "cache_not_stored"),
+            "no total beside the family"
+        );
         assert_eq!(doc.get("gauges").get("connections_open").num(), 6);
         let routes = doc.get("routes").arr();
         assert_eq!(routes.len(), 2);

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::cell::{upper_bound, LAST_BUCKET};
 use super::table::{
-    route_totals, total, HistInfo, RouteTotals, Unit, COUNTERS, GAUGES, HISTS, RESPONSES_HELP,
-    RESPONSES_NAME, RESPONSE_CLASSES, ROUTE_EXCHANGES_HELP, ROUTE_EXCHANGES_NAME,
+    route_totals, total, HistInfo, RouteTotals, Unit, COUNTERS, FAMILIES, GAUGES, HISTS,
+    ROUTE_EXCHANGES_HELP, ROUTE_EXCHANGES_NAME,
 };
 use super::{Counter, Gauge, HistSnapshot, ReactorMetrics};
 
@@ -126,10 +126,18 @@ pub fn render_prometheus(
             total(reactors, c.field, Counter::get)
         );
     }
-    family(out, RESPONSES_NAME, RESPONSES_HELP, "counter");
-    for (_, class, field) in RESPONSE_CLASSES {
-        let n = total(reactors, field, Counter::get);
-        put!(out, "{RESPONSES_NAME}{{class=\"{class}\"}} {n}\n");
+    for f in &FAMILIES {
+        family(out, f.name, f.help, "counter");
+        for (i, value) in f.values.iter().enumerate() {
+            let n = f.total(reactors, i);
+            put!(
+                out,
+                "{}{{{}=\"{}\"}} {n}\n",
+                f.name,
+                f.label,
+                PromLabel(value)
+            );
+        }
     }
     for g in &GAUGES {
         family(out, g.name, g.help, "gauge");
@@ -159,6 +167,7 @@ pub fn render_prometheus(
 mod tests {
     use super::*;
     use crate::metrics::tests::{busy_reactors, labels};
+    use crate::metrics::NOT_STORED_REASONS;
     use std::collections::{HashMap, HashSet};
 
     /// One parsed Prometheus sample line.
@@ -372,6 +381,22 @@ mod tests {
             value("spoonfeed_responses_total", Some(("class", "5xx"))),
             0.0
         );
+        assert_eq!(
+            value(
+                "spoonfeed_cache_not_stored_total",
+                Some(("reason", "no_store"))
+            ),
+            2.0
+        );
+        let not_stored: Vec<_> = samples
+            .iter()
+            .filter(|s| s.name == "spoonfeed_cache_not_stored_total")
+            .map(|s| s.label("reason").expect("a reason"))
+            .collect();
+        assert_eq!(
+            not_stored, NOT_STORED_REASONS,
+            "one series per reason, no total"
+        );
         assert_eq!(value("spoonfeed_connections_open", None), 6.0);
         assert_eq!(
             value("spoonfeed_route_exchanges_total", Some(("route", "/perl/"))),
@@ -423,7 +448,10 @@ mod tests {
         render_prometheus(&[], &[], &mut out);
         check_prometheus(&out);
         let types = out.lines().filter(|l| l.starts_with("# TYPE")).count();
-        assert_eq!(types, COUNTERS.len() + 1 + GAUGES.len() + 1 + HISTS.len());
+        assert_eq!(
+            types,
+            COUNTERS.len() + FAMILIES.len() + GAUGES.len() + 1 + HISTS.len()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The one list of what the status endpoint shows: every counter and gauge with its JSON key,
-//! Prometheus name and help, and the field it reads; the counter families told apart by a label;
+//! Prometheus name and help, and the field it reads; the counter families told apart by a label
+//! (responses by status class, responses not stored by reason);
 //! the per-route histograms with their unit. Both renderers walk these tables in order, so a
 //! value added here appears in both, and nowhere else needs to know it.
 //!
@@ -8,7 +9,10 @@
 
 use std::sync::Arc;
 
-use super::{Counter, Gauge, HistSnapshot, Histogram, ReactorMetrics, RouteMetrics};
+use super::{
+    Counter, Gauge, HistSnapshot, Histogram, ReactorMetrics, RouteMetrics, NOT_STORED_REASONS,
+    STATUS_CLASSES,
+};
 
 /// Reads one counter or gauge out of a [`ReactorMetrics`].
 pub(super) type Field<T> = fn(&ReactorMetrics) -> &T;
@@ -22,8 +26,8 @@ pub(super) struct Scalar<T: 'static> {
     pub(super) field: Field<T>,
 }
 
-/// Counters rendered as families of their own, in output order.
-pub(super) const COUNTERS: [Scalar<Counter>; 48] = [
+/// Counters rendered as families of their own, in output order (before the [`FAMILIES`]).
+pub(super) const COUNTERS: [Scalar<Counter>; 36] = [
     Scalar {
         key: "connections_accepted",
         name: "spoonfeed_connections_accepted_total",
@@ -177,78 +181,6 @@ pub(super) const COUNTERS: [Scalar<Counter>; 48] = [
         field: |m| &m.cache_stores,
     },
     Scalar {
-        key: "cache_not_stored",
-        name: "spoonfeed_cache_not_stored_total",
-        help: "Responses to cacheable requests not stored (policy, size, write failure).",
-        field: |m| &m.cache_not_stored,
-    },
-    Scalar {
-        key: "cache_not_stored_method",
-        name: "spoonfeed_cache_not_stored_method_total",
-        help: "Responses not stored: the request's method is not GET.",
-        field: |m| &m.cache_not_stored_why[0],
-    },
-    Scalar {
-        key: "cache_not_stored_status",
-        name: "spoonfeed_cache_not_stored_status_total",
-        help: "Responses not stored: a status not stored (206, 304, 1xx, or one needing explicit freshness).",
-        field: |m| &m.cache_not_stored_why[1],
-    },
-    Scalar {
-        key: "cache_not_stored_no_store",
-        name: "spoonfeed_cache_not_stored_no_store_total",
-        help: "Responses not stored: no-store in the request or the response.",
-        field: |m| &m.cache_not_stored_why[2],
-    },
-    Scalar {
-        key: "cache_not_stored_private",
-        name: "spoonfeed_cache_not_stored_private_total",
-        help: "Responses not stored: Cache-Control: private.",
-        field: |m| &m.cache_not_stored_why[3],
-    },
-    Scalar {
-        key: "cache_not_stored_authorization",
-        name: "spoonfeed_cache_not_stored_authorization_total",
-        help: "Responses not stored: a request with Authorization and a response not marked shareable.",
-        field: |m| &m.cache_not_stored_why[4],
-    },
-    Scalar {
-        key: "cache_not_stored_set_cookie",
-        name: "spoonfeed_cache_not_stored_set_cookie_total",
-        help: "Responses not stored: a response that sets a cookie.",
-        field: |m| &m.cache_not_stored_why[5],
-    },
-    Scalar {
-        key: "cache_not_stored_vary_all",
-        name: "spoonfeed_cache_not_stored_vary_all_total",
-        help: "Responses not stored: Vary: *.",
-        field: |m| &m.cache_not_stored_why[6],
-    },
-    Scalar {
-        key: "cache_not_stored_no_freshness",
-        name: "spoonfeed_cache_not_stored_no_freshness_total",
-        help: "Responses not stored: no freshness, validator or heuristic.",
-        field: |m| &m.cache_not_stored_why[7],
-    },
-    Scalar {
-        key: "cache_not_stored_streaming",
-        name: "spoonfeed_cache_not_stored_streaming_total",
-        help: "Responses not stored: streamed (X-Accel-Buffering: no, buffering=off).",
-        field: |m| &m.cache_not_stored_why[8],
-    },
-    Scalar {
-        key: "cache_not_stored_size",
-        name: "spoonfeed_cache_not_stored_size_total",
-        help: "Responses not stored: larger than CacheMaxFileSize.",
-        field: |m| &m.cache_not_stored_why[9],
-    },
-    Scalar {
-        key: "cache_not_stored_write",
-        name: "spoonfeed_cache_not_stored_write_total",
-        help: "Responses not stored: the entry could not be written.",
-        field: |m| &m.cache_not_stored_why[10],
-    },
-    Scalar {
         key: "cache_invalidations",
         name: "spoonfeed_cache_invalidations_total",
         help: "Cache entries removed by unsafe methods.",
@@ -316,18 +248,48 @@ pub(super) const COUNTERS: [Scalar<Counter>; 48] = [
     },
 ];
 
-/// Prometheus family of the five response counters, told apart by a `class` label.
-pub(super) const RESPONSES_NAME: &str = "spoonfeed_responses_total";
-/// Help text of [`RESPONSES_NAME`].
-pub(super) const RESPONSES_HELP: &str = "Final responses sent to clients, by status class.";
+/// A counter family whose members are told apart by one label. Prometheus shows one series per
+/// member, `name{label="value"}`, under one HELP and TYPE, and no series for the total: that is
+/// `sum(name)`, and a series of its own would be counted twice by it. JSON, which has no labels,
+/// shows each member as a counter of its own keyed `key_value`, and no total either.
+pub(super) struct Family {
+    pub(super) key: &'static str,
+    pub(super) name: &'static str,
+    pub(super) help: &'static str,
+    pub(super) label: &'static str,
+    /// The label's values, one per cell, in the order of the cells.
+    pub(super) values: &'static [&'static str],
+    /// Invariant: as many cells as `values`.
+    pub(super) cells: fn(&ReactorMetrics) -> &[Counter],
+}
 
-/// The response counters: JSON key, `class` label value in [`RESPONSES_NAME`], and field.
-pub(super) const RESPONSE_CLASSES: [(&str, &str, Field<Counter>); 5] = [
-    ("responses_1xx", "1xx", |m| &m.responses_1xx),
-    ("responses_2xx", "2xx", |m| &m.responses_2xx),
-    ("responses_3xx", "3xx", |m| &m.responses_3xx),
-    ("responses_4xx", "4xx", |m| &m.responses_4xx),
-    ("responses_5xx", "5xx", |m| &m.responses_5xx),
+impl Family {
+    /// Member `i` (the cell of `values[i]`) summed across reactors.
+    pub(super) fn total(&self, reactors: &[Arc<ReactorMetrics>], i: usize) -> u64 {
+        reactors
+            .iter()
+            .fold(0, |n, r| n.wrapping_add((self.cells)(r)[i].get()))
+    }
+}
+
+/// Labelled counter families, in output order (after the [`COUNTERS`]).
+pub(super) const FAMILIES: [Family; 2] = [
+    Family {
+        key: "responses",
+        name: "spoonfeed_responses_total",
+        help: "Final responses sent to clients, by status class.",
+        label: "class",
+        values: &STATUS_CLASSES,
+        cells: |m| &m.responses,
+    },
+    Family {
+        key: "cache_not_stored",
+        name: "spoonfeed_cache_not_stored_total",
+        help: "Responses to cacheable requests not stored, by reason.",
+        label: "reason",
+        values: &NOT_STORED_REASONS,
+        cells: |m| &m.cache_not_stored_why,
+    },
 ];
 
 /// Gauges, summed across reactors, in output order.
@@ -503,6 +465,22 @@ mod tests {
     use super::*;
     use crate::metrics::tests::labels;
     use crate::metrics::ROUTE_SLOTS;
+
+    #[test]
+    fn every_family_has_a_cell_for_each_label_value_and_sums_it_over_reactors() {
+        let reactors = [
+            Arc::new(ReactorMetrics::new()),
+            Arc::new(ReactorMetrics::new()),
+        ];
+        for f in &FAMILIES {
+            assert_eq!(f.values.len(), (f.cells)(&reactors[0]).len(), "{}", f.name);
+            for (i, r) in reactors.iter().enumerate() {
+                (f.cells)(r)[f.values.len() - 1].add(i as u64 + 1);
+            }
+            assert_eq!(f.total(&reactors, 0), 0, "{}", f.name);
+            assert_eq!(f.total(&reactors, f.values.len() - 1), 3, "{}", f.name);
+        }
+    }
 
     #[test]
     fn slots_past_the_labels_merge_into_one_other_route() {
