@@ -7,13 +7,14 @@
 //!
 //! The parts: `cell` holds the single-writer [`Counter`], [`Gauge`] and [`Histogram`]; this file
 //! holds the structs made of them ([`ReactorMetrics`], [`RouteMetrics`]); `table` is the one
-//! list of what is shown (names, help, JSON keys, the field each reads), which drives both
-//! renderers: `prometheus` (text exposition format 0.0.4) and `json`.
+//! list of what is shown (names, help, JSON keys, the field each reads, and the counter families
+//! told apart by a label), which drives both renderers: `prometheus` (text exposition format
+//! 0.0.4) and `json`.
 //!
 //! Invariant: `ReactorMetrics::routes` has [`ROUTE_SLOTS`] entries.
 
-/// Appends formatted text to a `String`. Writing to a `String` cannot fail, so the
-/// `fmt::Result` is dropped here once instead of at every call.
+/// Appends formatted text to a `String` (the caller imports `std::fmt::Write`). Writing to a
+/// `String` cannot fail, so the `fmt::Result` is dropped here once instead of at every call.
 macro_rules! put {
     ($out:expr, $($arg:tt)*) => {
         let _ = write!($out, $($arg)*);
