@@ -9,11 +9,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use spoonfeed_origin::Checksum;
@@ -700,6 +700,76 @@ fn an_idle_keep_alive_connection_holds_no_blocks() {
     assert_eq!(json_number(&json, "connections_open"), 2, "{json}");
     assert_eq!(json_number(&json, "blocks_in_use"), 0, "{json}");
     assert!(json_number(&json, "blocks_peak") > 0, "{json}");
+}
+
+/// Client connections `a_reactor_that_goes_idle_shows_its_final_gauges` holds open at once:
+/// enough that each of two reactors gets some of them.
+const BURST: usize = 48;
+
+/// How long the status endpoint may take to show a settled state; the wait ends as soon as it
+/// does, and a value that never settles fails the test with what was seen last.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// `connections_open` as the status endpoint gives it, asked on `status`, a keep-alive
+/// connection of its own.
+fn open_connections(status: &mut BufReader<TcpStream>) -> u64 {
+    status
+        .get_mut()
+        .write_all(b"GET /status?format=json HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let r = read_response(status, false).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    json_number(&r.text(), "connections_open")
+}
+
+#[test]
+fn a_reactor_that_goes_idle_shows_its_final_gauges() {
+    // Two reactors. Every status request goes over one keep-alive connection, so only the
+    // reactor holding it answers them, refreshing its own gauges as it does; the other shows
+    // what it last published. Once the burst is over it has nothing to do and waits for events
+    // without end: unless it published before that wait, the status endpoint would count its
+    // share of the burst as open for good.
+    let origin = origin();
+    let proxy = Proxy::start(&format!(
+        "Workers 2\nProxyPass / http://127.0.0.1:{}/\nStatusLocation /status\n\
+         KeepAliveTimeout 60\nMaxKeepAliveRequests 0\n",
+        origin.addr().port()
+    ));
+    let mut status = BufReader::new(proxy.connect());
+    let mut burst: Vec<_> = (0..BURST)
+        .map(|_| BufReader::new(proxy.connect()))
+        .collect();
+    // Requests on every connection until both reactors have published them all open (the
+    // status connection is the one more).
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        for c in &mut burst {
+            c.get_mut()
+                .write_all(b"GET /bytes/1000 HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            let r = read_response(c, false).unwrap();
+            assert_eq!((r.status, r.body.len()), (200, 1000));
+        }
+        let open = open_connections(&mut status);
+        if open == BURST as u64 + 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the burst shows as {open} open");
+        thread::sleep(Duration::from_millis(20));
+    }
+    drop(burst);
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let open = open_connections(&mut status);
+        if open == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} connections still shown open {SETTLE:?} after the burst closed; only the status one is"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -215,7 +215,7 @@ pub enum NotStored {
 }
 
 impl NotStored {
-    /// Its name in the status endpoint's `cache_not_stored_*` counters.
+    /// Its name in the status endpoint's `cache_not_stored` family (`NOT_STORED_REASONS`).
     pub fn as_str(self) -> &'static str {
         match self {
             NotStored::Method => "method",

@@ -566,7 +566,7 @@ pub fn refresh(
     // Not stored again when the disk refused, or the entry went meanwhile (a purge, an
     // invalidation, a newer response): this client is answered all the same.
     if !matches!(rewrite(cache, &entry, &meta.meta), Ok(true)) {
-        not_stored(metrics, "write");
+        metrics.count_not_stored("write");
     }
     entry.meta = meta.meta;
     serve(entry, req, age, status, framing, metrics)
@@ -795,7 +795,7 @@ pub fn start_fill(
 ) -> Option<Fill> {
     let times = (request_time, response_time);
     begin_fill(cache, key, req, status, resp, length, times)
-        .map_err(|why| not_stored(metrics, why))
+        .map_err(|why| metrics.count_not_stored(why))
         .ok()
 }
 
@@ -891,7 +891,7 @@ impl Fill {
     ) {
         match self.commit(collector) {
             Ok(()) => metrics.cache_stores.incr(),
-            Err(why) => not_stored(metrics, why),
+            Err(why) => metrics.count_not_stored(why),
         }
     }
 
@@ -909,18 +909,6 @@ impl Fill {
         let size = self.writer.commit().map_err(|_| "write")?;
         let _ = collector.send(crate::cache::collector::Collect::Stored(size));
         Ok(())
-    }
-}
-
-/// Counts a response not stored, in the total and under `why` (a name of
-/// `NOT_STORED_REASONS`, which `policy::NotStored::as_str` names also use).
-fn not_stored(metrics: &ReactorMetrics, why: &str) {
-    metrics.cache_not_stored.incr();
-    let slot = crate::metrics::NOT_STORED_REASONS
-        .iter()
-        .position(|r| *r == why);
-    if let Some(slot) = slot {
-        metrics.cache_not_stored_why[slot].incr();
     }
 }
 

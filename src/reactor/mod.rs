@@ -210,7 +210,10 @@ fn pipe_pool(cfg: &Config) -> PipePool {
     pipes
 }
 
-/// How often an active reactor publishes its gauges.
+/// How often an active reactor publishes its gauges. A reactor about to wait longer than this
+/// for events (or without end) publishes first (see `Reactor::publish_before_wait`), so that an
+/// idle reactor's gauges are final: the status endpoint reads them from another reactor, and
+/// nothing else would refresh them while this one sleeps.
 const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Reactor {
@@ -305,9 +308,25 @@ impl Reactor {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             let timeout = self.poll_timeout();
+            self.publish_before_wait(timeout);
             if self.turn(&mut events, timeout, None)? {
                 return Ok(());
             }
+        }
+    }
+
+    /// Publishes the gauges when the coming wait for events, up to `timeout`, may last longer
+    /// than [`PUBLISH_INTERVAL`] and a turn has run since they were last published: a reactor
+    /// that has gone idle turns no more, and would otherwise show the values of its last busy
+    /// moment (its connections of a burst long over) for as long as it stays idle. A reactor
+    /// with work queued or a timer near waits less and publishes in `turn`, at most once per
+    /// interval; one whose next timer is far off publishes here after each turn, which is
+    /// seven stores and a count of idle backend connections, no syscall or clock read.
+    fn publish_before_wait(&mut self, timeout: Option<Duration>) {
+        let long = timeout.is_none_or(|t| t > PUBLISH_INTERVAL);
+        if long && self.published != self.sh.now {
+            self.sh.publish_gauges();
+            self.published = self.sh.now;
         }
     }
 

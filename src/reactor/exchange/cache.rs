@@ -567,13 +567,7 @@ pub(super) fn cache_response(
     let request_time = cached::unix_now(ex.log.wall);
     let response_time = cached::unix_now(sh.wall);
     if streaming {
-        sh.metrics.cache_not_stored.incr();
-        let slot = crate::metrics::NOT_STORED_REASONS
-            .iter()
-            .position(|r| *r == "streaming");
-        if let Some(slot) = slot {
-            sh.metrics.cache_not_stored_why[slot].incr();
-        }
+        sh.metrics.count_not_stored("streaming");
         release_lock(ex, sh);
         return;
     }
