@@ -523,3 +523,292 @@ pub(super) fn route_canonically(vhost: &crate::config::Vhost, target: &[u8]) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http1::request::{parse_request, Limits};
+
+    /// The main server on 127.0.0.1 with two routes and an exclusion; on 127.0.0.2 a forward
+    /// proxy (the default host there) and a named host with a route of its own.
+    const CONF: &str = "\
+Listen 127.0.0.1:8080
+Listen 127.0.0.2:8080
+ServerName www.example.com
+LimitRequestBody 1000
+ProxyPass /static/ !
+ProxyPass /app/ http://127.0.0.1:9000/app/
+<VirtualHost 127.0.0.2:8080>
+    ServerName proxy.example.com
+    ProxyRequests On
+    AllowCONNECT 443
+</VirtualHost>
+<VirtualHost 127.0.0.2:8080>
+    ServerName api.example.com
+    ProxyPass /v1/ http://127.0.0.1:9001/
+</VirtualHost>
+";
+
+    const MAIN: &str = "127.0.0.1:8080";
+    const HOSTS: &str = "127.0.0.2:8080";
+
+    /// What a row expects: a plan to this backend port with this path (and a forward target
+    /// `host:port`, tunnel or not), or a refusal.
+    #[derive(Debug)]
+    enum Want {
+        Routed(usize, u16, &'static str),
+        Forwarded(usize, &'static str, u16, bool),
+        Refused(Failure, usize),
+    }
+
+    fn admit_text(
+        cfg: &Config,
+        local: &str,
+        peer: &str,
+        sni: Option<Option<&str>>,
+        req: &str,
+    ) -> Result<Plan, Refusal> {
+        let buf = req.as_bytes();
+        let head = parse_request(buf, &Limits::APACHE_DEFAULTS)
+            .expect("a valid request")
+            .expect("a whole request");
+        let facts = Facts {
+            local: local.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+            tls_sni: sni,
+        };
+        admit(cfg, &facts, &head, buf)
+    }
+
+    #[test]
+    fn admission_table() {
+        let cfg = crate::config::parse_str(CONF, std::path::Path::new("admit.conf"))
+            .expect("the table's configuration parses")
+            .config;
+        use Want::*;
+        let rows: &[(&str, &str, Option<Option<&str>>, &str, Want)] = &[
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "GET /app/x?y HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+                Routed(0, 9000, "/app/x?y"),
+            ),
+            // A percent-encoded spelling routes as its decoded one, and is forwarded decoded.
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "GET /%61pp/x HTTP/1.1\r\nHost: a\r\n\r\n",
+                Routed(0, 9000, "/app/x"),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "GET /static/a HTTP/1.1\r\nHost: a\r\n\r\n",
+                Refused(Failure::Excluded, 0),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "GET /elsewhere HTTP/1.1\r\nHost: a\r\n\r\n",
+                Refused(Failure::NoRoute, 0),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "GET /app/../etc HTTP/1.1\r\nHost: a\r\n\r\n",
+                Refused(Failure::DotSegment, 0),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "POST /app/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n",
+                Refused(Failure::BodyTooLarge, 0),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "POST /app/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n",
+                Routed(0, 9000, "/app/x"),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+                Refused(Failure::ServerOptions, 0),
+            ),
+            // Not ours, and this host is no forward proxy.
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "GET http://elsewhere.test/ HTTP/1.1\r\nHost: elsewhere.test\r\n\r\n",
+                Refused(Failure::ForwardProxyRefused, 0),
+            ),
+            (
+                MAIN,
+                "127.0.0.1",
+                None,
+                "CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n",
+                Refused(Failure::ForwardProxyRefused, 0),
+            ),
+            // Name-based hosts: a name, its routes (after the main server's).
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "GET /v1/users HTTP/1.1\r\nHost: API.example.com.\r\n\r\n",
+                Routed(2, 9001, "/users"),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "GET /app/z HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+                Routed(2, 9000, "/app/z"),
+            ),
+            // An absolute-form URL naming one of our hosts is routed, not forwarded.
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "GET http://api.example.com/v1/a HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+                Routed(2, 9001, "/a"),
+            ),
+            // The forward proxy: absolute-form http:// URLs, CONNECT to AllowCONNECT's ports.
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "GET http://example.org:8081/p?q HTTP/1.1\r\nHost: example.org:8081\r\n\r\n",
+                Forwarded(1, "example.org", 8081, false),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "GET http://EXAMPLE.org HTTP/1.1\r\nHost: example.org\r\n\r\n",
+                Forwarded(1, "example.org", 80, false),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n",
+                Forwarded(1, "example.org", 443, true),
+            ),
+            // CONNECT's host is its target, whatever its Host says.
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "CONNECT example.org:443 HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+                Forwarded(1, "example.org", 443, true),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "CONNECT example.org:22 HTTP/1.1\r\nHost: example.org:22\r\n\r\n",
+                Refused(Failure::ConnectPortRefused, 1),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                None,
+                "GET https://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n",
+                Refused(Failure::ForwardScheme, 1),
+            ),
+            // Without a <Proxy "*"> section, only loopback may use the forward proxy.
+            (
+                HOSTS,
+                "192.0.2.9",
+                None,
+                "GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n",
+                Refused(Failure::ForwardProxyDenied, 1),
+            ),
+            // TLS: the Host must select the host the SNI name selected.
+            (
+                HOSTS,
+                "127.0.0.1",
+                Some(Some("api.example.com")),
+                "GET /v1/a HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+                Routed(2, 9001, "/a"),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                Some(Some("api.example.com")),
+                "GET /v1/a HTTP/1.1\r\nHost: proxy.example.com\r\n\r\n",
+                Refused(Failure::Misdirected, 1),
+            ),
+            (
+                HOSTS,
+                "127.0.0.1",
+                Some(None),
+                "GET /v1/a HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+                Routed(2, 9001, "/a"),
+            ),
+        ];
+        for (local, peer, sni, req, want) in rows {
+            let got = admit_text(&cfg, local, peer, *sni, req);
+            let line = req.lines().next().unwrap_or_default();
+            match (want, got) {
+                (Routed(vhost, port, path), Ok(plan)) => {
+                    assert_eq!(plan.vhost, *vhost, "{line}");
+                    assert_eq!(
+                        cfg.backends[plan.backend].authority,
+                        format!("127.0.0.1:{port}"),
+                        "{line}"
+                    );
+                    assert_eq!(plan.path, path.as_bytes(), "{line}");
+                    assert_eq!(plan.forward, None, "{line}");
+                    let base: usize = cfg.vhosts[..*vhost].iter().map(|v| v.routes.len()).sum();
+                    assert!(
+                        (base..base + cfg.vhosts[*vhost].routes.len()).contains(&plan.route_slot),
+                        "{line}"
+                    );
+                }
+                (Forwarded(vhost, host, port, tunnel), Ok(plan)) => {
+                    assert_eq!(plan.vhost, *vhost, "{line}");
+                    assert_eq!(Some(plan.backend), cfg.forward_backend, "{line}");
+                    assert_eq!(plan.route_slot, forward_slot(&cfg), "{line}");
+                    let forward = plan.forward.expect("a forward target");
+                    assert_eq!(
+                        (forward.host.as_str(), forward.port, forward.tunnel),
+                        (*host, *port, *tunnel),
+                        "{line}"
+                    );
+                    assert!(
+                        forward.addrs.is_empty() && !forward.answered,
+                        "a name is resolved later: {line}"
+                    );
+                }
+                (Refused(failure, vhost), Err(refusal)) => {
+                    assert_eq!(&refusal.failure, failure, "{line}");
+                    assert_eq!(refusal.vhost, *vhost, "{line}");
+                }
+                (want, got) => panic!("{line}: wanted {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_forwarded_ip_literal_needs_no_resolver() {
+        let cfg = crate::config::parse_str(CONF, std::path::Path::new("admit.conf"))
+            .unwrap()
+            .config;
+        let req = "GET http://192.0.2.7/x HTTP/1.1\r\nHost: 192.0.2.7\r\n\r\n";
+        let plan = admit_text(&cfg, HOSTS, "127.0.0.1", None, req).expect("forwarded");
+        let forward = plan.forward.expect("a forward target");
+        assert_eq!(forward.addrs, ["192.0.2.7:80".parse().unwrap()]);
+        assert_eq!(plan.path, b"/x");
+    }
+}
