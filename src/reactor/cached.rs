@@ -154,7 +154,9 @@ fn variant_key(key: &[u8], epoch: &[u8], selected: &[(Vec<u8>, Vec<u8>)]) -> Vec
     out
 }
 
-/// An epoch no index has had, in this process or an earlier one on the same `CacheRoot`.
+/// An epoch no index has had, in this process or an earlier one on the same `CacheRoot`. (The
+/// clock is read here for uniqueness, not for time: the turn's wall clock is the same for
+/// every entry a turn stores.)
 fn new_epoch() -> Vec<u8> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -224,7 +226,9 @@ fn variant_for_fill(
         if let (INDEX, Some(epoch)) = (index.meta.status, epoch) {
             if names(&fields) == names(resp) {
                 // Used as its variants are: not collected before them.
-                let _ = cache.store.touch(&index, SystemTime::now());
+                let _ = cache
+                    .store
+                    .touch(&index, UNIX_EPOCH + Duration::from_secs(now));
                 return Some(variant_key(key, epoch, selected));
             }
         }

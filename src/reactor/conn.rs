@@ -208,7 +208,7 @@ impl Conn {
             self.phase = next;
             moved_any |= moved;
             if matches!(self.phase, Phase::Closed) {
-                self.out.chain.clear(&mut sh.pool);
+                self.out.chain.clear(&mut sh.io.pool);
                 return Step::Close;
             }
             if !moved {
@@ -216,7 +216,7 @@ impl Conn {
             }
             budget -= 1;
             if budget == 0 {
-                sh.rerun.push_back(self.token(idx));
+                sh.sched.rerun.push_back(self.token(idx));
                 break;
             }
         }
@@ -241,21 +241,21 @@ impl Conn {
                 (self.pool_wait_until.expect("checked"), Due::PoolWait)
             }
             Phase::Head if self.cin.is_empty() && self.exchanges > 0 => {
-                (sh.now + limits.keep_alive_timeout, Due::KeepAlive)
+                (sh.clock.now + limits.keep_alive_timeout, Due::KeepAlive)
             }
             // A head must arrive within RequestReadTimeout's budget, and each part of it
             // within Timeout.
             Phase::Head => match limits.header_read {
                 Some(t) => {
                     let budget = self.head_started + t.allowed(self.head_bytes);
-                    (budget.min(sh.now + limits.timeout), Due::Head)
+                    (budget.min(sh.clock.now + limits.timeout), Due::Head)
                 }
-                None => (sh.now + limits.timeout, Due::Head),
+                None => (sh.clock.now + limits.timeout, Due::Head),
             },
-            Phase::Reply(_) => (sh.now + limits.timeout, Due::Reply),
-            Phase::Tunnel(t) => (sh.now + t.idle(), Due::TunnelIdle),
+            Phase::Reply(_) => (sh.clock.now + limits.timeout, Due::Reply),
+            Phase::Tunnel(t) => (sh.clock.now + t.idle(), Due::TunnelIdle),
             Phase::Exchange(ex) => {
-                let (at, due) = ex.deadline(limits, sh.now);
+                let (at, due) = ex.deadline(limits, sh.clock.now);
                 (at, Due::Exchange(due))
             }
             Phase::Linger { until, .. } => (*until, Due::Linger),
@@ -263,13 +263,13 @@ impl Conn {
         };
         self.due = due;
         let token = self.token(idx).0;
-        self.deadline.set(at, &mut sh.timers, token);
+        self.deadline.set(at, &mut sh.sched.timers, token);
     }
 
     /// The connection's deadline passed.
     pub fn on_timeout(&mut self, idx: usize, sh: &mut Shared) -> Step {
-        if sh.log.enabled(LogLevel::Debug) {
-            sh.log.log(
+        if sh.obs.log.enabled(LogLevel::Debug) {
+            sh.obs.log.log(
                 LogLevel::Debug,
                 Some(self.peer),
                 format_args!("timeout ({:?}) in phase {}", self.due, self.phase.name()),
@@ -279,8 +279,8 @@ impl Conn {
             (Due::Head, Phase::Head)
                 if self.tls.as_ref().is_some_and(ClientTls::is_handshaking) =>
             {
-                sh.metrics.tls_handshake_failures.incr();
-                sh.log.log(
+                sh.obs.metrics.tls_handshake_failures.incr();
+                sh.obs.log.log(
                     LogLevel::Info,
                     Some(self.peer),
                     format_args!("TLS handshake timed out (RequestReadTimeout header=)"),
@@ -290,15 +290,15 @@ impl Conn {
             (Due::Head | Due::KeepAlive, Phase::Head) if self.cin.is_empty() => Phase::Closed,
             (Due::PoolWait, Phase::Head) => {
                 self.pool_wait_until = None;
-                if sh.pool.can_start() {
+                if sh.io.pool.can_start() {
                     // Room came while no wake-up reached it: start now.
                     Phase::Head
                 } else {
                     // Its request waited POOL_WAIT for blocks: answer it now, from the reserve.
                     match self.parse_head(sh) {
                         Ok(Some(head)) => {
-                            sh.metrics.requests.incr();
-                            sh.metrics.pool_refused.incr();
+                            sh.obs.metrics.requests.incr();
+                            sh.obs.metrics.pool_refused.incr();
                             self.refuse(head, Failure::PoolExhausted, sh)
                         }
                         Ok(None) | Err(_) => Phase::Closed,
@@ -341,11 +341,11 @@ impl Conn {
             Phase::Tunnel(mut t) => tunnel::close(&mut t, sh),
             Phase::Head | Phase::Reply(_) | Phase::Linger { .. } | Phase::Closed => {}
         }
-        self.out.chain.clear(&mut sh.pool);
+        self.out.chain.clear(&mut sh.io.pool);
         if let Some(pipe) = self.out.pipe.take() {
-            sh.pipes.give(pipe);
+            sh.io.pipes.give(pipe);
         }
-        let _ = sh.registry.deregister(&mut self.client);
+        let _ = sh.io.registry.deregister(&mut self.client);
     }
 
     /// The pool is too short for this connection to read on: it waits for returned blocks
@@ -353,15 +353,15 @@ impl Conn {
     pub fn starve(&mut self, idx: usize, sh: &mut Shared) {
         if !self.starved {
             self.starved = true;
-            sh.starved.push(self.token(idx));
-            sh.metrics.pool_exhausted.incr();
+            sh.sched.starved.push(self.token(idx));
+            sh.obs.metrics.pool_exhausted.incr();
         }
     }
 
     /// Back to reading heads after an exchange: a pipelined head already in `cin` gets its
     /// `RequestReadTimeout` budget from now.
     pub fn next_head(&mut self, sh: &Shared) -> Phase {
-        self.head_started = sh.now;
+        self.head_started = sh.clock.now;
         self.head_bytes = self.cin.len() as u64;
         Phase::Head
     }
@@ -369,13 +369,14 @@ impl Conn {
     /// The pool does not let the parsed request start: it waits, at most POOL_WAIT from the
     /// first refusal, to be re-run when the pool lets requests start again.
     fn wait_for_pool(&mut self, idx: usize, sh: &mut Shared) {
-        let until = *self.pool_wait_until.get_or_insert(sh.now + POOL_WAIT);
-        self.deadline.set(until, &mut sh.timers, self.token(idx).0);
+        let until = *self.pool_wait_until.get_or_insert(sh.clock.now + POOL_WAIT);
+        self.deadline
+            .set(until, &mut sh.sched.timers, self.token(idx).0);
         self.due = Due::PoolWait;
         if !self.pool_queued {
             self.pool_queued = true;
-            sh.pool_waiters.push(self.token(idx));
-            sh.metrics.pool_exhausted.incr();
+            sh.sched.pool_waiters.push(self.token(idx));
+            sh.obs.metrics.pool_exhausted.incr();
         }
     }
 
@@ -414,19 +415,19 @@ impl Conn {
                     let is_status = sh.cfg.status.as_ref().is_some_and(|status| {
                         super::status::is_status_request(status, &head, &self.cin)
                     });
-                    if !sh.pool.can_start() && !is_status {
+                    if !sh.io.pool.can_start() && !is_status {
                         // Blocks are short: the request waits for some to be returned, for
                         // at most POOL_WAIT (then it is answered 503).
                         self.wait_for_pool(idx, sh);
                         return (Phase::Head, false);
                     }
                     self.pool_wait_until = None;
-                    sh.metrics.requests.incr();
+                    sh.obs.metrics.requests.incr();
                     return (self.start(head, is_status, sh), true);
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    sh.metrics.requests.incr();
+                    sh.obs.metrics.requests.incr();
                     let log = self.unparsed_log(sh);
                     return (self.reply(Failure::Request(e), Some(log), None, sh), true);
                 }
@@ -441,7 +442,7 @@ impl Conn {
         match self.read_client(sh) {
             Ok(0) => {
                 if !self.cin.is_empty() {
-                    sh.log.log(
+                    sh.obs.log.log(
                         LogLevel::Info,
                         Some(self.peer),
                         format_args!("client closed the connection mid-head"),
@@ -450,10 +451,10 @@ impl Conn {
                 (Phase::Closed, true)
             }
             Ok(n) => {
-                sh.metrics.bytes_from_clients.add(n as u64);
+                sh.obs.metrics.bytes_from_clients.add(n as u64);
                 if self.cin.len() == n && self.exchanges > 0 {
                     // The first byte of the next request: its head's time starts now.
-                    self.head_started = sh.now;
+                    self.head_started = sh.clock.now;
                     self.head_bytes = 0;
                 }
                 self.head_bytes += n as u64;
@@ -488,19 +489,19 @@ impl Conn {
             after = After::Close;
         }
         if failure.is_backend_side() {
-            sh.metrics.backend_errors.incr();
+            sh.obs.metrics.backend_errors.incr();
         }
         let level = if failure.is_backend_side() {
             LogLevel::Error
         } else {
             LogLevel::Info
         };
-        if sh.log.enabled(level) && status >= 400 {
+        if sh.obs.log.enabled(level) && status >= 400 {
             let line = log
                 .as_ref()
                 .map(|l| String::from_utf8_lossy(l.request_line()).into_owned())
                 .unwrap_or_default();
-            sh.log.log(
+            sh.obs.log.log(
                 level,
                 Some(self.peer),
                 format_args!("{status} {}: \"{}\"", failure.reason(), line.escape_debug()),
@@ -518,9 +519,9 @@ impl Conn {
                 .and_then(|l| l.parsed.as_ref())
                 .is_some_and(|h| h.simple),
         };
-        let mut out = mem::take(&mut sh.scratch);
+        let mut out = mem::take(&mut sh.io.scratch);
         out.clear();
-        let body = reply::encode(&failure, framing, sh.wall, &mut out);
+        let body = reply::encode(&failure, framing, sh.clock.wall, &mut out);
         self.send_ours(out, status, body, log, vhost, after, sh)
     }
 
@@ -537,18 +538,18 @@ impl Conn {
         after: After,
         sh: &mut Shared,
     ) -> Phase {
-        let pushed = self.out.chain.push_slice(&mut sh.pool, &out);
-        sh.scratch = out;
+        let pushed = self.out.chain.push_slice(&mut sh.io.pool, &out);
+        sh.io.scratch = out;
         if pushed.is_err() {
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Error,
                 Some(self.peer),
                 format_args!("buffer pool exhausted; closing the connection unanswered"),
             );
-            sh.metrics.pool_refused.incr();
+            sh.obs.metrics.pool_refused.incr();
             return Phase::Closed;
         }
-        sh.metrics.count_status(status);
+        sh.obs.metrics.count_status(status);
         if let Some(log) = log {
             let logged = Logged {
                 req: &log,
@@ -568,7 +569,7 @@ impl Conn {
         let log = self.take_head(head, sh);
         let parsed = log.parsed.as_ref().expect("just set");
         if parsed.simple {
-            sh.metrics.http09_requests.incr();
+            sh.obs.metrics.http09_requests.incr();
         }
         if is_status {
             let cfg = Arc::clone(&sh.cfg);
@@ -609,8 +610,8 @@ impl Conn {
         let log = ReqLog {
             head: self.cin[..head_len].to_vec(),
             parsed: Some(head),
-            started: sh.now,
-            wall: sh.wall,
+            started: sh.clock.now,
+            wall: sh.clock.wall,
             cache: None,
         };
         self.cin.drain(..head_len);
@@ -652,7 +653,7 @@ impl Conn {
             }
             Next::Done { ex, keep_alive } => {
                 self.exchanges += 1;
-                self.log_exchange(ex.logged(Ending::Completed(sh.now)), sh);
+                self.log_exchange(ex.logged(Ending::Completed(sh.clock.now)), sh);
                 if keep_alive {
                     self.next_head(sh)
                 } else {
@@ -704,30 +705,34 @@ impl Conn {
     /// while more may be waiting, in the socket or inside rustls.
     pub fn read_client(&mut self, sh: &mut Shared) -> io::Result<usize> {
         let Some(tls) = &mut self.tls else {
-            let asked = sh.landing.len();
-            let n = read_some(&mut self.client, &mut self.cin, &mut sh.landing)?;
+            let asked = sh.io.landing.len();
+            let n = read_some(&mut self.client, &mut self.cin, &mut sh.io.landing)?;
             self.ready.note_read(n, asked);
             return Ok(n);
         };
         let was_handshaking = tls.is_handshaking();
         let (cfg, local) = (&sh.cfg, self.local);
-        let read = tls.read(&mut self.client, &mut self.cin, &mut sh.landing, |name| {
-            choose_certificate(cfg, local, name)
-        });
+        let read = tls.read(
+            &mut self.client,
+            &mut self.cin,
+            &mut sh.io.landing,
+            |name| choose_certificate(cfg, local, name),
+        );
         if was_handshaking && tls.is_established() {
-            sh.metrics.tls_handshakes.incr();
+            sh.obs.metrics.tls_handshakes.incr();
             if tls.is_resumed() {
-                sh.metrics.tls_resumed.incr();
+                sh.obs.metrics.tls_resumed.incr();
             }
         }
         if let Err(e) = &read {
             if e.kind() == io::ErrorKind::InvalidData {
                 if was_handshaking {
-                    sh.metrics.tls_handshake_failures.incr();
+                    sh.obs.metrics.tls_handshake_failures.incr();
                 } else {
-                    sh.metrics.tls_errors.incr();
+                    sh.obs.metrics.tls_errors.incr();
                 }
-                sh.log
+                sh.obs
+                    .log
                     .log(LogLevel::Info, Some(self.peer), format_args!("{e}"));
             }
         }
@@ -744,13 +749,13 @@ impl Conn {
             let sent = tls.send(
                 &mut self.client,
                 &mut self.out.chain,
-                &mut sh.pool,
+                &mut sh.io.pool,
                 self.out.spill.as_mut(),
-                &mut sh.landing,
+                &mut sh.io.landing,
             );
             return match sent {
                 Ok((n, wrote)) => {
-                    sh.metrics.bytes_to_clients.add(n as u64);
+                    sh.obs.metrics.bytes_to_clients.add(n as u64);
                     Ok(wrote)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -761,7 +766,7 @@ impl Conn {
             };
         }
         let written = if !self.out.chain.is_empty() {
-            self.out.chain.write_to(&mut sh.pool, &mut self.client)
+            self.out.chain.write_to(&mut sh.io.pool, &mut self.client)
         } else if let Some(pipe) = self.out.pipe.as_mut().filter(|p| p.held() > 0) {
             pipe.drain_to(self.client.as_raw_fd())
         } else {
@@ -770,7 +775,7 @@ impl Conn {
         };
         match written {
             Ok(n) => {
-                sh.metrics.bytes_to_clients.add(n as u64);
+                sh.obs.metrics.bytes_to_clients.add(n as u64);
                 Ok(n > 0)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -796,9 +801,9 @@ impl Conn {
             return Phase::Closed;
         }
         self.cin = Vec::new();
-        sh.metrics.lingered.incr();
+        sh.obs.metrics.lingered.incr();
         Phase::Linger {
-            until: sh.now + LINGER_TIME,
+            until: sh.clock.now + LINGER_TIME,
             discarded: 0,
         }
     }
@@ -807,21 +812,21 @@ impl Conn {
         if !self.ready.readable {
             return (Phase::Linger { until, discarded }, false);
         }
-        match self.client.read(&mut sh.landing) {
+        match self.client.read(&mut sh.io.landing) {
             Ok(0) => {
                 if discarded > 0 {
                     // Closing with those bytes unread would have reset the connection.
-                    sh.metrics.linger_resets_avoided.incr();
+                    sh.obs.metrics.linger_resets_avoided.incr();
                 }
                 (Phase::Closed, true)
             }
             Ok(n) if discarded + n >= LINGER_BYTES => {
-                sh.metrics.linger_bytes_discarded.add(n as u64);
+                sh.obs.metrics.linger_bytes_discarded.add(n as u64);
                 (Phase::Closed, true)
             }
             Ok(n) => {
-                sh.metrics.linger_bytes_discarded.add(n as u64);
-                self.ready.note_read(n, sh.landing.len());
+                sh.obs.metrics.linger_bytes_discarded.add(n as u64);
+                self.ready.note_read(n, sh.io.landing.len());
                 let discarded = discarded + n;
                 (Phase::Linger { until, discarded }, true)
             }
@@ -840,8 +845,8 @@ impl Conn {
         ReqLog {
             head: self.cin[..end].to_vec(),
             parsed: None,
-            started: sh.now,
-            wall: sh.wall,
+            started: sh.clock.now,
+            wall: sh.clock.wall,
             cache: None,
         }
     }
@@ -855,7 +860,7 @@ impl Conn {
             body_bytes,
             backend,
         } = logged;
-        if !sh.access.wants(vhost) {
+        if !sh.obs.access.wants(vhost) {
             return;
         }
         let cfg: Arc<Config> = Arc::clone(&sh.cfg);
@@ -875,7 +880,7 @@ impl Conn {
             body_bytes,
             bytes_sent: body_bytes,
             started: log.wall,
-            duration: sh.now.saturating_duration_since(log.started),
+            duration: sh.clock.now.saturating_duration_since(log.started),
             request_header: &req_header,
             response_header: &resp_header,
             backend: backend.as_ref().map(|b| b.fields()),
@@ -887,7 +892,7 @@ impl Conn {
                 b'+'
             },
         };
-        sh.access.log(vhost, &rec);
+        sh.obs.access.log(vhost, &rec);
     }
 }
 
@@ -961,7 +966,7 @@ impl Client for Conn {
     }
 
     fn cut_off(&mut self, sh: &mut Shared) {
-        sh.metrics.aborted.incr();
+        sh.obs.metrics.aborted.incr();
         let _ = crate::sys::reset_on_close(self.client.as_raw_fd());
     }
 

@@ -14,13 +14,13 @@ mod exchange;
 mod refresh;
 mod reply;
 mod resolve;
+mod shared;
 pub mod sim;
 mod status;
 mod timer;
 mod token;
 mod tunnel;
 
-use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Registry, Waker};
+use mio::{Events, Interest, Poll, Waker};
 use slab::Slab;
 
 use crate::buf::{BufPool, PipePool};
@@ -38,8 +38,9 @@ use crate::metrics::ReactorMetrics;
 use crate::sys::{self, SockBuf};
 use backend::BackendPool;
 use conn::{Conn, Phase, Step};
+pub use shared::Shared;
+use shared::{CacheState, Clock, Io, Observe, Resolving, Sched};
 use std::os::fd::AsRawFd;
-use timer::Timers;
 use token::{Kind, Token};
 
 /// Connections accepted from one listener per loop turn before others get their turn.
@@ -93,70 +94,6 @@ pub enum Control {
     Drain(Instant),
     /// Exit now.
     Quit,
-}
-
-/// What handlers share within a reactor: passed down as `&mut`, never behind a lock.
-#[derive(Debug)]
-pub struct Shared {
-    pub registry: Registry,
-    pub cfg: Arc<Config>,
-    pub cfg_gen: u64,
-    pub pool: BufPool,
-    pub backends: BackendPool,
-    pub timers: Timers,
-    pub rerun: VecDeque<Token>,
-    pub log: ErrorLog,
-    pub access: AccessLogs,
-    /// The time of this loop turn.
-    pub now: Instant,
-    /// The wall-clock time of this loop turn (dates, cache ages, log times).
-    pub wall: std::time::SystemTime,
-    /// The last generation handed to a slab entry.
-    pub gen: u32,
-    pub draining: bool,
-    /// A reusable buffer for encoding heads.
-    pub scratch: Vec<u8>,
-    /// Where reads of heads and request bodies land before being appended to a connection's
-    /// buffer; initialised once so that no read pays for zeroing memory.
-    pub landing: Box<[u8]>,
-    /// This reactor's counters (it is their only writer).
-    pub metrics: Arc<ReactorMetrics>,
-    /// Every reactor's, for the status endpoint.
-    pub all_metrics: Arc<[Arc<ReactorMetrics>]>,
-    /// Pipes for splicing bodies.
-    pub pipes: PipePool,
-    /// Client connections waiting for the pool to have blocks to spare.
-    pub starved: Vec<Token>,
-    /// Client connections whose parsed request waits for the pool to let it start.
-    pub pool_waiters: Vec<Token>,
-    /// Client connections open.
-    pub open_conns: usize,
-    /// Resolves forward-proxy targets' names; started with the first one.
-    pub resolver: Option<resolve::Resolver>,
-    /// The number of the last question put to the resolver.
-    pub resolve_asked: u64,
-    /// Cache entries whose bodies this reactor checked against their checksums.
-    pub cache_verified: cached::Verified,
-    /// URLs being fetched to be stored (`CacheLock`), and who waits for them.
-    pub cache_locks: cached::Locks,
-    /// Told of every entry stored, so that it looks at the store's size in time.
-    pub collector: std::sync::mpsc::Sender<crate::cache::collector::Collect>,
-    /// Wakes this reactor (the resolver's answers use it).
-    pub waker: Arc<Waker>,
-}
-
-impl Shared {
-    /// Stores the gauges (state that is not counted as it changes) into the metrics.
-    pub fn publish_gauges(&self) {
-        let m = &self.metrics;
-        m.connections_open.set(self.open_conns as u64);
-        m.blocks_in_use.set(self.pool.outstanding() as u64);
-        m.blocks_peak.set(self.pool.peak() as u64);
-        m.pool_bytes.set(self.pool.allocated_bytes() as u64);
-        m.pool_cap_bytes.set(self.pool.cap_bytes() as u64);
-        m.backend_open.set(self.backends.conns.len() as u64);
-        m.backend_idle.set(self.backends.idle_count() as u64);
-    }
 }
 
 /// One listening socket of this reactor.
@@ -260,33 +197,40 @@ impl Reactor {
         );
         let pool = BufPool::new(cfg.buffering.io_buffer_size, cfg.buffering.pool_size);
         let sh = Shared {
-            log: ErrorLog::open(&cfg)?,
-            access: AccessLogs::open(&cfg)?,
-            registry,
-            cfg,
             cfg_gen: 0,
-            pool,
+            io: Io {
+                registry,
+                pool,
+                pipes,
+                landing: vec![0; READ_CHUNK].into_boxed_slice(),
+                scratch: Vec::new(),
+                gen: 0,
+            },
             backends,
-            timers: Timers::default(),
-            rerun: VecDeque::new(),
-            now: Instant::now(),
-            wall: std::time::SystemTime::now(),
-            gen: 0,
+            sched: Sched::default(),
+            obs: Observe {
+                log: ErrorLog::open(&cfg)?,
+                access: AccessLogs::open(&cfg)?,
+                metrics: Arc::clone(&all_metrics[me]),
+                all_metrics,
+            },
+            clock: Clock {
+                now: Instant::now(),
+                wall: std::time::SystemTime::now(),
+            },
+            cache: CacheState {
+                locks: cached::Locks::default(),
+                verified: cached::Verified::default(),
+                collector,
+            },
+            resolve: Resolving {
+                resolver: None,
+                asked: 0,
+                waker: Arc::clone(&waker),
+            },
+            cfg,
             draining: false,
-            scratch: Vec::new(),
-            landing: vec![0; READ_CHUNK].into_boxed_slice(),
-            metrics: Arc::clone(&all_metrics[me]),
-            all_metrics,
-            starved: Vec::new(),
-            pool_waiters: Vec::new(),
             open_conns: 0,
-            pipes,
-            resolver: None,
-            resolve_asked: 0,
-            cache_verified: cached::Verified::default(),
-            cache_locks: cached::Locks::default(),
-            collector,
-            waker: Arc::clone(&waker),
         };
         Ok((
             Reactor {
@@ -324,9 +268,9 @@ impl Reactor {
     /// seven stores and a count of idle backend connections, no syscall or clock read.
     fn publish_before_wait(&mut self, timeout: Option<Duration>) {
         let long = timeout.is_none_or(|t| t > PUBLISH_INTERVAL);
-        if long && self.published != self.sh.now {
+        if long && self.published != self.sh.clock.now {
             self.sh.publish_gauges();
-            self.published = self.sh.now;
+            self.published = self.sh.clock.now;
         }
     }
 
@@ -345,7 +289,7 @@ impl Reactor {
             }
             return Err(e);
         }
-        (self.sh.now, self.sh.wall) =
+        (self.sh.clock.now, self.sh.clock.wall) =
             now.unwrap_or_else(|| (Instant::now(), std::time::SystemTime::now()));
         for event in events.iter() {
             let token = Token(event.token().0);
@@ -370,14 +314,14 @@ impl Reactor {
         self.run_rerun_queue();
         self.fire_timers();
         self.wake_starved();
-        self.sh.access.flush();
-        if self.sh.now >= self.published + PUBLISH_INTERVAL {
+        self.sh.obs.access.flush();
+        if self.sh.clock.now >= self.published + PUBLISH_INTERVAL {
             self.sh.publish_gauges();
-            self.published = self.sh.now;
+            self.published = self.sh.clock.now;
         }
         if self.sh.draining {
             self.close_idle();
-            let late = self.drain_deadline.is_some_and(|d| self.sh.now >= d);
+            let late = self.drain_deadline.is_some_and(|d| self.sh.clock.now >= d);
             if self.conns.is_empty() || late {
                 self.cut_off_in_flight();
                 return Ok(true);
@@ -392,12 +336,12 @@ impl Reactor {
                 .listeners
                 .iter()
                 .any(|l| l.pending && l.retry_at.is_none());
-        if !self.sh.rerun.is_empty() || accepting {
+        if !self.sh.sched.rerun.is_empty() || accepting {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
         let retry = self.listeners.iter().filter_map(|l| l.retry_at).min();
-        let timer = match (self.sh.timers.next(), retry) {
+        let timer = match (self.sh.sched.timers.next(), retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -444,17 +388,20 @@ impl Reactor {
                     }
                     Ok(_) | Err(_) => {}
                 }
-                if self.sh.log.enabled(LogLevel::Debug) {
+                if self.sh.obs.log.enabled(LogLevel::Debug) {
                     let peer = self.sh.backends.conns[idx].peer;
-                    self.sh.log.log(
+                    self.sh.obs.log.log(
                         LogLevel::Debug,
                         None,
                         format_args!("pooled connection to {peer} closed by the backend"),
                     );
                 }
-                let waiter = self.sh.backends.close(idx, &self.sh.registry);
+                let waiter = self.sh.backends.close(idx, &self.sh.io.registry);
                 if let Some((c, gen)) = waiter {
-                    self.sh.rerun.push_back(Token::new(Kind::Client, c, gen));
+                    self.sh
+                        .sched
+                        .rerun
+                        .push_back(Token::new(Kind::Client, c, gen));
                 }
             }
         }
@@ -478,19 +425,19 @@ impl Reactor {
     /// Re-runs the connections that waited for the pool once it lets them go on: requests
     /// waiting to start when new exchanges may start, body reads when bodies may be read.
     fn wake_starved(&mut self) {
-        if !self.sh.pool_waiters.is_empty() && self.sh.pool.can_start() {
-            for token in std::mem::take(&mut self.sh.pool_waiters) {
+        if !self.sh.sched.pool_waiters.is_empty() && self.sh.io.pool.can_start() {
+            for token in std::mem::take(&mut self.sh.sched.pool_waiters) {
                 if let Some(conn) = self.conn_of(token) {
                     conn.pool_queued = false;
-                    self.sh.rerun.push_back(token);
+                    self.sh.sched.rerun.push_back(token);
                 }
             }
         }
-        if !self.sh.starved.is_empty() && self.sh.pool.can_fill() {
-            for token in std::mem::take(&mut self.sh.starved) {
+        if !self.sh.sched.starved.is_empty() && self.sh.io.pool.can_fill() {
+            for token in std::mem::take(&mut self.sh.sched.starved) {
                 if let Some(conn) = self.conn_of(token) {
                     conn.starved = false;
-                    self.sh.rerun.push_back(token);
+                    self.sh.sched.rerun.push_back(token);
                 }
             }
         }
@@ -516,8 +463,8 @@ impl Reactor {
     /// `MaxConnections` (this reactor's share of it) is not reached.
     fn may_accept(&self) -> bool {
         let max = self.sh.cfg.limits.max_connections;
-        let share = max.div_ceil(self.sh.all_metrics.len().max(1));
-        self.sh.pool.can_start() && (max == 0 || self.sh.open_conns < share)
+        let share = max.div_ceil(self.sh.obs.all_metrics.len().max(1));
+        self.sh.io.pool.can_start() && (max == 0 || self.sh.open_conns < share)
     }
 
     fn accept_pending(&mut self) {
@@ -528,7 +475,7 @@ impl Reactor {
         }
         for i in 0..self.listeners.len() {
             match self.listeners[i].retry_at {
-                Some(at) if at > self.sh.now => continue,
+                Some(at) if at > self.sh.clock.now => continue,
                 Some(_) => self.listeners[i].retry_at = None,
                 None => {}
             }
@@ -554,12 +501,12 @@ impl Reactor {
                     }
                     Err(e) => {
                         // Out of descriptors or memory: log, and rest rather than spin.
-                        self.sh.log.log(
+                        self.sh.obs.log.log(
                             LogLevel::Error,
                             None,
                             format_args!("accept failed: {e}; retrying in {ACCEPT_RETRY:?}"),
                         );
-                        self.listeners[i].retry_at = Some(self.sh.now + ACCEPT_RETRY);
+                        self.listeners[i].retry_at = Some(self.sh.clock.now + ACCEPT_RETRY);
                         break true;
                     }
                 }
@@ -595,16 +542,16 @@ impl Reactor {
         local: SocketAddr,
         scheme: Scheme,
     ) {
-        self.sh.gen = self.sh.gen.wrapping_add(1) & Token::GEN_MASK;
+        self.sh.io.gen = self.sh.io.gen.wrapping_add(1) & Token::GEN_MASK;
         let entry = self.conns.vacant_entry();
         let idx = entry.key();
-        let token = Token::new(Kind::Client, idx, self.sh.gen);
-        if let Err(e) = self.sh.registry.register(
+        let token = Token::new(Kind::Client, idx, self.sh.io.gen);
+        if let Err(e) = self.sh.io.registry.register(
             &mut stream,
             token.into(),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            self.sh.log.log(
+            self.sh.obs.log.log(
                 LogLevel::Error,
                 Some(peer),
                 format_args!("cannot register connection: {e}"),
@@ -614,21 +561,21 @@ impl Reactor {
         entry.insert(Conn::new(
             stream,
             idx,
-            self.sh.gen,
+            self.sh.io.gen,
             peer,
             local,
             scheme,
-            self.sh.now,
+            self.sh.clock.now,
         ));
         self.sh.open_conns += 1;
-        self.sh.metrics.connections_accepted.incr();
+        self.sh.obs.metrics.connections_accepted.incr();
         self.drive(idx);
     }
 
     fn run_rerun_queue(&mut self) {
-        let n = self.sh.rerun.len().min(RERUN_BUDGET);
+        let n = self.sh.sched.rerun.len().min(RERUN_BUDGET);
         for _ in 0..n {
-            let Some(token) = self.sh.rerun.pop_front() else {
+            let Some(token) = self.sh.sched.rerun.pop_front() else {
                 break;
             };
             if self
@@ -642,8 +589,8 @@ impl Reactor {
     }
 
     fn fire_timers(&mut self) {
-        let now = self.sh.now;
-        while let Some((at, raw)) = self.sh.timers.pop_due(now) {
+        let now = self.sh.clock.now;
+        while let Some((at, raw)) = self.sh.sched.timers.pop_due(now) {
             let token = Token(raw);
             let idx = token.idx();
             match token.kind() {
@@ -652,7 +599,7 @@ impl Reactor {
                     else {
                         continue;
                     };
-                    if conn.deadline.fire(at, now, &mut self.sh.timers, raw)
+                    if conn.deadline.fire(at, now, &mut self.sh.sched.timers, raw)
                         && conn.on_timeout(idx, &mut self.sh) == Step::Close
                     {
                         self.remove(idx);
@@ -668,12 +615,15 @@ impl Reactor {
                     else {
                         continue;
                     };
-                    if bc.deadline.fire(at, now, &mut self.sh.timers, raw)
+                    if bc.deadline.fire(at, now, &mut self.sh.sched.timers, raw)
                         && self.sh.backends.is_idle(idx)
                     {
-                        let waiter = self.sh.backends.close(idx, &self.sh.registry);
+                        let waiter = self.sh.backends.close(idx, &self.sh.io.registry);
                         if let Some((c, gen)) = waiter {
-                            self.sh.rerun.push_back(Token::new(Kind::Client, c, gen));
+                            self.sh
+                                .sched
+                                .rerun
+                                .push_back(Token::new(Kind::Client, c, gen));
                         }
                     }
                 }
@@ -685,7 +635,13 @@ impl Reactor {
     /// Hands the resolver's answers to the exchanges that asked (an answer for a connection
     /// that has gone, or moved on, is dropped).
     fn on_resolved(&mut self) {
-        while let Some(answer) = self.sh.resolver.as_mut().and_then(|r| r.next_answer()) {
+        while let Some(answer) = self
+            .sh
+            .resolve
+            .resolver
+            .as_mut()
+            .and_then(|r| r.next_answer())
+        {
             let idx = answer.token.idx();
             let Some(conn) = self.conns.get_mut(idx) else {
                 continue;
@@ -711,7 +667,7 @@ impl Reactor {
                     self.sh.draining = true;
                     self.drain_deadline = Some(deadline);
                     for l in &mut self.listeners {
-                        let _ = self.sh.registry.deregister(&mut l.socket);
+                        let _ = self.sh.io.registry.deregister(&mut l.socket);
                     }
                     self.listeners.clear();
                 }
@@ -724,12 +680,12 @@ impl Reactor {
     fn reload(&mut self, cfg: Arc<Config>) {
         match (ErrorLog::open(&cfg), AccessLogs::open(&cfg)) {
             (Ok(log), Ok(access)) => {
-                self.sh.access.flush();
-                self.sh.log = log;
-                self.sh.access = access;
+                self.sh.obs.access.flush();
+                self.sh.obs.log = log;
+                self.sh.obs.access = access;
             }
             (Err(e), _) | (_, Err(e)) => {
-                self.sh.log.log(
+                self.sh.obs.log.log(
                     LogLevel::Error,
                     None,
                     format_args!("reload: keeping the old logs: {e}"),
@@ -740,19 +696,22 @@ impl Reactor {
         let waiters =
             self.sh
                 .backends
-                .reset(cfg.backends.len(), self.sh.cfg_gen, &self.sh.registry);
+                .reset(cfg.backends.len(), self.sh.cfg_gen, &self.sh.io.registry);
         for (c, gen) in waiters {
-            self.sh.rerun.push_back(Token::new(Kind::Client, c, gen));
+            self.sh
+                .sched
+                .rerun
+                .push_back(Token::new(Kind::Client, c, gen));
         }
         let b = &cfg.buffering;
         self.sh.backends.socket_buffers = (b.backend_send_buffer, b.backend_receive_buffer);
-        self.sh.pool.configure(b.io_buffer_size, b.pool_size);
+        self.sh.io.pool.configure(b.io_buffer_size, b.pool_size);
         let (size, budget) = pipe_sizes(&cfg);
-        self.sh.pipes.configure(size, budget);
+        self.sh.io.pipes.configure(size, budget);
         // Route slots are renumbered by the new configuration.
-        self.sh.metrics.reset_routes();
+        self.sh.obs.metrics.reset_routes();
         self.sh.cfg = cfg;
-        self.sh.log.log(
+        self.sh.obs.log.log(
             LogLevel::Notice,
             None,
             format_args!("configuration reloaded"),

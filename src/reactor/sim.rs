@@ -80,8 +80,8 @@ impl Harness {
         let local = SocketAddr::from(([192, 0, 2, 2], 80));
         let now = Instant::now();
         let wall = std::time::SystemTime::now();
-        reactor.sh.now = now;
-        reactor.sh.wall = wall;
+        reactor.sh.clock.now = now;
+        reactor.sh.clock.wall = wall;
         reactor.admit_as(
             mio::net::TcpStream::from_std(ours),
             peer,
@@ -111,7 +111,7 @@ impl Harness {
                 Some(Duration::ZERO),
                 Some((self.now, self.wall)),
             );
-            if self.events.is_empty() && self.reactor.sh.rerun.is_empty() {
+            if self.events.is_empty() && self.reactor.sh.sched.rerun.is_empty() {
                 return;
             }
         }
@@ -193,7 +193,7 @@ impl Harness {
 
     /// Blocks of the buffer pool in use.
     pub fn blocks_in_use(&self) -> usize {
-        self.reactor.sh.pool.outstanding()
+        self.reactor.sh.io.pool.outstanding()
     }
 
     /// Client connections open (0 or 1).

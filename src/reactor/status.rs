@@ -2,7 +2,6 @@
 //! from an allowed address, with every reactor's metrics as Prometheus text or JSON.
 
 use std::mem;
-use std::time::SystemTime;
 
 use super::conn::{Conn, Phase};
 use super::exchange::ReqLog;
@@ -35,9 +34,9 @@ pub fn serve(conn: &mut Conn, status: &StatusEndpoint, log: ReqLog, sh: &mut Sha
     let labels = route_labels(&sh.cfg);
     let mut body = String::new();
     if json {
-        metrics::render_json(&sh.all_metrics, &labels, &mut body);
+        metrics::render_json(&sh.obs.all_metrics, &labels, &mut body);
     } else {
-        metrics::render_prometheus(&sh.all_metrics, &labels, &mut body);
+        metrics::render_prometheus(&sh.obs.all_metrics, &labels, &mut body);
     }
     let content_type: &[u8] = if json {
         b"Content-Type: application/json\r\nCache-Control: no-store\r\n"
@@ -56,14 +55,14 @@ pub fn serve(conn: &mut Conn, status: &StatusEndpoint, log: ReqLog, sh: &mut Sha
         http10: head.version == Version::Http10,
         simple: head.simple,
     };
-    let mut out = mem::take(&mut sh.scratch);
+    let mut out = mem::take(&mut sh.io.scratch);
     out.clear();
     let sent = reply::encode_response(
         200,
         content_type,
         body.as_bytes(),
         framing,
-        SystemTime::now(),
+        sh.clock.wall,
         &mut out,
     );
     conn.send_ours(out, 200, sent, Some(log), None, after, sh)

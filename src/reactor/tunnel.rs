@@ -77,7 +77,7 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
     let mut moved = false;
     // Client → backend: what the client sent after its request head, then reads.
     if !conn.cin.is_empty() && t.up.len() < TUNNEL_BUFFER {
-        if t.up.push_slice(&mut sh.pool, &conn.cin).is_err() {
+        if t.up.push_slice(&mut sh.io.pool, &conn.cin).is_err() {
             conn.starve(idx, sh);
         } else {
             conn.cin.clear();
@@ -85,14 +85,14 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
         }
     }
     if !t.client_done && conn.cin.is_empty() && t.up.len() < TUNNEL_BUFFER && conn.ready.readable {
-        if sh.pool.can_fill() {
+        if sh.io.pool.can_fill() {
             match conn.read_client(sh) {
                 Ok(0) => {
                     t.client_done = true;
                     moved = true;
                 }
                 Ok(n) => {
-                    sh.metrics.bytes_from_clients.add(n as u64);
+                    sh.obs.metrics.bytes_from_clients.add(n as u64);
                     moved = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.ready.readable = false,
@@ -112,9 +112,9 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
         }
     }
     if !t.up.is_empty() && bc.ready.writable {
-        match t.up.write_to(&mut sh.pool, &mut bc.stream) {
+        match t.up.write_to(&mut sh.io.pool, &mut bc.stream) {
             Ok(n) => {
-                sh.metrics.bytes_to_backends.add(n as u64);
+                sh.obs.metrics.bytes_to_backends.add(n as u64);
                 moved |= n > 0;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => bc.ready.writable = false,
@@ -128,12 +128,12 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
     }
     // Backend → client.
     if !t.backend_done && conn.out.chain.len() < TUNNEL_BUFFER && bc.ready.readable {
-        if sh.pool.can_fill() {
-            let limit = MAX_READ_BLOCKS * sh.pool.block_size();
+        if sh.io.pool.can_fill() {
+            let limit = MAX_READ_BLOCKS * sh.io.pool.block_size();
             match conn
                 .out
                 .chain
-                .read_from(&mut sh.pool, &mut bc.stream, limit)
+                .read_from(&mut sh.io.pool, &mut bc.stream, limit)
             {
                 Ok((0, _)) => {
                     t.backend_done = true;
@@ -141,7 +141,7 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
                 }
                 Ok((n, asked)) => {
                     bc.note_read(n, asked);
-                    sh.metrics.bytes_from_backends.add(n as u64);
+                    sh.obs.metrics.bytes_from_backends.add(n as u64);
                     moved = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => bc.ready.readable = false,
@@ -162,10 +162,10 @@ fn round(conn: &mut Conn, t: &mut Tunnel, idx: usize, sh: &mut Shared) -> io::Re
 
 /// Ends the tunnel: the backend connection is closed, the blocks returned.
 pub fn close(t: &mut Tunnel, sh: &mut Shared) {
-    t.up.clear(&mut sh.pool);
-    let waiter = sh.backends.close(t.backend, &sh.registry);
+    t.up.clear(&mut sh.io.pool);
+    let waiter = sh.backends.close(t.backend, &sh.io.registry);
     if let Some((idx, gen)) = waiter {
-        sh.rerun.push_back(super::token::Token::new(
+        sh.sched.rerun.push_back(super::token::Token::new(
             super::token::Kind::Client,
             idx,
             gen,

@@ -244,7 +244,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         missed,
         note: _,
     } = part;
-    if let Some(wait) = sh.backends.down_for(backend_id, sh.now) {
+    if let Some(wait) = sh.backends.down_for(backend_id, sh.clock.now) {
         // (After the cache: a fresh entry answers even while its backend is down, and so does
         // one within stale-while-revalidate, without an update.)
         if let Some(bg) = background {
@@ -289,7 +289,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         keep_alive: !backend.params.disable_reuse && !head.simple && background.is_none(),
         upgrade: upgrade.as_deref(),
     };
-    let mut out = mem::take(&mut sh.scratch);
+    let mut out = mem::take(&mut sh.io.scratch);
     out.clear();
     // CONNECT sends the backend nothing of its own: the tunnel starts at the connect.
     if head.method != Method::Connect {
@@ -311,19 +311,19 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
                 .collect(),
             stale: bg.stale,
             lock,
-            deadline: sh.now + bg.lock_age,
-            request_time: super::super::cached::unix_now(sh.wall),
-            collector: sh.collector.clone(),
+            deadline: sh.clock.now + bg.lock_age,
+            request_time: super::super::cached::unix_now(sh.clock.wall),
+            collector: sh.cache.collector.clone(),
         });
-        sh.scratch = out;
+        sh.io.scratch = out;
         let keep_alive = client.may_keep_alive(head, sh);
         return cache::serve_background(bg.hit, job, log, vhost_idx, keep_alive, sh);
     }
     let mut bout = Chain::default();
-    let mut pushed = bout.push_slice(&mut sh.pool, &out);
+    let mut pushed = bout.push_slice(&mut sh.io.pool, &out);
     let replay =
         (head.method.is_idempotent() && !body_unread && forward.is_none()).then(|| out.clone());
-    sh.scratch = out;
+    sh.io.scratch = out;
     if head.expect_continue
         && body_unread
         && head.version == Version::Http11
@@ -333,20 +333,20 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
             client
                 .out()
                 .chain
-                .push_slice(&mut sh.pool, b"HTTP/1.1 100 Continue\r\n\r\n"),
+                .push_slice(&mut sh.io.pool, b"HTTP/1.1 100 Continue\r\n\r\n"),
         );
     }
     if pushed.is_err() {
-        bout.clear(&mut sh.pool);
-        sh.metrics.pool_refused.incr();
+        bout.clear(&mut sh.io.pool);
+        sh.obs.metrics.pool_refused.incr();
         cache::release_lock_of(&mut lock, sh);
         return answer(Failure::PoolExhausted, log, vhost_idx, body_unread);
     }
     let buffering = &cfg.buffering;
     let resp_limit = if backend.params.buffering {
-        buffering.response_buffer_size.max(sh.pool.block_size())
+        buffering.response_buffer_size.max(sh.io.pool.block_size())
     } else {
-        sh.pool.block_size()
+        sh.io.pool.block_size()
     };
     let spill_ok = backend.params.buffering && buffering.spills();
     let req_body = BodyReader::new(head.body.into(), ChunkedLimits::DEFAULT);
@@ -379,7 +379,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         status: 0,
         body_bytes: 0,
         log,
-        t_connect: sh.now,
+        t_connect: sh.clock.now,
         t_connected: None,
         t_req: None,
         t_first: None,
@@ -407,7 +407,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
     });
     match &ex.stage {
         Stage::Waiting(Wait::CacheLock(key)) => {
-            sh.cache_locks.wait(key, client.token());
+            sh.cache.locks.wait(key, client.token());
             Next::Continue(ex)
         }
         Stage::Ready => acquire(client, ex, false, sh),
@@ -561,6 +561,9 @@ ProxyPass /app/ http://127.0.0.1:9000/app/
         Refused(Failure, usize),
     }
 
+    /// One row of the table: local address, peer, TLS SNI, the request, what it gets.
+    type Row<'a> = (&'a str, &'a str, Option<Option<&'a str>>, &'a str, Want);
+
     fn admit_text(
         cfg: &Config,
         local: &str,
@@ -586,7 +589,7 @@ ProxyPass /app/ http://127.0.0.1:9000/app/
             .expect("the table's configuration parses")
             .config;
         use Want::*;
-        let rows: &[(&str, &str, Option<Option<&str>>, &str, Want)] = &[
+        let rows: &[Row<'_>] = &[
             (
                 MAIN,
                 "127.0.0.1",

@@ -91,7 +91,7 @@ pub(super) fn consult(
     let name = host.unwrap_or(vhost.server_name.as_bytes());
     let key = cached::key(client.scheme(), name, &target);
     if head.method == Method::Other && head.method_span.of(buf) == b"PURGE" {
-        let (status, body) = cached::purge(cache, &key, client.peer().ip(), &sh.metrics);
+        let (status, body) = cached::purge(cache, &key, client.peer().ip(), &sh.obs.metrics);
         let after = if keep_alive && !body_unread {
             After::KeepAlive
         } else {
@@ -103,18 +103,18 @@ pub(super) fn consult(
             http10: head.version == Version::Http10,
             simple: false,
         };
-        let mut out = mem::take(&mut sh.scratch);
+        let mut out = mem::take(&mut sh.io.scratch);
         out.clear();
         let body_len = reply::encode_response(
             status,
             b"Content-Type: text/plain; charset=utf-8\r\n",
             body,
             framing,
-            sh.wall,
+            sh.clock.wall,
             &mut out,
         );
         let head = out.clone();
-        sh.scratch = out;
+        sh.io.scratch = out;
         return Err(Settled::Answer(Answer {
             head,
             status,
@@ -127,15 +127,15 @@ pub(super) fn consult(
     if matches!(head.method, Method::Get | Method::Head) && !body_unread && !head.connection.upgrade
     {
         let req = field_pairs(buf, &head.headers);
-        let locks = &sh.cache_locks;
-        let wall = sh.wall;
+        let locks = &sh.cache.locks;
+        let wall = sh.clock.wall;
         let updating = || {
             cache.lock_max_age.is_some_and(|max_age| {
                 locks.is_held(&key) || cache.store.is_locked(&key, max_age, wall)
             })
         };
-        let verified = &mut sh.cache_verified;
-        let metrics = &sh.metrics;
+        let verified = &mut sh.cache.verified;
+        let metrics = &sh.obs.metrics;
         let found = with_rewrite(client, vhost, host, |rewrite| {
             let framing = cached::Framing {
                 method: head.method,
@@ -209,11 +209,11 @@ pub(super) fn consult(
         part.invalidate = Some(key);
     }
     if let (Some(max_age), Some(key)) = (cache.lock_max_age, &part.key) {
-        match sh.cache_locks.take(key, sh.now, max_age) {
+        match sh.cache.locks.take(key, sh.clock.now, max_age) {
             Some(owner) => {
-                let file = match cache.store.lock(key, max_age, sh.wall) {
+                let file = match cache.store.lock(key, max_age, sh.clock.wall) {
                     Ok(None) => {
-                        part.wait = Some(Wait::RemoteLock(sh.now));
+                        part.wait = Some(Wait::RemoteLock(sh.clock.now));
                         None
                     }
                     Ok(file) => file,
@@ -278,7 +278,7 @@ pub(super) fn serve_background(
     sh: &mut Shared,
 ) -> Next {
     if job.is_some_and(refresh::spawn) {
-        sh.metrics.cache_background.incr();
+        sh.obs.metrics.cache_background.incr();
     }
     let after = if keep_alive {
         After::KeepAlive
@@ -309,7 +309,7 @@ pub(super) fn serve_stale(client: &mut impl Client, ex: &mut Exchange, sh: &mut 
     };
     let fields = ex.log.fields();
     let vhost = &cfg.vhosts[ex.vhost];
-    let now = sh.wall;
+    let now = sh.clock.wall;
     let served = with_rewrite(client, vhost, ex.host(), |rewrite| {
         let framing = cached::Framing {
             method: ex.method,
@@ -319,7 +319,7 @@ pub(super) fn serve_stale(client: &mut impl Client, ex: &mut Exchange, sh: &mut 
             collapsed_after: None,
             rewrite,
         };
-        cached::stale_if_error(cache, entry, &fields, &framing, now, &sh.metrics)
+        cached::stale_if_error(cache, entry, &fields, &framing, now, &sh.obs.metrics)
     });
     let Some(cached::Hit {
         head: out,
@@ -330,7 +330,12 @@ pub(super) fn serve_stale(client: &mut impl Client, ex: &mut Exchange, sh: &mut 
     else {
         return false;
     };
-    if client.out().chain.push_slice(&mut sh.pool, &out).is_err() {
+    if client
+        .out()
+        .chain
+        .push_slice(&mut sh.io.pool, &out)
+        .is_err()
+    {
         return false;
     }
     client.out().spill = body;
@@ -357,8 +362,8 @@ pub(super) fn release_lock_of(lock: &mut LockState, sh: &mut Shared) {
         }
         LockState::None => return,
     };
-    for token in sh.cache_locks.release(&key, owner) {
-        sh.rerun.push_back(token);
+    for token in sh.cache.locks.release(&key, owner) {
+        sh.sched.rerun.push_back(token);
     }
 }
 
@@ -394,8 +399,8 @@ pub(super) fn poll_remote(
         return acquire(client, ex, false, sh);
     };
     let max_age = cache.lock_max_age.unwrap_or_default();
-    let waited_out = sh.now.saturating_duration_since(*since) >= max_age;
-    if !waited_out && cache.store.is_locked(key, max_age, sh.wall) {
+    let waited_out = sh.clock.now.saturating_duration_since(*since) >= max_age;
+    if !waited_out && cache.store.is_locked(key, max_age, sh.clock.wall) {
         return Next::Continue(ex);
     }
     let key = key.clone();
@@ -422,9 +427,9 @@ pub(super) fn collapsed(
     let cache = ex.cfg.cache.as_ref()?;
     let fields = ex.log.fields();
     let vhost = &ex.cfg.vhosts[ex.vhost];
-    let now = sh.wall;
-    let verified = &mut sh.cache_verified;
-    let metrics = &sh.metrics;
+    let now = sh.clock.wall;
+    let verified = &mut sh.cache.verified;
+    let metrics = &sh.obs.metrics;
     let found = with_rewrite(client, vhost, ex.host(), |rewrite| {
         let framing = cached::Framing {
             method: ex.method,
@@ -447,7 +452,7 @@ pub(super) fn collapsed(
 /// Sends `hit` for an exchange that waited on `CacheLock`: the request prepared for the
 /// backend is not needed.
 pub(super) fn serve_collapsed(mut ex: Box<Exchange>, hit: cached::Hit, sh: &mut Shared) -> Next {
-    ex.bout.clear(&mut sh.pool);
+    ex.bout.clear(&mut sh.io.pool);
     let after = if ex.keep_alive {
         After::KeepAlive
     } else {
@@ -483,8 +488,11 @@ pub(super) fn revalidated(
     let fields = field_pairs(&ex.bin, &head.headers);
     let req_fields = ex.log.fields();
     let vhost = &ex.cfg.vhosts[ex.vhost];
-    let times = (cached::unix_now(ex.log.wall), cached::unix_now(sh.wall));
-    let metrics = &sh.metrics;
+    let times = (
+        cached::unix_now(ex.log.wall),
+        cached::unix_now(sh.clock.wall),
+    );
+    let metrics = &sh.obs.metrics;
     let cached::Hit {
         head: out,
         body,
@@ -513,7 +521,7 @@ pub(super) fn revalidated(
     client
         .out()
         .chain
-        .push_slice(&mut sh.pool, &out)
+        .push_slice(&mut sh.io.pool, &out)
         .map_err(|_| Break::Fail(Failure::PoolExhausted))?;
     client.out().spill = body;
     ex.status = status;
@@ -549,7 +557,7 @@ pub(super) fn cache_response(
                 .filter_map(|h| cached::same_origin_key(&key, h.value.of(&ex.bin)));
             for key in std::iter::once(key.clone()).chain(named) {
                 if cache.store.remove(&key).unwrap_or(false) {
-                    sh.metrics.cache_invalidations.incr();
+                    sh.obs.metrics.cache_invalidations.incr();
                 }
             }
         }
@@ -565,9 +573,9 @@ pub(super) fn cache_response(
     let req = ex.log.fields();
     let resp = field_pairs(&ex.bin, &head.headers);
     let request_time = cached::unix_now(ex.log.wall);
-    let response_time = cached::unix_now(sh.wall);
+    let response_time = cached::unix_now(sh.clock.wall);
     if streaming {
-        sh.metrics.count_not_stored("streaming");
+        sh.obs.metrics.count_not_stored("streaming");
         release_lock(ex, sh);
         return;
     }
@@ -580,7 +588,7 @@ pub(super) fn cache_response(
         length,
         request_time,
         response_time,
-        &sh.metrics,
+        &sh.obs.metrics,
     );
     if fill.is_some() {
         // A body of unknown length may still grow past CacheMaxFileSize: "stored" is said

@@ -30,24 +30,24 @@ pub(super) fn acquire(
         return fail(client, ex, Failure::BackendClosed, sh);
     }
     if mem::take(&mut ex.miss) {
-        sh.metrics.cache_misses.incr();
+        sh.obs.metrics.cache_misses.incr();
     }
     if let Some(forward) = ex.forward.as_mut().filter(|f| f.addrs.is_empty()) {
         if forward.answered {
             return fail(client, ex, Failure::ResolveFailed, sh);
         }
-        sh.resolve_asked += 1;
-        let (token, ask) = (client.token(), sh.resolve_asked);
-        let asked = match &mut sh.resolver {
+        sh.resolve.asked += 1;
+        let (token, ask) = (client.token(), sh.resolve.asked);
+        let asked = match &mut sh.resolve.resolver {
             Some(resolver) => resolver.ask(token, ask, &forward.host, forward.port),
-            None => match Resolver::start(Arc::clone(&sh.waker)) {
+            None => match Resolver::start(Arc::clone(&sh.resolve.waker)) {
                 Ok(mut resolver) => {
                     let asked = resolver.ask(token, ask, &forward.host, forward.port);
-                    sh.resolver = Some(resolver);
+                    sh.resolve.resolver = Some(resolver);
                     asked
                 }
                 Err(e) => {
-                    sh.log.log(
+                    sh.obs.log.log(
                         LogLevel::Error,
                         None,
                         format_args!("cannot start the resolver thread: {e}"),
@@ -62,7 +62,7 @@ pub(super) fn acquire(
         ex.stage = Stage::Waiting(Wait::Resolver(ask));
         return Next::Continue(ex);
     }
-    ex.t_connect = sh.now;
+    ex.t_connect = sh.clock.now;
     ex.t_connected = None;
     let addrs = ex.forward_addrs().map(<[SocketAddr]>::to_vec);
     match sh.backends.acquire(
@@ -71,9 +71,9 @@ pub(super) fn acquire(
         addrs.as_deref(),
         client.id().0,
         fresh,
-        &mut sh.gen,
-        sh.now,
-        &sh.registry,
+        &mut sh.io.gen,
+        sh.clock.now,
+        &sh.io.registry,
     ) {
         Ok(b) => {
             let bc = &sh.backends.conns[b];
@@ -81,7 +81,7 @@ pub(super) fn acquire(
             ex.backend_addr = Some(bc.peer);
             ex.reused = bc.served > 0;
             if ex.reused {
-                ex.t_connected = Some(sh.now);
+                ex.t_connected = Some(sh.clock.now);
                 ex.stage = Stage::Exchanging;
             } else {
                 // Only a reused connection's failure may be replayed.
@@ -98,13 +98,13 @@ pub(super) fn acquire(
         Err(Unavailable::Down) => {
             let wait = sh
                 .backends
-                .down_for(ex.backend_id, sh.now)
+                .down_for(ex.backend_id, sh.clock.now)
                 .unwrap_or_default();
             fail(client, ex, Failure::BackendDown(wait), sh)
         }
         Err(Unavailable::Connect(e)) => {
             let name = ex.backend_name();
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Error,
                 Some(client.peer()),
                 format_args!("connect to {name} failed: {e}"),
@@ -122,14 +122,14 @@ pub(super) fn mark_down(ex: &Exchange, sh: &mut Shared) {
     }
     let retry = ex.cfg.backends[ex.backend_id].params.retry;
     if !retry.is_zero() {
-        sh.backends.mark_down(ex.backend_id, sh.now + retry);
+        sh.backends.mark_down(ex.backend_id, sh.clock.now + retry);
     }
 }
 
 /// Closes the exchange's backend connection (it did not finish cleanly).
 pub(super) fn drop_backend(ex: &mut Exchange, sh: &mut Shared) {
     if let Some(b) = ex.backend.take() {
-        let waiter = sh.backends.close(b, &sh.registry);
+        let waiter = sh.backends.close(b, &sh.io.registry);
         wake(waiter, sh);
     }
 }
@@ -137,7 +137,7 @@ pub(super) fn drop_backend(ex: &mut Exchange, sh: &mut Shared) {
 /// Puts a client connection that waited for a backend connection on the re-run queue.
 pub(super) fn wake(waiter: Option<(usize, u32)>, sh: &mut Shared) {
     if let Some((idx, gen)) = waiter {
-        sh.rerun.push_back(Token::new(Kind::Client, idx, gen));
+        sh.sched.rerun.push_back(Token::new(Kind::Client, idx, gen));
     }
 }
 
@@ -180,7 +180,7 @@ pub fn on_resolved(
                 .err()
                 .map_or("no address".to_owned(), |e| e.to_string());
             let name = ex.backend_name();
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Info,
                 Some(peer),
                 format_args!("cannot resolve {name}: {why}"),
@@ -199,7 +199,7 @@ pub(super) fn finish_connect(
     let b = ex.backend.expect("connecting has a backend");
     let bc = &mut sh.backends.conns[b];
     let Link::Connecting { addr } = bc.link else {
-        ex.t_connected = Some(sh.now);
+        ex.t_connected = Some(sh.clock.now);
         ex.stage = Stage::Exchanging;
         return Ok(true);
     };
@@ -209,7 +209,7 @@ pub(super) fn finish_connect(
     match connect_result(bc.stream.tcp()) {
         ConnectResult::Connected => {
             bc.link = Link::Open;
-            ex.t_connected = Some(sh.now);
+            ex.t_connected = Some(sh.clock.now);
             ex.stage = Stage::Exchanging;
             Ok(true)
         }
@@ -219,7 +219,7 @@ pub(super) fn finish_connect(
         }
         ConnectResult::Failed(e) => {
             let name = ex.backend_name();
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Error,
                 Some(client.peer()),
                 format_args!("connect to {name} ({}) failed: {e}", bc.peer),
@@ -240,8 +240,8 @@ pub(super) fn finish_connect(
                     i,
                     *a,
                     client.id().0,
-                    &mut sh.gen,
-                    &sh.registry,
+                    &mut sh.io.gen,
+                    &sh.io.registry,
                 ) {
                     ex.backend = Some(nb);
                     ex.backend_addr = Some(*a);
@@ -259,8 +259,8 @@ pub(super) fn finish_connect(
 /// answer the client gets (502, or a cut-off) does not say.
 pub(super) fn note_tls_failure(e: &io::Error, ex: &Exchange, sh: &mut Shared) {
     if e.kind() == io::ErrorKind::InvalidData {
-        sh.metrics.backend_tls_errors.incr();
-        sh.log.log(
+        sh.obs.metrics.backend_tls_errors.incr();
+        sh.obs.log.log(
             LogLevel::Error,
             None,
             format_args!("{}: {e}", ex.backend_name()),

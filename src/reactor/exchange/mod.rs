@@ -326,29 +326,29 @@ fn fail(
     drop_backend(&mut ex, sh);
     release_lock(&mut ex, sh);
     if failure.is_backend_side() && !ex.head_sent && serve_stale(client, &mut ex, sh) {
-        ex.bout.clear(&mut sh.pool);
+        ex.bout.clear(&mut sh.io.pool);
         let after = if ex.keep_alive {
             After::KeepAlive
         } else {
             After::Close
         };
-        sh.metrics.count_status(ex.status);
+        sh.obs.metrics.count_status(ex.status);
         return Next::Answered { ex, after };
     }
     if ex.head_sent {
-        sh.log.log(
+        sh.obs.log.log(
             LogLevel::Error,
             Some(client.peer()),
             format_args!("aborting response: {}", failure.reason()),
         );
         cut_off(client, sh);
-        ex.bout.clear(&mut sh.pool);
+        ex.bout.clear(&mut sh.io.pool);
         return Next::Close;
     }
     let body_unread = !ex.req_body.is_done();
     let vhost = ex.vhost;
     let log = ex.log.take(sh);
-    ex.bout.clear(&mut sh.pool);
+    ex.bout.clear(&mut sh.io.pool);
     answer(failure, log, vhost, body_unread)
 }
 
@@ -362,7 +362,7 @@ pub fn abandon(mut ex: Box<Exchange>, me: (usize, u32), sh: &mut Shared) {
     }
     drop_backend(&mut ex, sh);
     release_lock(&mut ex, sh);
-    ex.bout.clear(&mut sh.pool);
+    ex.bout.clear(&mut sh.io.pool);
 }
 
 /// The exchange's deadline passed, meaning `due` (as it was armed: the stage it was armed in
@@ -381,7 +381,7 @@ pub fn on_deadline(
             fail(client, ex, Failure::BackendBusy, sh)
         }
         Due::Resolver => {
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Info,
                 Some(client.peer()),
                 format_args!("resolving {} timed out", ex.backend_name()),
@@ -397,14 +397,14 @@ pub fn on_deadline(
         }
         Due::ResponseHead => fail(client, ex, Failure::ResponseTimeout, sh),
         Due::Backend | Due::Client => {
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Info,
                 Some(client.peer()),
                 format_args!("exchange timed out mid-response ({}); closing", due.name()),
             );
             drop_backend(&mut ex, sh);
             release_lock(&mut ex, sh);
-            ex.bout.clear(&mut sh.pool);
+            ex.bout.clear(&mut sh.io.pool);
             cut_off(client, sh);
             Next::Close
         }
@@ -444,16 +444,16 @@ fn step(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> (Ne
         Err(Break::Retry(_)) => {
             drop_backend(&mut ex, sh);
             let head = ex.replay.take().expect("retry only with a replayable head");
-            ex.bout.clear(&mut sh.pool);
-            if ex.bout.push_slice(&mut sh.pool, &head).is_err() {
-                ex.bout.clear(&mut sh.pool);
+            ex.bout.clear(&mut sh.io.pool);
+            if ex.bout.push_slice(&mut sh.io.pool, &head).is_err() {
+                ex.bout.clear(&mut sh.io.pool);
                 return (fail(client, ex, Failure::PoolExhausted, sh), true);
             }
             ex.bin.clear();
             ex.bin_progress = HeadProgress::default();
             ex.t_req = None;
             ex.t_first = None;
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Info,
                 Some(client.peer()),
                 format_args!(
@@ -468,9 +468,9 @@ fn step(client: &mut impl Client, mut ex: Box<Exchange>, sh: &mut Shared) -> (Ne
 /// A waiting exchange runs again: on when what it waits for is still not there.
 fn on_wait(client: &mut impl Client, ex: Box<Exchange>, sh: &mut Shared) -> (Next, bool) {
     match &ex.stage {
-        Stage::Waiting(Wait::CacheLock(key)) if sh.cache_locks.is_held(key) => {
+        Stage::Waiting(Wait::CacheLock(key)) if sh.cache.locks.is_held(key) => {
             // Another exchange took the lock before this one ran: wait for that one.
-            sh.cache_locks.wait(key, client.token());
+            sh.cache.locks.wait(key, client.token());
             (Next::Continue(ex), false)
         }
         Stage::Waiting(Wait::CacheLock(_)) => (after_lock(client, ex, sh), true),
@@ -485,14 +485,14 @@ fn on_wait(client: &mut impl Client, ex: Box<Exchange>, sh: &mut Shared) -> (Nex
 
 /// Closes the client connection without completing the response.
 fn abort(client: &mut impl Client, mut ex: Box<Exchange>, why: &str, sh: &mut Shared) -> Next {
-    sh.log.log(
+    sh.obs.log.log(
         LogLevel::Info,
         Some(client.peer()),
         format_args!("closing client connection: {why}"),
     );
     drop_backend(&mut ex, sh);
     release_lock(&mut ex, sh);
-    ex.bout.clear(&mut sh.pool);
+    ex.bout.clear(&mut sh.io.pool);
     if ex.head_sent {
         cut_off(client, sh);
     }
@@ -502,7 +502,7 @@ fn abort(client: &mut impl Client, mut ex: Box<Exchange>, why: &str, sh: &mut Sh
 /// A response that started cannot be completed: the client connection will be reset, not
 /// closed, so that not even a response delimited by the close looks complete.
 fn cut_off(client: &mut impl Client, sh: &mut Shared) {
-    sh.metrics.aborted.incr();
+    sh.obs.metrics.aborted.incr();
     client.cut_off(sh);
 }
 
@@ -524,12 +524,15 @@ fn proxy_round(
         client
             .out()
             .chain
-            .push_slice(&mut sh.pool, b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .push_slice(
+                &mut sh.io.pool,
+                b"HTTP/1.1 200 Connection Established\r\n\r\n",
+            )
             .map_err(|_| Break::Fail(Failure::PoolExhausted))?;
         ex.status = 200;
         ex.head_sent = true;
         ex.resp = Resp::Upgraded;
-        sh.metrics.tunnels.incr();
+        sh.obs.metrics.tunnels.incr();
         return Ok(true);
     }
     let handshaking = ex
@@ -542,7 +545,7 @@ fn proxy_round(
         // The entry goes into place before the response's last bytes go to the client: a
         // client that has the whole response finds it stored.
         if let Some(fill) = ex.fill.take() {
-            fill.finish(&sh.metrics, &sh.collector);
+            fill.finish(&sh.obs.metrics, &sh.cache.collector);
         }
         release_lock(ex, sh);
     }
@@ -610,7 +613,7 @@ fn finish_if_done(
         return (Next::Continue(ex), moved);
     };
     let mut moved = moved;
-    ex.t_last.get_or_insert(sh.now);
+    ex.t_last.get_or_insert(sh.clock.now);
     ex.stage = Stage::Released;
     if let Some(b) = ex.backend.take() {
         let request_sent = ex.req_body.is_done() && !ex.request_unsent();
@@ -618,12 +621,12 @@ fn finish_if_done(
             // The backend answered before taking the whole request: the rest goes nowhere,
             // so none of it is read any more, and the connection closes after the answer.
             ex.keep_alive = false;
-            ex.bout.clear(&mut sh.pool);
+            ex.bout.clear(&mut sh.io.pool);
             ex.bspill = None;
             ex.req_body = BodyReader::finished();
         }
-        ex.t_release = Some(sh.now);
-        if sh.access.wants_send_queue(ex.vhost) {
+        ex.t_release = Some(sh.clock.now);
+        if sh.obs.access.wants_send_queue(ex.vhost) {
             ex.send_queue = client.send_queue();
         }
         ex.held_at_release = client.outbox().held();
@@ -634,9 +637,9 @@ fn finish_if_done(
             b,
             reusable && request_sent && ex.backend_keeps && quiet,
             &ex.cfg,
-            sh.now,
-            &mut sh.timers,
-            &sh.registry,
+            sh.clock.now,
+            &mut sh.sched.timers,
+            &sh.io.registry,
         );
         wake(waiter, sh);
         moved = true;
@@ -647,7 +650,7 @@ fn finish_if_done(
     release_lock(&mut ex, sh);
     client.out().spill = None;
     if let Some(pipe) = client.out().pipe.take() {
-        sh.pipes.give(pipe);
+        sh.io.pipes.give(pipe);
     }
     record_timeline(&ex, sh);
     let keep_alive = ex.keep_alive && ex.req_body.is_done();
@@ -661,8 +664,8 @@ fn into_tunnel(mut ex: Box<Exchange>, sh: &mut Shared) -> Next {
         .backend
         .take()
         .expect("a switched exchange has its backend");
-    ex.bout.clear(&mut sh.pool);
-    sh.metrics.count_status(ex.status);
+    ex.bout.clear(&mut sh.io.pool);
+    sh.obs.metrics.count_status(ex.status);
     let idle = ex.cfg.backends[ex.backend_id].params.timeout;
     let tunnel = Box::new(Tunnel::new(backend, idle));
     Next::Tunnel { ex, tunnel }

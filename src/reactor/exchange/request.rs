@@ -100,7 +100,7 @@ pub(super) fn pump_request(
         if client.received().is_empty() && !client.is_readable() {
             return Ok(moved);
         }
-        if !to_file && !sh.pool.can_fill() {
+        if !to_file && !sh.io.pool.can_fill() {
             if ex.stage == Stage::Holding {
                 // Holding must never wait on the pool (held bodies only drain once sent):
                 // the backend is asked now and the rest streams.
@@ -128,7 +128,7 @@ pub(super) fn pump_request(
                 spill_request(client, ex, used, sh)?;
             } else if ex
                 .bout
-                .push_slice(&mut sh.pool, &client.received()[..used])
+                .push_slice(&mut sh.io.pool, &client.received()[..used])
                 .is_err()
             {
                 // The reserve kept by `can_fill` holds `used` (at most one landing read).
@@ -154,7 +154,7 @@ pub(super) fn pump_request(
         match client.read(sh) {
             Ok(0) => return Err(Break::Abort("client closed mid-request-body")),
             Ok(n) => {
-                sh.metrics.bytes_from_clients.add(n as u64);
+                sh.obs.metrics.bytes_from_clients.add(n as u64);
                 moved = true;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(moved),
@@ -173,7 +173,7 @@ pub(super) fn spill_request(
     if ex.bspill.is_none() {
         let dir = ex.cfg.buffering.temp_path.as_deref().expect("spills");
         let spill = Spill::create(dir).map_err(|e| {
-            sh.log.log(
+            sh.obs.log.log(
                 LogLevel::Error,
                 Some(client.peer()),
                 format_args!("cannot create a temporary file in {}: {e}", dir.display()),
@@ -181,12 +181,12 @@ pub(super) fn spill_request(
             Break::Fail(Failure::TempFile)
         })?;
         ex.bspill = Some(spill);
-        sh.metrics.spilled_requests.incr();
+        sh.obs.metrics.spilled_requests.incr();
     }
-    sh.metrics.spilled_bytes.add(used as u64);
+    sh.obs.metrics.spilled_bytes.add(used as u64);
     let spill = ex.bspill.as_mut().expect("just made");
     spill.append(&client.received()[..used]).map_err(|e| {
-        sh.log.log(
+        sh.obs.log.log(
             LogLevel::Error,
             Some(client.peer()),
             format_args!("temporary file write failed: {e}"),
@@ -220,9 +220,9 @@ pub(super) fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool
     let written = match handshake {
         Err(e) => Err(e),
         Ok(_) => match ex.bspill.as_mut().filter(|_| ex.bout.is_empty()) {
-            Some(spill) if bc.stream.is_tls() => spill.copy_to(&mut bc.stream, &mut sh.landing),
+            Some(spill) if bc.stream.is_tls() => spill.copy_to(&mut bc.stream, &mut sh.io.landing),
             Some(spill) => spill.send_to(bc.stream.as_raw_fd()),
-            None => ex.bout.write_to(&mut sh.pool, &mut bc.stream),
+            None => ex.bout.write_to(&mut sh.io.pool, &mut bc.stream),
         },
     };
     if let Err(e) = &written {
@@ -231,8 +231,8 @@ pub(super) fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool
     let bc = &mut sh.backends.conns[b];
     match written {
         Ok(n) => {
-            ex.t_req.get_or_insert(sh.now);
-            sh.metrics.bytes_to_backends.add(n as u64);
+            ex.t_req.get_or_insert(sh.clock.now);
+            sh.obs.metrics.bytes_to_backends.add(n as u64);
             Ok(n > 0)
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -247,7 +247,7 @@ pub(super) fn send_to_backend(ex: &mut Exchange, sh: &mut Shared) -> Result<bool
             // The backend stopped reading the request, as one answering early (413, 401)
             // does before it closes: its answer, read or still to be read, stands. No more
             // of the request goes anywhere, so the client connection closes after it.
-            ex.bout.clear(&mut sh.pool);
+            ex.bout.clear(&mut sh.io.pool);
             ex.bspill = None;
             ex.req_body = BodyReader::finished();
             ex.keep_alive = false;

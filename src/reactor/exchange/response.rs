@@ -78,11 +78,11 @@ pub(super) fn read_backend(
                 client.out().spill = Some(spill);
                 if !ex.spilled {
                     ex.spilled = true;
-                    sh.metrics.spilled_responses.incr();
+                    sh.obs.metrics.spilled_responses.incr();
                 }
             }
             Err(e) => {
-                sh.log.log(
+                sh.obs.log.log(
                     LogLevel::Error,
                     Some(client.peer()),
                     format_args!(
@@ -99,22 +99,22 @@ pub(super) fn read_backend(
         if spill.written() >= max_spill {
             return Ok(false);
         }
-    } else if !sh.pool.can_fill() {
+    } else if !sh.io.pool.can_fill() {
         client.starve(sh);
         return Ok(false);
     }
     if matches!(ex.resp, Resp::Head) {
         let bc = &mut sh.backends.conns[b];
-        let asked = sh.landing.len();
-        return match read_some(&mut bc.stream, &mut ex.bin, &mut sh.landing) {
+        let asked = sh.io.landing.len();
+        return match read_some(&mut bc.stream, &mut ex.bin, &mut sh.io.landing) {
             Ok(0) if ex.bin.is_empty() => Err(backend_failed(ex)),
             Ok(0) => Err(Break::Fail(Failure::BadResponse(
                 "connection closed inside the response head",
             ))),
             Ok(n) => {
                 bc.note_read(n, asked);
-                sh.metrics.bytes_from_backends.add(n as u64);
-                ex.t_first.get_or_insert(sh.now);
+                sh.obs.metrics.bytes_from_backends.add(n as u64);
+                ex.t_first.get_or_insert(sh.clock.now);
                 parse_head(client, ex, sh)?;
                 ex.peak = ex.peak.max(client.out().chain.len());
                 Ok(true)
@@ -133,7 +133,7 @@ pub(super) fn read_backend(
         return read_via_landing(client, ex, b, sh);
     }
     let bc = &mut sh.backends.conns[b];
-    let block = sh.pool.block_size();
+    let block = sh.io.pool.block_size();
     // Bodies of every kind are read up to several blocks at a time (never just the bytes
     // still due), so that a short read tells the socket is drained; bytes past the end of a
     // body are cut off and make the connection unusable. A streamed response reads a block.
@@ -145,12 +145,12 @@ pub(super) fn read_backend(
     let result = client
         .out()
         .chain
-        .read_from(&mut sh.pool, &mut bc.stream, limit);
+        .read_from(&mut sh.io.pool, &mut bc.stream, limit);
     match result {
         Ok((0, _)) => backend_closed(ex),
         Ok((n, asked)) => {
             sh.backends.conns[b].note_read(n, asked);
-            sh.metrics.bytes_from_backends.add(n as u64);
+            sh.obs.metrics.bytes_from_backends.add(n as u64);
             ex.body_bytes += n as u64;
             body_in_tail(client, ex, n, sh)?;
             ex.peak = ex.peak.max(client.out().chain.len());
@@ -177,7 +177,7 @@ pub(super) fn read_via_landing(
     sh: &mut Shared,
 ) -> Result<bool, Break> {
     let bc = &mut sh.backends.conns[b];
-    let mut landing = mem::take(&mut sh.landing);
+    let mut landing = mem::take(&mut sh.io.landing);
     // A spill file takes no more than its budget has left.
     let room = client.out().spill.as_ref().map_or(usize::MAX, |s| {
         usize::try_from(
@@ -195,13 +195,13 @@ pub(super) fn read_via_landing(
     }
     let passed = match r {
         Ok(n) if n > 0 => {
-            sh.metrics.bytes_from_backends.add(n as u64);
+            sh.obs.metrics.bytes_from_backends.add(n as u64);
             body_slice(client, ex, &landing[..n], sh)
         }
         _ => Ok(()),
     };
     ex.peak = ex.peak.max(client.out().chain.len());
-    sh.landing = landing;
+    sh.io.landing = landing;
     passed?;
     match r {
         Ok(0) => backend_closed(ex),
@@ -219,7 +219,7 @@ pub(super) fn read_via_landing(
 pub(super) fn put(client: &mut impl Client, bytes: &[u8], sh: &mut Shared) -> Result<(), Break> {
     match &mut client.out().spill {
         Some(spill) => {
-            sh.metrics.spilled_bytes.add(bytes.len() as u64);
+            sh.obs.metrics.spilled_bytes.add(bytes.len() as u64);
             spill
                 .append(bytes)
                 .map_err(|_| Break::Abort("temporary file write failed"))
@@ -227,7 +227,7 @@ pub(super) fn put(client: &mut impl Client, bytes: &[u8], sh: &mut Shared) -> Re
         None => client
             .out()
             .chain
-            .push_slice(&mut sh.pool, bytes)
+            .push_slice(&mut sh.io.pool, bytes)
             .map_err(exhausted),
     }
 }
@@ -287,7 +287,7 @@ pub(super) fn body_in_tail(
     if reader.is_done() {
         let reusable = reader.reusable();
         let extra = n - used;
-        client.out().chain.truncate_tail(&mut sh.pool, extra);
+        client.out().chain.truncate_tail(&mut sh.io.pool, extra);
         ex.body_bytes -= extra as u64;
         ex.resp = Resp::Done { reusable };
     }
@@ -412,9 +412,9 @@ pub(super) fn parse_head(
         let keep_alive = ex.keep_alive;
         let streaming = !ex.cfg.backends[ex.backend_id].params.buffering || streams(&ex.bin, &head);
         if streaming {
-            ex.resp_limit = sh.pool.block_size();
+            ex.resp_limit = sh.io.pool.block_size();
             ex.spill_ok = false;
-            sh.metrics.streamed.incr();
+            sh.obs.metrics.streamed.incr();
         }
         // A failing backend (RFC 5861's errors) and a stale entry that stale-if-error lets
         // answer: the entry answers; the error's body is not read, so its connection closes.
@@ -488,12 +488,12 @@ pub(super) fn choose_splice(client: &mut impl Client, ex: &Exchange, sh: &mut Sh
     let wanted = match ex.cfg.buffering.splice {
         SpliceMode::Off => false,
         SpliceMode::On => true,
-        SpliceMode::Auto => rem >= SPLICE_MIN && rem <= sh.pipes.capacity() as u64,
+        SpliceMode::Auto => rem >= SPLICE_MIN && rem <= sh.io.pipes.capacity() as u64,
     };
     if wanted {
-        if let Some(pipe) = sh.pipes.take() {
+        if let Some(pipe) = sh.io.pipes.take() {
             client.out().pipe = Some(pipe);
-            sh.metrics.spliced.incr();
+            sh.obs.metrics.spliced.incr();
         }
     }
 }
@@ -527,7 +527,7 @@ pub(super) fn splice_backend(
         Ok((n, _)) => {
             reader.advance(n as u64);
             ex.body_bytes += n as u64;
-            sh.metrics.bytes_from_backends.add(n as u64);
+            sh.obs.metrics.bytes_from_backends.add(n as u64);
             ex.peak = ex.peak.max(out.chain.len() + pipe.held());
             if reader.is_done() {
                 // A connection to be reused must hold nothing past the body; splicing reads
@@ -597,11 +597,11 @@ pub(super) fn switch_protocols(
     client
         .out()
         .chain
-        .push_slice(&mut sh.pool, &rest)
+        .push_slice(&mut sh.io.pool, &rest)
         .map_err(exhausted)?;
     ex.resp_head = Some((mem::take(&mut ex.bin), head));
     ex.resp = Resp::Upgraded;
-    sh.metrics.tunnels.incr();
+    sh.obs.metrics.tunnels.incr();
     Ok(())
 }
 
@@ -626,7 +626,7 @@ pub(super) fn encode_for_client(
         extra.extend_from_slice(&ex.cache_status);
         extra.extend_from_slice(b"\r\n");
     }
-    let mut out = mem::take(&mut sh.scratch);
+    let mut out = mem::take(&mut sh.io.scratch);
     out.clear();
     with_rewrite(client, vhost, ex.host(), |rewrite| {
         let response = ClientResponse {
@@ -642,12 +642,12 @@ pub(super) fn encode_for_client(
         encode_client_response(&ex.bin, head, &response, &mut out);
     });
     let before = client.out().chain.len();
-    let pushed = client.out().chain.push_slice(&mut sh.pool, &out);
-    sh.scratch = out;
+    let pushed = client.out().chain.push_slice(&mut sh.io.pool, &out);
+    sh.io.scratch = out;
     pushed.map_err(|Exhausted| {
         // Not a byte of this head was written yet (the client is written after the round):
         // the part that fitted is taken back, and the whole answer is still ours to give.
-        client.out().chain.truncate(&mut sh.pool, before);
+        client.out().chain.truncate(&mut sh.io.pool, before);
         Break::Fail(Failure::PoolExhausted)
     })
 }

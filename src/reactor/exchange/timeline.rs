@@ -55,8 +55,8 @@ impl ReqLog {
             ReqLog {
                 head: Vec::new(),
                 parsed: None,
-                started: sh.now,
-                wall: sh.wall,
+                started: sh.clock.now,
+                wall: sh.clock.wall,
                 cache: None,
             },
         )
@@ -171,7 +171,7 @@ pub(super) fn backend_log(ex: &Exchange, done: Option<Instant>) -> BackendLog<'_
 /// Adds a completed exchange's timeline (DESIGN.md §4) to its route's histograms; `t_done` is
 /// now, the last byte having just been accepted by the client socket.
 pub(super) fn record_timeline(ex: &Exchange, sh: &mut Shared) {
-    let m = &sh.metrics;
+    let m = &sh.obs.metrics;
     m.proxied.incr();
     m.count_status(ex.status);
     if !Arc::ptr_eq(&ex.cfg, &sh.cfg) {
@@ -189,9 +189,9 @@ pub(super) fn record_timeline(ex: &Exchange, sh: &mut Shared) {
             .record(us(release.saturating_duration_since(req)));
         route
             .saved_us
-            .record(us(sh.now.saturating_duration_since(release)));
+            .record(us(sh.clock.now.saturating_duration_since(release)));
     }
-    if let Some(drain) = since(ex.t_first, sh.now) {
+    if let Some(drain) = since(ex.t_first, sh.clock.now) {
         route.drain_us.record(drain);
     }
     route.peak_bytes.record(ex.peak as u64);
