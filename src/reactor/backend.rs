@@ -232,11 +232,68 @@ pub struct BackendPool {
     pub conns: Slab<BackendConn>,
     per: Vec<PerBackend>,
     cfg_gen: u64,
-    /// `ProxySendBufferSize` and `ProxyReceiveBufferSize` for new connections; 0 = default.
-    pub socket_buffers: (usize, usize),
-    /// Under [`super::sim`]: connections are made as in-process socket pairs, whose other
-    /// ends are kept here (in the order made) for the simulation to play the backends.
-    pub sim: Option<Vec<std::os::unix::net::UnixStream>>,
+    /// How new connections are made.
+    pub dialer: Dialer,
+}
+
+/// How backend connections are made: the seam the simulation plays its backends through.
+#[derive(Debug)]
+pub enum Dialer {
+    /// TCP, with `ProxySendBufferSize` and `ProxyReceiveBufferSize` (0 = the default).
+    Tcp { socket_buffers: (usize, usize) },
+    /// In-process socket pairs ([`super::sim`]), connected at once; their other ends are kept
+    /// here in the order made, for the simulation to play the backends.
+    Pairs(Vec<std::os::unix::net::UnixStream>),
+}
+
+impl Default for Dialer {
+    fn default() -> Dialer {
+        Dialer::Tcp {
+            socket_buffers: (0, 0),
+        }
+    }
+}
+
+impl Dialer {
+    /// A new connection to `addr`, and whether it is open at once (a pair is; TCP connects).
+    fn dial(&mut self, addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
+        match self {
+            Dialer::Pairs(ends) => {
+                let (ours, theirs) = super::sim::pair()?;
+                ends.push(theirs);
+                Ok((TcpStream::from_std(ours), true))
+            }
+            Dialer::Tcp { socket_buffers } => {
+                let tcp = match *socket_buffers {
+                    (0, 0) => TcpStream::connect(addr)?,
+                    (send, receive) => {
+                        TcpStream::from_std(crate::sys::connect_with_buffers(addr, send, receive)?)
+                    }
+                };
+                tcp.set_nodelay(true)?;
+                Ok((tcp, false))
+            }
+        }
+    }
+
+    /// Whether the backends are on the network, where a thread of its own can reach them too
+    /// (a background cache update); the simulation's exist only in its harness.
+    pub fn reaches_network(&self) -> bool {
+        matches!(self, Dialer::Tcp { .. })
+    }
+}
+
+/// What a backend connection is asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Ask<'a> {
+    /// The configuration the exchange runs on (its backend numbering is the pool's).
+    pub cfg: &'a Config,
+    pub backend: BackendId,
+    /// The addresses to try in order: a forward-proxied request's, resolved for it, or the
+    /// backend's own.
+    pub addrs: &'a [SocketAddr],
+    /// The client connection it is for (slab index).
+    pub owner: usize,
 }
 
 impl BackendPool {
@@ -275,22 +332,19 @@ impl BackendPool {
         self.per[backend].down_until = Some(until);
     }
 
-    /// Hands out a connection for `owner`: an idle one (unless `fresh`), else a new connect to
-    /// `addrs` (a forward-proxied request's, resolved for it) or the backend's own addresses.
-    /// `gen` is the generation the new slab entry gets.
-    #[allow(clippy::too_many_arguments)] // each is a distinct input of the decision
+    /// Hands out a connection for `ask`: an idle one (unless `fresh`), else a new connect to
+    /// its addresses, the first that can be started. `gen` is the generation the new slab
+    /// entry gets.
     pub fn acquire(
         &mut self,
-        cfg: &Config,
-        backend: BackendId,
-        addrs: Option<&[SocketAddr]>,
-        owner: usize,
+        ask: &Ask<'_>,
         fresh: bool,
-        gen: &mut u32,
         now: Instant,
+        gen: &mut u32,
         registry: &Registry,
     ) -> Result<usize, Unavailable> {
-        let def = &cfg.backends[backend];
+        let (backend, owner) = (ask.backend, ask.owner);
+        let def = &ask.cfg.backends[backend];
         if self.down_for(backend, now).is_some() {
             return Err(Unavailable::Down);
         }
@@ -319,9 +373,8 @@ impl BackendPool {
         }
         let mut last_err =
             io::Error::new(io::ErrorKind::AddrNotAvailable, "backend has no address");
-        let addrs = addrs.unwrap_or(&def.addrs);
-        for (i, addr) in addrs.iter().enumerate() {
-            match self.start_connect(cfg, backend, i, *addr, owner, gen, registry) {
+        for i in 0..ask.addrs.len() {
+            match self.start_connect(ask, i, now, gen, registry) {
                 Ok(idx) => return Ok(idx),
                 Err(e) => last_err = e,
             }
@@ -329,34 +382,20 @@ impl BackendPool {
         Err(Unavailable::Connect(last_err))
     }
 
-    /// Starts a non-blocking connect (mio's steps: connect, register writable, wait for the
-    /// event, then `take_error` and `peer_addr`; see `connect_result`).
-    #[allow(clippy::too_many_arguments)] // each is a distinct input of the connect
+    /// Starts a non-blocking connect to the `addr_index`th of `ask`'s addresses (mio's steps:
+    /// connect, register writable, wait for the event, then `take_error` and `peer_addr`; see
+    /// `connect_result`).
     pub fn start_connect(
         &mut self,
-        cfg: &Config,
-        backend: BackendId,
+        ask: &Ask<'_>,
         addr_index: usize,
-        addr: SocketAddr,
-        owner: usize,
+        now: Instant,
         gen: &mut u32,
         registry: &Registry,
     ) -> io::Result<usize> {
-        let simulated = self.sim.is_some();
-        let tcp = match (&mut self.sim, self.socket_buffers) {
-            (Some(ends), _) => {
-                let (ours, theirs) = super::sim::pair()?;
-                ends.push(theirs);
-                TcpStream::from_std(ours)
-            }
-            (None, (0, 0)) => TcpStream::connect(addr)?,
-            (None, (send, receive)) => {
-                TcpStream::from_std(crate::sys::connect_with_buffers(addr, send, receive)?)
-            }
-        };
-        if !simulated {
-            tcp.set_nodelay(true)?;
-        }
+        let (cfg, backend, owner) = (ask.cfg, ask.backend, ask.owner);
+        let addr = ask.addrs[addr_index];
+        let (tcp, open) = self.dialer.dial(addr)?;
         let def = &cfg.backends[backend];
         let stream = match (&cfg.proxy_tls, def.scheme) {
             (Some(config), Scheme::Https) => BackendStream::Tls(Box::new(
@@ -373,8 +412,7 @@ impl BackendPool {
             gen: *gen,
             backend,
             peer: addr,
-            // A simulated connection is made at once.
-            link: if simulated {
+            link: if open {
                 Link::Open
             } else {
                 Link::Connecting { addr: addr_index }
@@ -382,7 +420,7 @@ impl BackendPool {
             ready: Ready::default(),
             owner: Some(owner),
             served: 0,
-            idle_since: Instant::now(),
+            idle_since: now,
             deadline: Deadline::default(),
             cfg_gen: self.cfg_gen,
         };

@@ -36,7 +36,7 @@ use crate::config::{Config, LogLevel, Scheme};
 use crate::log::{AccessLogs, ErrorLog};
 use crate::metrics::ReactorMetrics;
 use crate::sys::{self, SockBuf};
-use backend::BackendPool;
+use backend::{BackendPool, Dialer};
 use conn::{Conn, Phase, Step};
 pub use shared::Shared;
 use shared::{CacheState, Clock, Io, Observe, Resolving, Sched};
@@ -185,10 +185,12 @@ impl Reactor {
         }
         let mut backends = BackendPool::default();
         backends.reset(cfg.backends.len(), 0, &registry);
-        backends.socket_buffers = (
-            cfg.buffering.backend_send_buffer,
-            cfg.buffering.backend_receive_buffer,
-        );
+        backends.dialer = Dialer::Tcp {
+            socket_buffers: (
+                cfg.buffering.backend_send_buffer,
+                cfg.buffering.backend_receive_buffer,
+            ),
+        };
         let (me, all_metrics) = metrics;
         let pipes = pipe_pool(&cfg);
         let listener_buffers = (
@@ -704,7 +706,9 @@ impl Reactor {
                 .push_back(Token::new(Kind::Client, c, gen));
         }
         let b = &cfg.buffering;
-        self.sh.backends.socket_buffers = (b.backend_send_buffer, b.backend_receive_buffer);
+        if let Dialer::Tcp { socket_buffers } = &mut self.sh.backends.dialer {
+            *socket_buffers = (b.backend_send_buffer, b.backend_receive_buffer);
+        }
         self.sh.io.pool.configure(b.io_buffer_size, b.pool_size);
         let (size, budget) = pipe_sizes(&cfg);
         self.sh.io.pipes.configure(size, budget);

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use mio::Events;
 
+use super::backend::Dialer;
 use super::{Control, Reactor};
 use crate::cache::collector::Collect;
 use crate::config::{self, Scheme};
@@ -74,7 +75,7 @@ impl Harness {
         let all: Arc<[Arc<ReactorMetrics>]> = Arc::from(vec![Arc::clone(&metrics)]);
         let (mut reactor, _waker) = Reactor::new(cfg, Vec::new(), controls_rx, (0, all), collector)
             .map_err(|e| e.to_string())?;
-        reactor.sh.backends.sim = Some(Vec::new());
+        reactor.sh.backends.dialer = Dialer::Pairs(Vec::new());
         let (ours, theirs) = pair().map_err(|e| e.to_string())?;
         let peer = SocketAddr::from(([192, 0, 2, 1], 40000));
         let local = SocketAddr::from(([192, 0, 2, 2], 80));
@@ -212,16 +213,17 @@ impl Harness {
     }
 
     fn ends(&self) -> &[UnixStream] {
-        self.reactor.sh.backends.sim.as_deref().unwrap_or_default()
+        match &self.reactor.sh.backends.dialer {
+            Dialer::Pairs(ends) => ends,
+            Dialer::Tcp { .. } => &[],
+        }
     }
 
     fn ends_mut(&mut self) -> &mut Vec<UnixStream> {
-        self.reactor
-            .sh
-            .backends
-            .sim
-            .as_mut()
-            .expect("a harness's backends are simulated")
+        match &mut self.reactor.sh.backends.dialer {
+            Dialer::Pairs(ends) => ends,
+            Dialer::Tcp { .. } => unreachable!("a harness's backends are simulated"),
+        }
     }
 }
 

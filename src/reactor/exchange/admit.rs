@@ -298,7 +298,7 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
     if let Some(bg) = background {
         // (A simulated reactor's backends exist only in its harness: no thread can reach them,
         // so it starts no update.)
-        let lock = bg.lock.filter(|_| sh.backends.sim.is_none());
+        let lock = bg.lock.filter(|_| sh.backends.dialer.reaches_network());
         let job = lock.map(|lock| super::super::refresh::Job {
             cfg: Arc::clone(&cfg),
             backend: backend_id,

@@ -64,17 +64,11 @@ pub(super) fn acquire(
     }
     ex.t_connect = sh.clock.now;
     ex.t_connected = None;
-    let addrs = ex.forward_addrs().map(<[SocketAddr]>::to_vec);
-    match sh.backends.acquire(
-        &ex.cfg,
-        ex.backend_id,
-        addrs.as_deref(),
-        client.id().0,
-        fresh,
-        &mut sh.io.gen,
-        sh.clock.now,
-        &sh.io.registry,
-    ) {
+    let ask = ex.ask(client.id().0);
+    match sh
+        .backends
+        .acquire(&ask, fresh, sh.clock.now, &mut sh.io.gen, &sh.io.registry)
+    {
         Ok(b) => {
             let bc = &sh.backends.conns[b];
             ex.backend = Some(b);
@@ -229,24 +223,19 @@ pub(super) fn finish_connect(
                 // Reloaded meanwhile: the pool's backend numbering is not this exchange's.
                 return Err(Break::Fail(Failure::ConnectFailed));
             }
-            let addrs = ex
-                .forward_addrs()
-                .unwrap_or(&ex.cfg.backends[ex.backend_id].addrs)
-                .to_vec();
-            for (i, a) in addrs.iter().enumerate().skip(addr + 1) {
-                if let Ok(nb) = sh.backends.start_connect(
-                    &ex.cfg,
-                    ex.backend_id,
-                    i,
-                    *a,
-                    client.id().0,
-                    &mut sh.io.gen,
-                    &sh.io.registry,
-                ) {
-                    ex.backend = Some(nb);
-                    ex.backend_addr = Some(*a);
-                    return Ok(true);
-                }
+            let ask = ex.ask(client.id().0);
+            let next = (addr + 1..ask.addrs.len()).find_map(|i| {
+                let (now, gen, registry) = (sh.clock.now, &mut sh.io.gen, &sh.io.registry);
+                let nb = sh
+                    .backends
+                    .start_connect(&ask, i, now, gen, registry)
+                    .ok()?;
+                Some((nb, ask.addrs[i]))
+            });
+            if let Some((nb, peer)) = next {
+                ex.backend = Some(nb);
+                ex.backend_addr = Some(peer);
+                return Ok(true);
             }
             mark_down(ex, sh);
             Err(Break::Fail(Failure::ConnectFailed))

@@ -33,6 +33,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::backend::Ask;
 use super::cached;
 use super::reply::{After, Failure};
 use super::tunnel::Tunnel;
@@ -225,10 +226,19 @@ impl Exchange {
         }
     }
 
-    /// The addresses a new connection is tried on: a forward-proxied request's own, or `None`
-    /// for the backend's.
-    fn forward_addrs(&self) -> Option<&[SocketAddr]> {
-        self.forward.as_ref().map(|f| &f.addrs[..])
+    /// What a backend connection is asked for, on behalf of client connection `owner`: the
+    /// addresses are a forward-proxied request's own, or the backend's.
+    fn ask(&self, owner: usize) -> Ask<'_> {
+        let addrs = match &self.forward {
+            Some(f) => &f.addrs[..],
+            None => &self.cfg.backends[self.backend_id].addrs[..],
+        };
+        Ask {
+            cfg: &self.cfg,
+            backend: self.backend_id,
+            addrs,
+            owner,
+        }
     }
 
     /// The deadline the exchange lives under from `now` (its last progress), and what its
