@@ -19,6 +19,8 @@ mod config;
 mod connection;
 #[path = "../fuzz/checks/framing.rs"]
 mod framing;
+#[path = "../fuzz/checks/http_date.rs"]
+mod http_date;
 #[path = "../fuzz/checks/request_head.rs"]
 mod request_head;
 #[path = "../fuzz/checks/response_head.rs"]
@@ -78,11 +80,12 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 7] = [
+const TARGETS: [&str; 8] = [
     "chunked",
     "config",
     "connection",
     "framing",
+    "http_date",
     "request_head",
     "response_head",
     "reverse",
@@ -137,4 +140,9 @@ fn response_head_corpus_passes_its_check() {
 #[test]
 fn reverse_corpus_passes_its_check() {
     replay("reverse", reverse::check);
+}
+
+#[test]
+fn http_date_corpus_passes_its_check() {
+    replay("http_date", http_date::check);
 }
