@@ -11,6 +11,8 @@ use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
 
+#[path = "../fuzz/checks/cache_control.rs"]
+mod cache_control;
 #[path = "../fuzz/checks/chunked.rs"]
 mod chunked;
 #[path = "../fuzz/checks/config.rs"]
@@ -80,7 +82,8 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 9] = [
+    "cache_control",
     "chunked",
     "config",
     "connection",
@@ -145,4 +148,9 @@ fn reverse_corpus_passes_its_check() {
 #[test]
 fn http_date_corpus_passes_its_check() {
     replay("http_date", http_date::check);
+}
+
+#[test]
+fn cache_control_corpus_passes_its_check() {
+    replay("cache_control", cache_control::check);
 }
