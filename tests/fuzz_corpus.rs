@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "../fuzz/checks/cache_control.rs"]
 mod cache_control;
+#[path = "../fuzz/checks/cache_entry.rs"]
+mod cache_entry;
 #[path = "../fuzz/checks/chunked.rs"]
 mod chunked;
 #[path = "../fuzz/checks/config.rs"]
@@ -82,8 +84,9 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 9] = [
+const TARGETS: [&str; 10] = [
     "cache_control",
+    "cache_entry",
     "chunked",
     "config",
     "connection",
@@ -153,4 +156,9 @@ fn http_date_corpus_passes_its_check() {
 #[test]
 fn cache_control_corpus_passes_its_check() {
     replay("cache_control", cache_control::check);
+}
+
+#[test]
+fn cache_entry_corpus_passes_its_check() {
+    replay("cache_entry", cache_entry::check);
 }
