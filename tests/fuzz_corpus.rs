@@ -25,6 +25,8 @@ mod connection;
 mod framing;
 #[path = "../fuzz/checks/http_date.rs"]
 mod http_date;
+#[path = "../fuzz/checks/log_format.rs"]
+mod log_format;
 #[path = "../fuzz/checks/request_head.rs"]
 mod request_head;
 #[path = "../fuzz/checks/response_head.rs"]
@@ -84,7 +86,7 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 10] = [
+const TARGETS: [&str; 11] = [
     "cache_control",
     "cache_entry",
     "chunked",
@@ -92,6 +94,7 @@ const TARGETS: [&str; 10] = [
     "connection",
     "framing",
     "http_date",
+    "log_format",
     "request_head",
     "response_head",
     "reverse",
@@ -161,4 +164,9 @@ fn cache_control_corpus_passes_its_check() {
 #[test]
 fn cache_entry_corpus_passes_its_check() {
     replay("cache_entry", cache_entry::check);
+}
+
+#[test]
+fn log_format_corpus_passes_its_check() {
+    replay("log_format", log_format::check);
 }
