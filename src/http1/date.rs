@@ -100,7 +100,9 @@ fn at(year: u64, month: &str, day: u64, time: &str) -> Option<u64> {
         return None;
     }
     let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+    // A leap second on the last day an IMF-fixdate can express is past it: refused, so that
+    // every date that parses formats back to itself.
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second).filter(|&t| t <= LAST_DATE)
 }
 
 /// Exactly `digits` ASCII digits.
@@ -224,6 +226,21 @@ mod tests {
             format_http_date(secs, &mut out);
             assert_eq!(out, b"Fri, 31 Dec 9999 23:59:59 GMT");
         }
+    }
+
+    #[test]
+    fn refuses_a_leap_second_past_the_last_date() {
+        // Found by the http_date fuzz target: it parsed to LAST_DATE + 1, which the
+        // formatter cannot write.
+        assert_eq!(parse_http_date(b"Fri, 31 Dec 9999 23:59:60 GMT"), None);
+        assert_eq!(
+            parse_http_date(b"Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(LAST_DATE)
+        );
+        assert_eq!(
+            parse_http_date(b"Sat, 31 Dec 2016 23:59:60 GMT"),
+            Some(1_483_228_800)
+        );
     }
 
     #[test]
