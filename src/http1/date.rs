@@ -18,17 +18,22 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// Seconds since 1970-01-01T00:00:00Z of an HTTP-date, or `None` when `text` is not one.
-/// Leading and trailing whitespace is ignored; days of the week are checked for shape only
+/// Leading and trailing ASCII whitespace is ignored (an HTTP-date is ASCII, and so is the
+/// whitespace around a field value: a Unicode space such as U+00A0 is not some); days of the week are checked for shape only
 /// (a sender's wrong weekday does not make its date unusable). RFC 850's two-digit years are
 /// taken as the nearest year not more than 50 years ahead (RFC 9110 §5.6.7), relative to 2000
 /// here so that parsing does not depend on the clock.
 pub fn parse_http_date(text: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(text).ok()?.trim();
+    let text = text.trim_ascii();
+    if !text.is_ascii() {
+        return None;
+    }
+    let text = std::str::from_utf8(text).ok()?;
     let (weekday, rest) = text.split_once([',', ' '])?;
     if !weekday.bytes().all(|b| b.is_ascii_alphabetic()) || weekday.len() < 3 {
         return None;
     }
-    let rest = rest.trim_start();
+    let rest = rest.trim_ascii_start();
     let mut parts = rest.split(' ').filter(|p| !p.is_empty());
     let (day, month, year, time) = if text.as_bytes().get(weekday.len()) == Some(&b',') {
         let first = parts.next()?;
@@ -240,6 +245,23 @@ mod tests {
         assert_eq!(
             parse_http_date(b"Sat, 31 Dec 2016 23:59:60 GMT"),
             Some(1_483_228_800)
+        );
+    }
+
+    #[test]
+    fn refuses_dates_with_unicode_spaces() {
+        // Found by the http_date fuzz target: str::trim took U+00A0 (bytes C2 A0) for
+        // whitespace around a field value, where only SP and HTAB are.
+        for bad in [
+            "Sun, 06 Nov 1994 08:49:37 GMT\u{a0}",
+            "\u{2003}Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sun,\u{a0}06 Nov 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad.as_bytes()), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_http_date(b"\tSun,\t06 Nov 1994 08:49:37 GMT \t"),
+            Some(EXAMPLE)
         );
     }
 
