@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 #[path = "../fuzz/checks/body.rs"]
 mod body;
+#[path = "../fuzz/checks/cache_control.rs"]
+mod cache_control;
+#[path = "../fuzz/checks/cache_entry.rs"]
+mod cache_entry;
 #[path = "../fuzz/checks/chunked.rs"]
 mod chunked;
 #[path = "../fuzz/checks/config.rs"]
@@ -21,6 +25,10 @@ mod config;
 mod connection;
 #[path = "../fuzz/checks/framing.rs"]
 mod framing;
+#[path = "../fuzz/checks/http_date.rs"]
+mod http_date;
+#[path = "../fuzz/checks/log_format.rs"]
+mod log_format;
 #[path = "../fuzz/checks/request_head.rs"]
 mod request_head;
 #[path = "../fuzz/checks/response_head.rs"]
@@ -80,12 +88,16 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 /// Every fuzz target, each with a test below.
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 12] = [
     "body",
+    "cache_control",
+    "cache_entry",
     "chunked",
     "config",
     "connection",
     "framing",
+    "http_date",
+    "log_format",
     "request_head",
     "response_head",
     "reverse",
@@ -145,4 +157,24 @@ fn response_head_corpus_passes_its_check() {
 #[test]
 fn reverse_corpus_passes_its_check() {
     replay("reverse", reverse::check);
+}
+
+#[test]
+fn http_date_corpus_passes_its_check() {
+    replay("http_date", http_date::check);
+}
+
+#[test]
+fn cache_control_corpus_passes_its_check() {
+    replay("cache_control", cache_control::check);
+}
+
+#[test]
+fn cache_entry_corpus_passes_its_check() {
+    replay("cache_entry", cache_entry::check);
+}
+
+#[test]
+fn log_format_corpus_passes_its_check() {
+    replay("log_format", log_format::check);
 }

@@ -78,8 +78,9 @@ pub struct CacheControl {
     pub stale_if_error: Option<u64>,
 }
 
-/// Largest delta-seconds kept (RFC 9111 §1.2.2).
-const MAX_DELTA: u64 = 1 << 31;
+/// Largest delta-seconds kept (RFC 9111 §1.2.2): a larger one, however many digits it has,
+/// counts as this (public for the `cache_control` fuzz target, which checks the cap).
+pub const MAX_DELTA: u64 = 1 << 31;
 
 impl CacheControl {
     /// The directives of every `Cache-Control` line of `fields`.

@@ -30,10 +30,62 @@ const MAGIC: &[u8; 8] = b"spfcache";
 const VERSION: u32 = 1;
 
 /// Bytes before the metadata: magic, version, metadata length, body length, body checksum.
-const HEADER: usize = 8 + 4 + 4 + 8 + 8;
+pub const HEADER: usize = 8 + 4 + 4 + 8 + 8;
 
-/// Largest metadata accepted when reading (a key, a status, times and header fields).
-const MAX_META: u32 = 1 << 20;
+/// Largest metadata accepted when reading (a key, a status, times and header fields), and
+/// written: a response whose metadata would be larger is not stored.
+pub const MAX_META: u32 = 1 << 20;
+
+/// An entry file's header: after the magic and the version, the lengths of the metadata and
+/// the body that follow it, and the body's checksum (all little-endian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub meta_len: u32,
+    pub body_len: u64,
+    pub checksum: u64,
+}
+
+impl Header {
+    pub fn encode(&self) -> [u8; HEADER] {
+        let mut header = [0u8; HEADER];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        header[12..16].copy_from_slice(&self.meta_len.to_le_bytes());
+        header[16..24].copy_from_slice(&self.body_len.to_le_bytes());
+        header[24..32].copy_from_slice(&self.checksum.to_le_bytes());
+        header
+    }
+
+    /// The header at the start of `bytes`, the beginning of an entry file of `size` bytes;
+    /// refused, with why, unless its magic and version are ours, its metadata is at most
+    /// [`MAX_META`] long and its lengths add up to `size` (so a truncated file is refused
+    /// before anything is read after the header). Pure: [`Store::get`] reads, this decides.
+    pub fn decode(bytes: &[u8], size: u64) -> Result<Header, &'static str> {
+        let header = bytes.get(..HEADER).ok_or("shorter than a header")?;
+        if &header[..8] != MAGIC {
+            return Err("not a cache entry");
+        }
+        let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4"));
+        let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8"));
+        if u32_at(8) != VERSION {
+            return Err("another format version");
+        }
+        let decoded = Header {
+            meta_len: u32_at(12),
+            body_len: u64_at(16),
+            checksum: u64_at(24),
+        };
+        if decoded.meta_len > MAX_META
+            || (HEADER as u64)
+                .checked_add(u64::from(decoded.meta_len))
+                .and_then(|n| n.checked_add(decoded.body_len))
+                != Some(size)
+        {
+            return Err("lengths do not match the file's size");
+        }
+        Ok(decoded)
+    }
+}
 
 /// How stale a file's modification time may get before a hit refreshes it: LRU order needs no
 /// more precision than this, and most hits then cost no system call.
@@ -289,30 +341,12 @@ impl Store {
         let first = if whole { size as usize } else { FIRST_READ };
         let mut bytes = vec![0; first];
         let got = read_full_at(&file, &mut bytes, 0).map_err(OpenError::Io)?;
-        if got < HEADER {
-            return Err(OpenError::Corrupt("shorter than a header"));
-        }
         bytes.truncate(got);
-        let header = &bytes[..HEADER];
-        if &header[..8] != MAGIC {
-            return Err(OpenError::Corrupt("not a cache entry"));
-        }
-        let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4"));
-        let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8"));
-        if u32_at(8) != VERSION {
-            return Err(OpenError::Corrupt("another format version"));
-        }
-        let meta_len = u32_at(12);
-        let body_len = u64_at(16);
-        let checksum = u64_at(24);
-        if meta_len > MAX_META
-            || (HEADER as u64)
-                .checked_add(u64::from(meta_len))
-                .and_then(|n| n.checked_add(body_len))
-                != Some(size)
-        {
-            return Err(OpenError::Corrupt("lengths do not match the file's size"));
-        }
+        let Header {
+            meta_len,
+            body_len,
+            checksum,
+        } = Header::decode(&bytes, size).map_err(OpenError::Corrupt)?;
         let body_offset = HEADER + meta_len as usize;
         if bytes.len() < body_offset {
             // Metadata longer than the first read: the rest of it.
@@ -605,14 +639,13 @@ impl Writer {
 
     /// Commits unless `gone()` says, just before the rename, that it must not.
     fn commit_unless(mut self, gone: impl FnOnce() -> bool) -> io::Result<Option<u64>> {
-        let mut header = [0u8; HEADER];
-        header[..8].copy_from_slice(MAGIC);
-        header[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        header[12..16].copy_from_slice(&self.meta_len.to_le_bytes());
-        header[16..24].copy_from_slice(&self.body_len.to_le_bytes());
-        header[24..32].copy_from_slice(&self.checksum.finish().to_le_bytes());
+        let header = Header {
+            meta_len: self.meta_len,
+            body_len: self.body_len,
+            checksum: self.checksum.finish(),
+        };
         self.file.seek(SeekFrom::Start(0))?;
-        self.file.write_all(&header)?;
+        self.file.write_all(&header.encode())?;
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
@@ -667,7 +700,11 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-fn encode_meta(meta: &Meta) -> Vec<u8> {
+/// The metadata as stored after the header: the key (a `u32` length, then its bytes), the
+/// status (`u16`), the two times (`u64`), then the `Vary` pairs and the fields, each a `u32`
+/// count of name and value blobs; all little-endian. A blob longer than `u32::MAX` cannot be
+/// written: the writer refuses metadata past [`MAX_META`] long before.
+pub fn encode_meta(meta: &Meta) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     let put = |out: &mut Vec<u8>, bytes: &[u8]| {
         out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -687,7 +724,10 @@ fn encode_meta(meta: &Meta) -> Vec<u8> {
     out
 }
 
-fn decode_meta(mut bytes: &[u8]) -> Option<Meta> {
+/// The metadata [`encode_meta`] wrote, or `None` when `bytes` are not exactly one encoding:
+/// a length or count past the bytes left, or bytes left over. Allocates no more than `bytes`
+/// holds, whatever the counts say. Pure: [`Store::get`] reads, this decodes.
+pub fn decode_meta(mut bytes: &[u8]) -> Option<Meta> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
         *bytes = rest;

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::log_format::{BackendItem, Field, Item, LogFormat, TimeUnit};
+use crate::http1::date::civil_from_days;
 
 /// What the access log knows about one finished exchange. Byte strings are as they were on
 /// the wire; [`LogFormat::render`] escapes them.
@@ -256,21 +257,6 @@ fn push_clf_time(out: &mut Vec<u8>, t: SystemTime) {
         rem % 3600 / 60,
         rem % 60
     );
-}
-
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01: Howard Hinnant's
-/// `civil_from_days`, for non-negative day counts.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

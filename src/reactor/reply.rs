@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use crate::http1::chunked::ChunkedError;
+use crate::http1::date::format_http_date;
 use crate::http1::request::RequestError;
-use crate::log::UtcTime;
 
 /// Why an exchange is answered by spoonfeed instead of a backend. Who caused it decides the
 /// class: the client (4xx), the backend (502/503/504), or spoonfeed itself (500).
@@ -200,31 +200,6 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// Appends an RFC 9110 IMF-fixdate (`Wed, 25 Nov 2026 21:43:36 GMT`).
-pub fn http_date(now: SystemTime, out: &mut Vec<u8>) {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let t = UtcTime::from(now);
-    let days = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-        / 86_400;
-    let _ = write!(
-        out,
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        t.day,
-        MONTHS[(t.month - 1) as usize],
-        t.year,
-        t.hour,
-        t.minute,
-        t.second
-    );
-}
-
 /// How an answer of ours is framed for the client that asked.
 #[derive(Clone, Copy, Debug)]
 pub struct Framing {
@@ -279,7 +254,10 @@ pub fn encode_response(
         return body.len() as u64;
     }
     let _ = write!(out, "HTTP/1.1 {status} {}\r\nDate: ", reason_phrase(status));
-    http_date(now, out);
+    let unix = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_http_date(unix.as_secs(), out);
     out.extend_from_slice(b"\r\nServer: spoonfeed\r\n");
     out.extend_from_slice(extra);
     let _ = write!(out, "Content-Length: {}\r\n", body.len());
@@ -300,13 +278,6 @@ pub fn encode_response(
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn http_date_is_imf_fixdate() {
-        let mut out = Vec::new();
-        http_date(UNIX_EPOCH + Duration::from_secs(1_795_643_016), &mut out);
-        assert_eq!(out, b"Wed, 25 Nov 2026 21:43:36 GMT");
-    }
 
     #[test]
     fn backend_down_answer_carries_retry_after() {
