@@ -106,7 +106,8 @@ pub struct ReactorMetrics {
     pub proxied: Counter,
     /// Responses cut off mid-way: the client connection closed before they were complete.
     pub aborted: Counter,
-    /// Responses 502, 503 and 504 of our own making.
+    /// Answers of ours (502, 503, 504) whose cause is the backend (`Failure::source`); a
+    /// pool too short on our side is `pool_refused`.
     pub backend_errors: Counter,
     /// Times a read was held back because the block pool was at its cap.
     pub pool_exhausted: Counter,

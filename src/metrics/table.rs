@@ -55,7 +55,8 @@ pub(super) const COUNTERS: [Scalar<Counter>; 36] = [
     Scalar {
         key: "backend_errors",
         name: "spoonfeed_backend_errors_total",
-        help: "Responses 502, 503 and 504 made by spoonfeed.",
+        help:
+            "Answers of ours (502, 503, 504) for a backend that failed, or is marked down or busy.",
         field: |m| &m.backend_errors,
     },
     Scalar {

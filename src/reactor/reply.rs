@@ -143,8 +143,8 @@ impl Failure {
         }
     }
 
-    /// Whether this is worth an error-log line at `warn` or above (client noise goes to `info`).
-    pub fn is_backend_side(&self) -> bool {
+    /// Who caused it. No wildcard arm: a new kind must say.
+    pub fn source(&self) -> Source {
         match self {
             Failure::BackendDown(_)
             | Failure::BackendBusy
@@ -152,9 +152,8 @@ impl Failure {
             | Failure::ConnectTimeout
             | Failure::ResponseTimeout
             | Failure::BadResponse(_)
-            | Failure::BackendClosed
-            | Failure::PoolExhausted
-            | Failure::TempFile => true,
+            | Failure::BackendClosed => Source::Backend,
+            Failure::PoolExhausted | Failure::TempFile => Source::Ours,
             Failure::Request(_)
             | Failure::StatusForbidden
             | Failure::RequestTimeout
@@ -170,10 +169,22 @@ impl Failure {
             | Failure::ForwardScheme
             | Failure::ForwardTarget
             | Failure::ConnectPortRefused
+            // (A forward-proxied name that does not resolve is the one the client asked for.)
             | Failure::ResolveFailed
-            | Failure::NotCached => false,
+            | Failure::NotCached => Source::Client,
         }
     }
+}
+
+/// Who caused a failure: the client (its request), the backend (it failed, or is marked down
+/// or busy), or spoonfeed itself (its buffer pool or temporary files). It decides the error
+/// log's level (a client's noise goes to `info`), what counts as a backend error, and whether
+/// a stale cache entry may stand in (`stale-if-error`: not for a client's own mistake).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Client,
+    Backend,
+    Ours,
 }
 
 /// The reason phrase for the statuses spoonfeed generates.

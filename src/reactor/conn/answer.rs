@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use super::super::exchange::{self, Client, Ending, Logged, Next, Ours, Outbox, ReqLog};
-use super::super::reply::{self, After, Failure};
+use super::super::reply::{self, After, Failure, Source};
 use super::super::Shared;
 use super::{Conn, Phase, Reply};
 use crate::config::{Config, LogLevel, Scheme};
@@ -40,13 +40,13 @@ impl Conn {
         if !keep {
             after = After::Close;
         }
-        if failure.is_backend_side() {
-            sh.obs.metrics.backend_errors.incr();
-        }
-        let level = if failure.is_backend_side() {
-            LogLevel::Error
-        } else {
-            LogLevel::Info
+        let level = match failure.source() {
+            Source::Backend => {
+                sh.obs.metrics.backend_errors.incr();
+                LogLevel::Error
+            }
+            Source::Ours => LogLevel::Error,
+            Source::Client => LogLevel::Info,
         };
         if sh.obs.log.enabled(level) && status >= 400 {
             let line = log

@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use super::backend::Ask;
 use super::cached;
-use super::reply::{After, Failure};
+use super::reply::{After, Failure, Source};
 use super::tunnel::Tunnel;
 use super::Shared;
 use crate::buf::{Chain, Spill};
@@ -335,7 +335,8 @@ fn fail(
 ) -> Next {
     drop_backend(&mut ex, sh);
     release_lock(&mut ex, sh);
-    if failure.is_backend_side() && !ex.head_sent && serve_stale(client, &mut ex, sh) {
+    let stand_in = failure.source() != Source::Client && !ex.head_sent;
+    if stand_in && serve_stale(client, &mut ex, sh) {
         ex.bout.clear(&mut sh.io.pool);
         let after = if ex.keep_alive {
             After::KeepAlive
