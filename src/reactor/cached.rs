@@ -154,6 +154,11 @@ fn variant_key(key: &[u8], epoch: &[u8], selected: &[(Vec<u8>, Vec<u8>)]) -> Vec
     out
 }
 
+/// Owned (name, value) pairs, as stored, lent in the form the policy takes.
+pub fn borrowed(fields: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+    fields.iter().map(|(n, v)| (&n[..], &v[..])).collect()
+}
+
 /// An epoch no index has had, in this process or an earlier one on the same `CacheRoot`. (The
 /// clock is read here for uniqueness, not for time: the turn's wall clock is the same for
 /// every entry a turn stores.)
@@ -184,12 +189,7 @@ fn open(
         return Ok(entry);
     }
     let _ = cache.store.touch(&entry, now);
-    let fields: Vec<(&[u8], &[u8])> = entry
-        .meta
-        .fields
-        .iter()
-        .map(|(n, v)| (&n[..], &v[..]))
-        .collect();
+    let fields = borrowed(&entry.meta.fields);
     let epoch = fields
         .iter()
         .find(|(n, _)| *n == EPOCH)
@@ -216,12 +216,7 @@ fn variant_for_fill(
 ) -> Option<Vec<u8>> {
     let names = |fields: &policy::Fields<'_>| policy::vary_key(fields, &[]);
     if let Ok(index) = cache.store.get(key) {
-        let fields: Vec<(&[u8], &[u8])> = index
-            .meta
-            .fields
-            .iter()
-            .map(|(n, v)| (&n[..], &v[..]))
-            .collect();
+        let fields = borrowed(&index.meta.fields);
         let epoch = fields.iter().find(|(n, _)| *n == EPOCH).map(|(_, v)| *v);
         if let (INDEX, Some(epoch)) = (index.meta.status, epoch) {
             if names(&fields) == names(resp) {
@@ -333,12 +328,7 @@ pub fn lookup(
             return miss(None);
         }
     };
-    let fields: Vec<(&[u8], &[u8])> = entry
-        .meta
-        .fields
-        .iter()
-        .map(|(n, v)| (&n[..], &v[..]))
-        .collect();
+    let fields = borrowed(&entry.meta.fields);
     if policy::vary_key(&fields, req).as_ref() != Some(&entry.meta.vary) {
         // Stored for another variant (an entry of an older version, kept at the primary
         // key): this request's is fetched, and stored as a variant.
@@ -458,7 +448,7 @@ fn serve(
     metrics: &ReactorMetrics,
 ) -> Hit {
     let meta = &entry.meta;
-    let fields: Vec<(&[u8], &[u8])> = meta.fields.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let fields = borrowed(&meta.fields);
     let not_modified = policy::not_modified(framing.method, req, &fields);
     let status = if not_modified { 304 } else { meta.status };
     let mut head = Vec::with_capacity(256);
@@ -543,12 +533,7 @@ pub fn refresh(
     let status = "fwd=stale; fwd-status=304";
     let meta = refreshed(cache, &old, fields, req, request_time, response_time);
     // Its age as the 304 says (an Age it carried counts).
-    let view: Vec<(&[u8], &[u8])> = meta
-        .meta
-        .fields
-        .iter()
-        .map(|(n, v)| (&n[..], &v[..]))
-        .collect();
+    let view = borrowed(&meta.meta.fields);
     let age = Stored::new(
         meta.meta.status,
         &view,
@@ -593,12 +578,7 @@ pub fn refreshed(
     request_time: u64,
     response_time: u64,
 ) -> Refreshed {
-    let stored: Vec<(&[u8], &[u8])> = old
-        .meta
-        .fields
-        .iter()
-        .map(|(n, v)| (&n[..], &v[..]))
-        .collect();
+    let stored = borrowed(&old.meta.fields);
     // What a shared cache may not keep (cookies, the fields private= and no-cache= name)
     // stays out of the merge. The stored response's Age goes: its times are the 304's now, and
     // so is the Age (when the 304 has one).
@@ -625,7 +605,7 @@ pub fn refreshed(
             .filter(|(n, _)| n.eq_ignore_ascii_case(b"age"))
             .map(|(n, v)| (n.to_vec(), v.to_vec())),
     );
-    let merged_view: Vec<(&[u8], &[u8])> = merged.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let merged_view = borrowed(&merged);
     let storable = policy::storable(
         Method::Get,
         req,
@@ -669,12 +649,7 @@ pub fn stale_if_error(
     now: SystemTime,
     metrics: &ReactorMetrics,
 ) -> Option<Hit> {
-    let fields: Vec<(&[u8], &[u8])> = entry
-        .meta
-        .fields
-        .iter()
-        .map(|(n, v)| (&n[..], &v[..]))
-        .collect();
+    let fields = borrowed(&entry.meta.fields);
     let stored = Stored::new(
         entry.meta.status,
         &fields,

@@ -85,6 +85,19 @@ impl Ready {
     }
 }
 
+/// Reads once from `src` into `landing` (a buffer initialised once per reactor, so no read
+/// pays for zeroing memory) and appends what arrived to `buf`.
+pub fn read_some(src: &mut impl Read, buf: &mut Vec<u8>, landing: &mut [u8]) -> io::Result<usize> {
+    let n = loop {
+        match src.read(landing) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    buf.extend_from_slice(&landing[..n]);
+    Ok(n)
+}
+
 /// A message from the main thread.
 #[derive(Debug)]
 pub enum Control {
@@ -733,5 +746,18 @@ impl Reactor {
         for idx in idle {
             self.remove(idx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_some_appends_and_keeps_length_on_error() {
+        let mut buf = b"ab".to_vec();
+        let mut src: &[u8] = b"cdef";
+        assert_eq!(read_some(&mut src, &mut buf, &mut [0; 3]).unwrap(), 3);
+        assert_eq!(buf, b"abcde");
     }
 }

@@ -19,7 +19,7 @@ use crate::cache::store::{Entry, FileLock};
 use crate::config::{BackendId, Config, Scheme};
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::response::{parse_response, response_body, ResponseBody};
-use crate::http1::Method;
+use crate::http1::{field_pairs, Method};
 use crate::tls::ClientSession;
 
 use super::cached;
@@ -142,12 +142,8 @@ fn update(job: &Job) -> Result<Outcome, String> {
             Err(e) => return Err(e.reason().into()),
         }
     };
-    let fields: Vec<(&[u8], &[u8])> = head
-        .headers
-        .iter()
-        .map(|h| (h.name.of(&buf), h.value.of(&buf)))
-        .collect();
-    let req: Vec<(&[u8], &[u8])> = job.req.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let fields = field_pairs(&buf, &head.headers);
+    let req = cached::borrowed(&job.req);
     let response_time = cached::unix_now(SystemTime::now());
     if head.status == 304 {
         let times = (job.request_time, response_time);

@@ -10,8 +10,6 @@
 mod answer;
 mod wire;
 
-pub use wire::read_some;
-
 use std::io::{self, Read};
 use std::mem;
 use std::net::SocketAddr;

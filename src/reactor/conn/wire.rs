@@ -2,11 +2,11 @@
 //! the handshake on the way), writing what it is owed (blocks, a spliced pipe, a file), ending
 //! what we send, and the certificate a ClientHello selects.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 
-use super::super::Shared;
+use super::super::{read_some, Shared};
 use super::Conn;
 use crate::config::{Config, LogLevel};
 use crate::proxy::route;
@@ -132,31 +132,5 @@ fn choose_certificate(cfg: &Config, local: SocketAddr, name: Option<&str>) -> Ch
                 |n| format!("SNI {n:?}")
             )
         )),
-    }
-}
-
-/// Reads once from `src` into `landing` (a buffer initialised once per reactor, so no read
-/// pays for zeroing memory) and appends what arrived to `buf`.
-pub fn read_some(src: &mut impl Read, buf: &mut Vec<u8>, landing: &mut [u8]) -> io::Result<usize> {
-    let n = loop {
-        match src.read(landing) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other?,
-        }
-    };
-    buf.extend_from_slice(&landing[..n]);
-    Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_some_appends_and_keeps_length_on_error() {
-        let mut buf = b"ab".to_vec();
-        let mut src: &[u8] = b"cdef";
-        assert_eq!(read_some(&mut src, &mut buf, &mut [0; 3]).unwrap(), 3);
-        assert_eq!(buf, b"abcde");
     }
 }

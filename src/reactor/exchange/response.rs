@@ -9,9 +9,8 @@ use std::mem;
 use std::os::fd::AsRawFd;
 
 use super::super::cached;
-use super::super::conn::read_some;
 use super::super::reply::Failure;
-use super::super::Shared;
+use super::super::{read_some, Shared};
 use super::cache::{cache_response, revalidated, serve_stale};
 use super::link::{backend_failed, note_tls_failure};
 use super::stage::Stage;
