@@ -17,8 +17,9 @@ use std::time::{Instant, SystemTime};
 use crate::cache::collector::Collect;
 use crate::cache::store::{Entry, FileLock};
 use crate::config::{BackendId, Config, Scheme};
-use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::chunked::ChunkedLimits;
 use crate::http1::response::{parse_response, response_body, ResponseBody};
+use crate::http1::BodyReader;
 use crate::http1::{field_pairs, Method};
 use crate::tls::ClientSession;
 
@@ -246,45 +247,27 @@ fn read_body(
         cached::Fill::write(fill, bytes);
         Ok(())
     };
-    match framing {
-        ResponseBody::Empty => {}
-        ResponseBody::Length(n) => {
-            let mut left = n;
-            loop {
-                let take = rest.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                write(&mut fill, &rest[..take])?;
-                left -= take as u64;
-                if left == 0 {
-                    break;
+    let mut reader = BodyReader::new(framing.into(), ChunkedLimits::DEFAULT);
+    while !reader.is_done() {
+        let mut failed = None;
+        let used = reader
+            .read_all(&rest, |data| {
+                if failed.is_none() {
+                    failed = write(&mut fill, data).err();
                 }
-                rest.clear();
-                if read_more(stream, &mut rest, deadline)? == 0 {
-                    return Err("the body was cut short".into());
-                }
-            }
+            })
+            .map_err(|e| e.reason().to_owned())?;
+        if let Some(e) = failed {
+            return Err(e);
         }
-        ResponseBody::UntilClose => loop {
-            write(&mut fill, &rest)?;
-            rest.clear();
-            if read_more(stream, &mut rest, deadline)? == 0 {
-                break;
-            }
-        },
-        ResponseBody::Chunked => {
-            let mut decoder = ChunkedDecoder::default();
-            loop {
-                let decoded = decoder.decode(&rest).map_err(|e| e.reason())?;
-                if let Some(data) = decoded.data {
-                    write(&mut fill, &rest[data.start..data.end])?;
-                }
-                rest.drain(..decoded.consumed);
-                if decoded.done {
-                    break;
-                }
-                if decoded.consumed == 0 && read_more(stream, &mut rest, deadline)? == 0 {
-                    return Err("the body was cut short".into());
-                }
-            }
+        rest.drain(..used);
+        if reader.is_done() {
+            break;
+        }
+        if read_more(stream, &mut rest, deadline)? == 0 {
+            reader
+                .on_eof()
+                .map_err(|_| "the body was cut short".to_owned())?;
         }
     }
     fill.ok_or_else(|| "the entry could not be written".to_owned())
