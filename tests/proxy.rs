@@ -726,6 +726,51 @@ fn access_log_gets_a_line_per_exchange() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `%X` says whether the connection goes on after the exchange: `+` for a keep-alive one,
+/// `-` for the last on its connection (`Connection: close`, or a refused request whose body
+/// was not read); `%k` counts the exchanges before it on the connection.
+#[test]
+fn access_log_says_whether_the_connection_went_on() {
+    let origin = origin();
+    let dir =
+        std::env::temp_dir().join(format!("spoonfeed-test-{}-{}", std::process::id(), line!()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("access.log");
+    let proxy = proxy_to(
+        &origin,
+        &format!("CustomLog {} \"%X %k %>s %r\"\n", log.display()),
+    );
+    let mut s = proxy.connect();
+    s.write_all(
+        b"GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /bytes/4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    read_until_close(&mut s);
+    let mut s = proxy.connect();
+    s.write_all(b"POST /x/../y HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    let answer = String::from_utf8(read_until_close(&mut s)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "a connection that closes says so: {answer}"
+    );
+    drop(proxy);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "+ 0 200 GET /bytes/3 HTTP/1.1",
+            "- 1 200 GET /bytes/4 HTTP/1.1",
+            "- 0 400 POST /x/../y HTTP/1.1",
+        ],
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn virtual_hosts_route_by_host_name() {
     let a = origin();

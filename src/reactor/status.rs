@@ -23,7 +23,7 @@ pub fn is_status_request(status: &StatusEndpoint, head: &RequestHead, buf: &[u8]
 pub fn serve(conn: &mut Conn, status: &StatusEndpoint, log: ReqLog, sh: &mut Shared) -> Phase {
     let head = log.parsed.as_ref().expect("a status request is parsed");
     if !status.allow.iter().any(|r| r.contains(conn.peer.ip())) {
-        return conn.reply(Failure::StatusForbidden, Some(log), None, sh);
+        return conn.reply(Failure::StatusForbidden, Some(log), None, false, sh);
     }
     let buf = &log.head;
     let json = head.path.of(buf).windows(11).any(|w| w == b"format=json")

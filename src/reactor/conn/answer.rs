@@ -20,12 +20,15 @@ use crate::proxy::route;
 use crate::tls::ClientTls;
 
 impl Conn {
-    /// Starts writing an answer of our own; logs it. `log` is the request it answers.
+    /// Starts writing an answer of our own; logs it. `log` is the request it answers; `close`:
+    /// the connection closes after it whatever the failure allows (the request's body was not
+    /// read, so what follows is no request).
     pub fn reply(
         &mut self,
         failure: Failure,
         log: Option<ReqLog>,
         vhost: Option<usize>,
+        close: bool,
         sh: &mut Shared,
     ) -> Phase {
         let (status, mut after) = failure.answer();
@@ -37,7 +40,7 @@ impl Conn {
             .as_ref()
             .and_then(|l| l.parsed.as_ref())
             .is_some_and(|h| self.may_keep_alive(h, sh));
-        if !keep {
+        if !keep || close {
             after = After::Close;
         }
         let level = match failure.source() {
@@ -110,7 +113,7 @@ impl Conn {
                 body_bytes: body,
                 backend: None,
             };
-            self.log_exchange(logged, sh);
+            self.log_exchange(logged, after == After::KeepAlive, sh);
         }
         Phase::Reply(Reply { after })
     }
@@ -180,13 +183,7 @@ impl Conn {
                 log,
                 vhost,
                 close,
-            } => match self.reply(failure, Some(log), Some(vhost), sh) {
-                Phase::Reply(mut r) if close => {
-                    r.after = After::Close;
-                    Phase::Reply(r)
-                }
-                other => other,
-            },
+            } => self.reply(failure, Some(log), Some(vhost), close, sh),
             Next::Ours(Ours {
                 head,
                 status,
@@ -200,12 +197,13 @@ impl Conn {
                 self.send_ours(head, status, body_len, Some(log), vhost, after, sh)
             }
             Next::Answered { ex, after } => {
-                self.log_exchange(ex.logged(Ending::StoodIn), sh);
+                self.log_exchange(ex.logged(Ending::StoodIn), after == After::KeepAlive, sh);
                 Phase::Reply(Reply { after })
             }
             Next::Done { ex, keep_alive } => {
+                // (`%k` counts the exchanges before this one, as for answers of ours.)
+                self.log_exchange(ex.logged(Ending::Completed(sh.clock.now)), keep_alive, sh);
                 self.exchanges += 1;
-                self.log_exchange(ex.logged(Ending::Completed(sh.clock.now)), sh);
                 if keep_alive {
                     self.next_head(sh)
                 } else {
@@ -213,16 +211,18 @@ impl Conn {
                 }
             }
             Next::Tunnel { ex, tunnel } => {
+                // (The connection goes on as a tunnel, never as HTTP again.)
+                self.log_exchange(ex.logged(Ending::Switched), false, sh);
                 self.exchanges += 1;
-                self.log_exchange(ex.logged(Ending::Switched), sh);
                 Phase::Tunnel(tunnel)
             }
             Next::Close => Phase::Closed,
         }
     }
 
-    /// Writes the access-log line of one exchange.
-    pub fn log_exchange(&self, logged: Logged<'_>, sh: &mut Shared) {
+    /// Writes the access-log line of one exchange; `keep_alive`: the connection goes on after
+    /// it (`%X`).
+    pub fn log_exchange(&self, logged: Logged<'_>, keep_alive: bool, sh: &mut Shared) {
         let Logged {
             req: log,
             vhost,
@@ -256,11 +256,7 @@ impl Conn {
             backend: backend.as_ref().map(|b| b.fields()),
             keepalive_count: self.exchanges,
             cache: log.cache,
-            connection_status: if matches!(self.phase, Phase::Closed) {
-                b'-'
-            } else {
-                b'+'
-            },
+            connection_status: if keep_alive { b'+' } else { b'-' },
         };
         sh.obs.access.log(vhost, &rec);
     }

@@ -305,7 +305,7 @@ impl Conn {
             }
             (Due::Head, Phase::Head) => {
                 let log = self.unparsed_log(sh);
-                self.reply(Failure::RequestTimeout, Some(log), None, sh)
+                self.reply(Failure::RequestTimeout, Some(log), None, false, sh)
             }
             (Due::Exchange(due), Phase::Exchange(ex)) => {
                 let next = exchange::on_deadline(self, ex, due, sh);
@@ -427,7 +427,10 @@ impl Conn {
                 Err(e) => {
                     sh.obs.metrics.requests.incr();
                     let log = self.unparsed_log(sh);
-                    return (self.reply(Failure::Request(e), Some(log), None, sh), true);
+                    return (
+                        self.reply(Failure::Request(e), Some(log), None, false, sh),
+                        true,
+                    );
                 }
             }
         }
