@@ -76,6 +76,17 @@ pub enum After {
     Close,
 }
 
+impl After {
+    /// `KeepAlive` when the connection may go on, else `Close`.
+    pub fn keeping(alive: bool) -> After {
+        if alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        }
+    }
+}
+
 impl Failure {
     /// The wire answer. No wildcard arm: a new kind must decide its own status.
     pub fn answer(&self) -> (u16, After) {

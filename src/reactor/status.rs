@@ -44,11 +44,7 @@ pub fn serve(conn: &mut Conn, status: &StatusEndpoint, log: ReqLog, sh: &mut Sha
         b"Content-Type: text/plain; version=0.0.4; charset=utf-8\r\nCache-Control: no-store\r\n"
     };
     let body_unread = !matches!(head.body, RequestBody::None | RequestBody::Length(0));
-    let after = if conn.may_keep_alive(head, sh) && !body_unread {
-        After::KeepAlive
-    } else {
-        After::Close
-    };
+    let after = After::keeping(conn.may_keep_alive(head, sh) && !body_unread);
     let framing = Framing {
         after,
         head_only: head.method == Method::Head,

@@ -216,17 +216,22 @@ pub fn start(client: &mut impl Client, mut log: ReqLog, sh: &mut Shared) -> Next
         keep_alive,
         sh,
     ) {
-        Err(Settled::Answer(answer)) => {
-            log.cache = answer.note;
+        Err(Settled::Hit(hit)) => return cache::answer_hit(hit, log, vhost_idx, keep_alive),
+        Err(Settled::Purged {
+            head,
+            status,
+            body_len,
+            after,
+        }) => {
             return Next::Ours(Ours {
-                head: answer.head,
-                status: answer.status,
-                body_len: answer.body_len,
-                body: answer.body,
+                head,
+                status,
+                body_len,
+                body: None,
                 log,
                 vhost: Some(vhost_idx),
-                after: answer.after,
-            });
+                after,
+            })
         }
         Err(Settled::Refuse(failure)) => return answer(failure, log, vhost_idx, body_unread),
         Ok(part) => part,

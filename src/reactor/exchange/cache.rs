@@ -23,21 +23,17 @@ use crate::http1::{field_pairs, Method, Version};
 
 /// The cache settles a request before any backend is asked.
 pub(super) enum Settled {
-    /// It answers: a hit, or PURGE's answer.
-    Answer(Answer),
+    /// A hit answers.
+    Hit(cached::Hit),
+    /// PURGE's answer, encoded.
+    Purged {
+        head: Vec<u8>,
+        status: u16,
+        body_len: u64,
+        after: After,
+    },
     /// It refuses: `only-if-cached` with nothing stored.
     Refuse(Failure),
-}
-
-/// An answer the cache gives at once.
-pub(super) struct Answer {
-    pub head: Vec<u8>,
-    pub status: u16,
-    pub body_len: u64,
-    pub body: Option<crate::buf::Spill>,
-    pub after: After,
-    /// What the access log says the cache did (`%{cache}x`).
-    pub note: Option<&'static str>,
 }
 
 /// The cache's part in a request that goes to the backend.
@@ -92,37 +88,28 @@ pub(super) fn consult(
     let key = cached::key(client.scheme(), name, &target);
     if head.method == Method::Other && head.method_span.of(buf) == b"PURGE" {
         let (status, body) = cached::purge(cache, &key, client.peer().ip(), &sh.obs.metrics);
-        let after = if keep_alive && !body_unread {
-            After::KeepAlive
-        } else {
-            After::Close
-        };
+        let after = After::keeping(keep_alive && !body_unread);
         let framing = reply::Framing {
             after,
             head_only: false,
             http10: head.version == Version::Http10,
             simple: false,
         };
-        let mut out = mem::take(&mut sh.io.scratch);
-        out.clear();
+        let mut head = Vec::new();
         let body_len = reply::encode_response(
             status,
             b"Content-Type: text/plain; charset=utf-8\r\n",
             body,
             framing,
             sh.clock.wall,
-            &mut out,
+            &mut head,
         );
-        let head = out.clone();
-        sh.io.scratch = out;
-        return Err(Settled::Answer(Answer {
+        return Err(Settled::Purged {
             head,
             status,
             body_len,
-            body: None,
             after,
-            note: None,
-        }));
+        });
     }
     if matches!(head.method, Method::Get | Method::Head) && !body_unread && !head.connection.upgrade
     {
@@ -148,21 +135,7 @@ pub(super) fn consult(
             cached::lookup(cache, &key, &req, &framing, wall, verified, metrics)
         });
         match found {
-            Lookup::Hit(hit) => {
-                let after = if keep_alive {
-                    After::KeepAlive
-                } else {
-                    After::Close
-                };
-                return Err(Settled::Answer(Answer {
-                    head: hit.head,
-                    status: hit.status,
-                    body_len: hit.body_len,
-                    body: hit.body,
-                    after,
-                    note: Some("hit"),
-                }));
-            }
+            Lookup::Hit(hit) => return Err(Settled::Hit(hit)),
             Lookup::GatewayTimeout => return Err(Settled::Refuse(Failure::NotCached)),
             Lookup::Background {
                 hit,
@@ -272,7 +245,7 @@ pub(super) const BACKGROUND_LOCK_AGE: Duration = Duration::from_secs(5);
 pub(super) fn serve_background(
     hit: cached::Hit,
     job: Option<refresh::Job>,
-    mut log: ReqLog,
+    log: ReqLog,
     vhost_idx: usize,
     keep_alive: bool,
     sh: &mut Shared,
@@ -280,11 +253,16 @@ pub(super) fn serve_background(
     if job.is_some_and(refresh::spawn) {
         sh.obs.metrics.cache_background.incr();
     }
-    let after = if keep_alive {
-        After::KeepAlive
-    } else {
-        After::Close
-    };
+    answer_hit(hit, log, vhost_idx, keep_alive)
+}
+
+/// A hit as the answer to the request `log` records, logged as one (`%{cache}x`).
+pub(super) fn answer_hit(
+    hit: cached::Hit,
+    mut log: ReqLog,
+    vhost: usize,
+    keep_alive: bool,
+) -> Next {
     log.cache = Some("hit");
     Next::Ours(Ours {
         head: hit.head,
@@ -292,8 +270,8 @@ pub(super) fn serve_background(
         body_len: hit.body_len,
         body: hit.body,
         log,
-        vhost: Some(vhost_idx),
-        after,
+        vhost: Some(vhost),
+        after: After::keeping(keep_alive),
     })
 }
 
@@ -453,22 +431,8 @@ pub(super) fn collapsed(
 /// backend is not needed.
 pub(super) fn serve_collapsed(mut ex: Box<Exchange>, hit: cached::Hit, sh: &mut Shared) -> Next {
     ex.bout.clear(&mut sh.io.pool);
-    let after = if ex.keep_alive {
-        After::KeepAlive
-    } else {
-        After::Close
-    };
-    let mut log = ex.log.take(sh);
-    log.cache = Some("hit");
-    Next::Ours(Ours {
-        head: hit.head,
-        status: hit.status,
-        body_len: hit.body_len,
-        body: hit.body,
-        log,
-        vhost: Some(ex.vhost),
-        after,
-    })
+    let log = ex.log.take(sh);
+    answer_hit(hit, log, ex.vhost, ex.keep_alive)
 }
 
 /// The backend answered our validation of a stale entry with a `304`: the entry is refreshed

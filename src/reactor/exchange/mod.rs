@@ -338,11 +338,7 @@ fn fail(
     let stand_in = failure.source() != Source::Client && !ex.head_sent;
     if stand_in && serve_stale(client, &mut ex, sh) {
         ex.bout.clear(&mut sh.io.pool);
-        let after = if ex.keep_alive {
-            After::KeepAlive
-        } else {
-            After::Close
-        };
+        let after = After::keeping(ex.keep_alive);
         sh.obs.metrics.count_status(ex.status);
         return Next::Answered { ex, after };
     }
